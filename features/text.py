@@ -1,0 +1,54 @@
+"""Text normalisation: one canonical form for Chinese case text, whatever system wrote it."""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Iterable
+
+import opencc
+
+# Whitespace between two CJK characters carries no meaning in Chinese; elsewhere it separates words.
+_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef"
+_SPACE_BETWEEN_CJK = re.compile(rf"(?<=[{_CJK}])\s+(?=[{_CJK}])")
+_SPACE_NEXT_TO_CJK_PUNCT = re.compile(r"\s*([，。、；：！？“”‘’（）【】《》])\s*")
+_RUNS_OF_SPACE = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u200b-\u200f\ufeff]")
+
+
+@functools.cache
+def _t2s() -> opencc.OpenCC:
+    return opencc.OpenCC("t2s")
+
+
+def normalise_text(text: str | None) -> str:
+    """Return text in NFKC, Simplified Chinese, with whitespace cleaned up (idempotent).
+
+    NFKC turns full-width digits and letters into ASCII; punctuation is then put back into its
+    full-width Chinese form, which is what the lexicon and the segmenter's dictionary use.
+    """
+    if text is None:
+        return ""
+    text = unicodedata.normalize("NFKC", str(text))
+    text = _CONTROL.sub("", text)
+    text = _t2s().convert(text)
+    text = _to_chinese_punctuation(text)
+    text = _SPACE_BETWEEN_CJK.sub("", text)
+    text = _SPACE_NEXT_TO_CJK_PUNCT.sub(r"\1", text)
+    return _RUNS_OF_SPACE.sub(" ", text).strip()
+
+
+def normalise_texts(texts: Iterable[str | None]) -> list[str]:
+    """Return normalise_text applied to each text."""
+    return [normalise_text(t) for t in texts]
+
+
+# NFKC maps full-width punctuation to ASCII; between Chinese characters the ASCII forms are
+# translated back so that "，" and "," read the same downstream.
+_ASCII_TO_CJK_PUNCT = {",": "，", ";": "；", ":": "：", "!": "！", "?": "？", "(": "（", ")": "）"}
+_ASCII_PUNCT_IN_CJK = re.compile(rf"(?<=[{_CJK}])\s*([,;:!?()])|([,;:!?()])\s*(?=[{_CJK}])")
+
+
+def _to_chinese_punctuation(text: str) -> str:
+    return _ASCII_PUNCT_IN_CJK.sub(lambda m: _ASCII_TO_CJK_PUNCT[m.group(1) or m.group(2)], text)
