@@ -1,0 +1,446 @@
+"""Ingest one export: read, map, parse, validate, normalise, pseudonymise; every row accounted for.
+
+A row that cannot be scored (no id, no readable date, no description, a repeated id) goes to the
+quarantine with a reason in Chinese that the person fixing the export can act on. A row that can
+be scored but has a fixable problem (an unknown channel, coordinates outside China, a huge text)
+is scored and carries a quality flag. rows_in == rows_ok + rows_quarantined always holds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from features.completeness import seven_elements
+from features.domain import (
+    CHANNEL_OTHER,
+    CHANNEL_SYNONYMS,
+    CHANNELS,
+    DISPUTE_TYPE_SYNONYMS,
+    DISPUTE_TYPES,
+    GRADE_SYNONYMS,
+    GRADES,
+    STATUSES,
+    YES_NO,
+    canonical,
+)
+from features.geo import gcj02_to_wgs84, in_china
+from features.pii import NameIndex, mask_text, party_keys, split_parties
+from features.text import normalise_text
+from pipelines.ingest.dates import parse_datetimes
+from pipelines.ingest.mapping import FIELDS, ColumnMapping, resolve_columns
+from pipelines.ingest.readers import RawTable, read_table
+
+MAX_DESCRIPTION_CHARS = 5000
+EARLIEST = pd.Timestamp("2000-01-01")
+QUARANTINE_COLUMNS = ["源文件", "行号", "案件编号", "问题字段", "原因", "案情摘要"]
+SUMMARY_CHARS = 60
+
+# The canonical case frame that everything downstream reads. Personal data is gone by here.
+CASE_COLUMNS = [
+    "case_id",
+    "reported_at",
+    "description",
+    "channel",
+    "dispute_type",
+    "district",
+    "street",
+    "community",
+    "grid_id",
+    "lon",
+    "lat",
+    "status",
+    "risk_grade",
+    "escalated",
+    "party_keys",
+    "n_parties",
+    "completeness",
+    "missing_elements",
+    "quality_flags",
+    "source_file",
+    "source_row",
+]
+
+
+@dataclass
+class IngestResult:
+    """What ingest made of one export."""
+
+    cases: pd.DataFrame
+    quarantine: pd.DataFrame
+    source: str
+    sha256: str
+    encoding: str | None
+    sheet: str | None
+    rows_in: int
+    labels: list[str] = field(default_factory=list)
+
+    @property
+    def rows_ok(self) -> int:
+        return len(self.cases)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return len(self.quarantine)
+
+    def summary(self) -> dict:
+        """Return the counts and provenance the manifest records."""
+        return {
+            "source": self.source,
+            "sha256": self.sha256,
+            "encoding": self.encoding,
+            "sheet": self.sheet,
+            "rows_in": self.rows_in,
+            "rows_ok": self.rows_ok,
+            "rows_quarantined": self.rows_quarantined,
+            "rows_incomplete": int((self.cases["completeness"] < 1).sum())
+            if len(self.cases)
+            else 0,
+            "rows_flagged": int((self.cases["quality_flags"] != "").sum())
+            if len(self.cases)
+            else 0,
+        }
+
+
+def file_sha256(path: Path) -> str:
+    """Return the SHA-256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def ingest_file(
+    path: Path,
+    mapping: ColumnMapping,
+    secret: str,
+    run_date: dt.date | None = None,
+) -> IngestResult:
+    """Return the validated, masked cases of one export and its quarantined rows.
+
+    Raises InputError or MappingError (with a message naming the file and what to fix) when the
+    file as a whole cannot be read.
+    """
+    raw = read_table(Path(path), sheet=mapping.sheet, encoding=mapping.encoding)
+    columns = resolve_columns(list(raw.frame.columns), mapping, raw.source)
+    assembled = _assemble(raw, columns, mapping)
+    cases, quarantine = validate_cases(assembled, raw.source, secret, run_date, mapping.coordinates)
+    rejected = pd.DataFrame(
+        {
+            "源文件": raw.source,
+            "行号": [r for r, _ in raw.rejected],
+            "案件编号": "",
+            "问题字段": "整行",
+            "原因": [why for _, why in raw.rejected],
+            "案情摘要": "",
+        }
+    )
+    quarantine = (
+        pd.concat([q for q in (quarantine, rejected) if len(q)], ignore_index=True)
+        if len(rejected)
+        else quarantine
+    )
+    result = IngestResult(
+        cases=cases,
+        quarantine=quarantine.sort_values("行号", ignore_index=True)
+        if len(quarantine)
+        else quarantine,
+        source=raw.source,
+        sha256=file_sha256(Path(path)),
+        encoding=raw.encoding,
+        sheet=raw.sheet,
+        rows_in=len(raw.frame) + len(raw.rejected),
+        labels=list(mapping.labels),
+    )
+    assert result.rows_in == result.rows_ok + result.rows_quarantined, "a row was lost in ingest"
+    return result
+
+
+def _assemble(raw: RawTable, columns: dict[str, list[str]], mapping: ColumnMapping) -> pd.DataFrame:
+    """Return one column per canonical field (plus label columns), values as the file had them."""
+    frame = raw.frame
+    out = pd.DataFrame(index=frame.index)
+    for name in FIELDS:
+        if name in columns:
+            parts = [frame[c] for c in columns[name]]
+            if len(parts) == 1:
+                out[name] = parts[0]
+            else:  # several columns make one field, e.g. a title and a body
+                out[name] = [
+                    "。".join(str(v).strip() for v in row if v is not None and str(v).strip())
+                    for row in zip(*parts, strict=True)
+                ]
+        elif name in mapping.constants:
+            out[name] = mapping.constants[name]
+        else:
+            out[name] = None
+    for label in mapping.labels:
+        out[f"label:{label}"] = frame[columns[f"label:{label}"][0]]
+    return out
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """Return values as stripped strings, None for empty cells."""
+
+    def clean(v: object) -> str | None:
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return None
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)  # an id read as 12345.0 from Excel
+        s = str(v).strip()
+        return s or None
+
+    return pd.Series([clean(v) for v in values], index=values.index, dtype=object)
+
+
+def _row_schema(run_date: dt.date | None) -> pa.DataFrameSchema:
+    """Return the row-level contract; a row failing any check goes to the quarantine."""
+    latest = pd.Timestamp(run_date or dt.date.today()) + pd.Timedelta(days=1)
+    return pa.DataFrameSchema(
+        {
+            "case_id": pa.Column(str, pa.Check.str_length(min_value=1), nullable=False),
+            "reported_at": pa.Column(
+                "datetime64[ns]",
+                [pa.Check.ge(EARLIEST, name="too_early"), pa.Check.lt(latest, name="in_future")],
+                nullable=False,
+            ),
+            "description": pa.Column(str, pa.Check.str_length(min_value=1), nullable=False),
+        },
+        coerce=False,
+    )
+
+
+def validate_cases(
+    assembled: pd.DataFrame,
+    source: str,
+    secret: str,
+    run_date: dt.date | None,
+    coordinates: str = "wgs84",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return (cases, quarantine) from assembled rows: parsed, checked, normalised and masked."""
+    raw_ids = _text(assembled["case_id"])
+    raw_dates = assembled["reported_at"]
+    reported_at = parse_datetimes(raw_dates.where(raw_dates.notna(), None))
+    descriptions = [
+        normalise_text(t) if t is not None else None for t in _text(assembled["description"])
+    ]
+    parsed = pd.DataFrame(
+        {
+            "case_id": raw_ids,
+            "reported_at": reported_at,
+            "description": pd.Series(descriptions, index=assembled.index, dtype=object).replace(
+                "", None
+            ),
+        }
+    )
+    reasons: dict[int, list[tuple[str, str]]] = {}
+    try:
+        _row_schema(run_date).validate(parsed, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        for row, column, check in errors.failure_cases[["index", "column", "check"]].itertuples(
+            index=False
+        ):
+            if row is None or (isinstance(row, float) and np.isnan(row)):
+                continue
+            reasons.setdefault(int(row), []).append(
+                (column, _reason(column, str(check), raw_dates.get(row), run_date))
+            )
+    _flag_repeats(assembled, raw_ids, reasons)
+
+    bad = assembled.index.isin(list(reasons))
+    known = NameIndex(
+        n for p in _text(assembled["parties"]).dropna() for n in split_parties(normalise_text(p))
+    )
+    quarantine = _quarantine_rows(assembled[bad], parsed[bad], reasons, source, known)
+    good = assembled[~bad]
+    cases = _canonical_cases(good, parsed[~bad], secret, coordinates, known)
+    cases["source_file"] = source
+    return cases, quarantine
+
+
+def _reason(column: str, check: str, raw_value: object, run_date: dt.date | None) -> str:
+    shown = (
+        ""
+        if raw_value is None or (isinstance(raw_value, float) and np.isnan(raw_value))
+        else str(raw_value).strip()
+    )
+    if column == "case_id":
+        return "案件编号为空"
+    if column == "description":
+        return "案情描述为空，无法研判"
+    if column == "reported_at":
+        if check == "too_early":
+            return f"受理时间“{shown}”早于2000年，疑似录入错误"
+        if check == "in_future":
+            return f"受理时间“{shown}”晚于运行日期{run_date or dt.date.today()}，请核对"
+        if not shown:
+            return "受理时间为空"
+        return f"受理时间“{shown[:40]}”无法识别（可用格式如 2024-03-05 14:20、2024/3/5 14:20、2024年3月5日14时20分）"
+    return f"{column}: {check}"
+
+
+def _flag_repeats(
+    assembled: pd.DataFrame, ids: pd.Series, reasons: dict[int, list[tuple[str, str]]]
+) -> None:
+    """Quarantine later rows that repeat an earlier row's case id; the first one is kept."""
+    present = ids.notna()
+    repeated = ids[present & ids.duplicated(keep="first")]
+    if repeated.empty:
+        return
+    first_row = ids[present].drop_duplicates(keep="first")
+    first_row = pd.Series(first_row.index, index=first_row.to_numpy())
+    comparable = assembled.drop(
+        columns=[c for c in assembled.columns if c.startswith("label:")]
+    ).astype("string")
+    for row, case_id in repeated.items():
+        original = first_row[case_id]
+        same = comparable.loc[row].equals(comparable.loc[original])
+        why = (
+            f"与第{original}行完全相同（重复导出），已保留第{original}行"
+            if same
+            else f"案件编号{case_id}与第{original}行重复，但内容不同，请核对后重新编号"
+        )
+        reasons.setdefault(int(row), []).append(("case_id", why))
+
+
+def _quarantine_rows(
+    rows: pd.DataFrame, parsed: pd.DataFrame, reasons: dict, source: str, known: NameIndex
+) -> pd.DataFrame:
+    if rows.empty:
+        return pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    summaries = []
+    for row in rows.index:
+        text = parsed.at[row, "description"] or ""
+        names = (
+            split_parties(normalise_text(rows.at[row, "parties"]))
+            if rows.at[row, "parties"]
+            else []
+        )
+        summaries.append(mask_text(text, names, known)[:SUMMARY_CHARS])
+    return pd.DataFrame(
+        {
+            "源文件": source,
+            "行号": rows.index.astype(int),
+            "案件编号": [parsed.at[r, "case_id"] or "" for r in rows.index],
+            "问题字段": [
+                "、".join(dict.fromkeys(FIELDS.get(c, (c,))[0] for c, _ in reasons[r]))
+                for r in rows.index
+            ],
+            "原因": ["；".join(dict.fromkeys(why for _, why in reasons[r])) for r in rows.index],
+            "案情摘要": summaries,
+        }
+    )
+
+
+def _canonical_cases(
+    rows: pd.DataFrame, parsed: pd.DataFrame, secret: str, coordinates: str, known: NameIndex
+) -> pd.DataFrame:
+    """Return the canonical, masked case frame for rows that passed validation."""
+    flags: list[list[str]] = [[] for _ in range(len(rows))]
+
+    def note(mask: np.ndarray, message) -> None:
+        for i in np.flatnonzero(mask):
+            flags[i].append(message(i) if callable(message) else message)
+
+    text = parsed["description"].to_numpy(dtype=object)
+    long_text = np.array([len(t) > MAX_DESCRIPTION_CHARS for t in text], dtype=bool)
+    note(
+        long_text,
+        lambda i: f"案情描述过长（{len(text[i])}字），已截断至前{MAX_DESCRIPTION_CHARS}字",
+    )
+    text = np.array([t[:MAX_DESCRIPTION_CHARS] for t in text], dtype=object)
+
+    channel_raw = _text(rows["channel"])
+    channel = np.array(
+        [canonical(v, CHANNEL_SYNONYMS, CHANNELS) for v in channel_raw], dtype=object
+    )
+    unknown = channel_raw.notna().to_numpy() & pd.isna(channel)
+    note(unknown, lambda i: f"来源渠道“{channel_raw.iloc[i]}”未识别，记为{CHANNEL_OTHER}")
+    channel = np.where(unknown, CHANNEL_OTHER, channel)
+
+    type_raw = _text(rows["dispute_type"])
+    dispute_type = np.array(
+        [canonical(v, DISPUTE_TYPE_SYNONYMS, DISPUTE_TYPES) for v in type_raw], dtype=object
+    )
+    unknown = type_raw.notna().to_numpy() & pd.isna(dispute_type)
+    note(unknown, lambda i: f"纠纷类型“{type_raw.iloc[i]}”不在分类表中，记为其他")
+    dispute_type = np.where(unknown, "其他", dispute_type)
+
+    grade_raw = _text(rows["risk_grade"])
+    grade = np.array([canonical(v, GRADE_SYNONYMS, GRADES) for v in grade_raw], dtype=object)
+    note(
+        grade_raw.notna().to_numpy() & pd.isna(grade),
+        lambda i: f"风险等级“{grade_raw.iloc[i]}”未识别（应为高/中/低），按未定级处理",
+    )
+
+    status_raw = _text(rows["status"])
+    status = np.array([v if v in STATUSES else None for v in status_raw], dtype=object)
+    escalated = np.array(
+        [
+            YES_NO.get(str(v).strip().upper()) if v is not None else None
+            for v in _text(rows["escalated"])
+        ],
+        dtype=object,
+    )
+
+    lon = pd.to_numeric(_text(rows["lon"]), errors="coerce").to_numpy(float)
+    lat = pd.to_numeric(_text(rows["lat"]), errors="coerce").to_numpy(float)
+    given = np.isfinite(lon) | np.isfinite(lat)
+    outside = given & ~in_china(lon, lat)
+    note(outside, "经纬度缺失一项或超出中国范围，已忽略")
+    lon, lat = np.where(outside, np.nan, lon), np.where(outside, np.nan, lat)
+    if coordinates == "gcj02":
+        lon, lat = gcj02_to_wgs84(lon, lat)
+
+    district = _text(rows["district"])
+    # A bare name identifies a person only locally: scope it to the finest place the export gives.
+    place = (
+        district.fillna("")
+        + "|"
+        + _text(rows["street"]).fillna("")
+        + "|"
+        + _text(rows["community"]).fillna("")
+    )
+    names = [split_parties(normalise_text(p)) if p else [] for p in _text(rows["parties"])]
+    phones, ids = _text(rows["party_phone"]), _text(rows["party_id_number"])
+    keys = [
+        party_keys(secret, ns, ph, idn, pl)
+        for ns, ph, idn, pl in zip(names, phones, ids, place, strict=True)
+    ]
+    masked = [mask_text(t, ns, known) for t, ns in zip(text, names, strict=True)]
+    cases = pd.DataFrame(
+        {
+            "case_id": parsed["case_id"].to_numpy(dtype=object),
+            "reported_at": parsed["reported_at"].to_numpy(),
+            "description": masked,
+            "channel": channel,
+            "dispute_type": dispute_type,
+            "district": district.to_numpy(dtype=object),
+            "street": _text(rows["street"]).to_numpy(dtype=object),
+            "community": _text(rows["community"]).to_numpy(dtype=object),
+            "grid_id": _text(rows["grid_id"]).to_numpy(dtype=object),
+            "lon": lon,
+            "lat": lat,
+            "status": status,
+            "risk_grade": grade,
+            "escalated": escalated,
+            "party_keys": keys,
+            "n_parties": [len(ns) for ns in names],
+        },
+        index=rows.index,
+    )
+    seven = seven_elements(cases)
+    cases["completeness"] = seven["completeness"].to_numpy()
+    cases["missing_elements"] = seven["missing_elements"].to_numpy()
+    cases["quality_flags"] = ["；".join(f) for f in flags]
+    cases["source_row"] = rows.index.astype(int)
+    for label in [c for c in rows.columns if c.startswith("label:")]:
+        cases[label] = _text(rows[label]).to_numpy(dtype=object)
+    return cases.reset_index(drop=True)
