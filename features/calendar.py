@@ -85,3 +85,28 @@ def _days_since_last(days: np.ndarray, events: np.ndarray, valid: np.ndarray) ->
     ok = (idx >= 0) & valid
     out[ok] = (days[ok] - events[idx[ok]]) / np.timedelta64(1, "D")
     return out
+
+
+def calendar_features(reported_at: pd.Series) -> pd.DataFrame:
+    """Return hour, weekday and the official-calendar features of each report time."""
+    times = pd.to_datetime(reported_at)
+    days = times.dt.normalize()
+    if days.isna().all():
+        table = holiday_table(dt.date.today(), dt.date.today()).iloc[:0]
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the warning is for people; features just carry NaN
+            table = holiday_table(days.min().date(), days.max().date())
+    looked_up = table.set_index("date").reindex(days)
+    return pd.DataFrame(
+        {
+            "hour": times.dt.hour.to_numpy(float),
+            "weekday": times.dt.weekday.to_numpy(float),
+            "is_workday": looked_up["is_workday"].astype(float).to_numpy(),
+            "is_holiday": looked_up["holiday"].notna().astype(float).to_numpy(),
+            "days_to_holiday": looked_up["days_to_holiday"].to_numpy(),
+            "days_since_holiday": looked_up["days_since_holiday"].to_numpy(),
+            "days_to_spring_festival": looked_up["days_to_spring_festival"].to_numpy(),
+        },
+        index=reported_at.index,
+    )

@@ -1,0 +1,52 @@
+"""Context features: what was known about a case's dispute, parties and place when it came in.
+
+Training computes them over the whole labelled history; nightly scoring over the history store plus
+the day's cases. Both call build_context, so the two can never compute them differently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from features.dedup import MergeParams, merge_cases
+from features.history import WINDOWS, entity_history, spatial_intensity
+
+CONTEXT_PREFIXES = ("grp_", "hist_", "geo_")
+
+
+@dataclass(frozen=True)
+class ContextParams:
+    """Windows and resolutions for the context features."""
+
+    windows: tuple[int, ...] = WINDOWS
+    h3_resolution: int = 8
+    merge: MergeParams = field(default_factory=MergeParams)
+
+
+def build_context(
+    cases: pd.DataFrame, history: pd.DataFrame | None = None, params: ContextParams | None = None
+) -> pd.DataFrame:
+    """Return cases with their merged group and point-in-time context features attached.
+
+    `history`: earlier cases (with group_id) that count as the past but are not featurised.
+    """
+    params = params or ContextParams()
+    cases = cases.reset_index(drop=True)
+    groups = merge_cases(cases, history, params.merge)
+    entity = entity_history(cases, history, params.windows)
+    spatial = spatial_intensity(cases, history, params.h3_resolution)
+    return cases.assign(
+        group_id=groups["group_id"].to_numpy(),
+        grp_size=groups["group_size"].to_numpy(float),
+        grp_channels=groups["group_channels"].to_numpy(float),
+        grp_match_score=groups["match_score"].to_numpy(float),
+        **{c: entity[c].to_numpy() for c in entity.columns},
+        **{c: spatial[c].to_numpy() for c in spatial.columns},
+    )
+
+
+def context_columns(frame: pd.DataFrame) -> list[str]:
+    """Return the context feature columns present in a frame."""
+    return [c for c in frame.columns if c.startswith(CONTEXT_PREFIXES)]

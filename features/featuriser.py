@@ -1,0 +1,191 @@
+"""The case featuriser: one fitted object that turns case records into the model's feature matrix.
+
+It is fitted once in training and travels inside the model artifact to nightly scoring, so the
+scorer builds exactly the training features: the same dictionary, vocabulary, IDF weights and
+category codes. Context features (history, merge groups, spatial intensity) are computed beforehand
+by features.context.build_context and passed in as columns.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.utils.validation import check_is_fitted
+
+from features.calendar import calendar_features
+from features.context import context_columns
+from features.lexicon import lexicon_features
+from features.pii import ID_TOKEN, NAME_TOKEN, PHONE_TOKEN
+from features.segment import Segmenter
+from features.text import normalise_texts
+
+CATEGORICAL = ("channel", "dispute_type", "district")
+_INPUT_COLUMNS = ("description", "reported_at", *CATEGORICAL)
+
+
+def _split(text: str) -> list[str]:
+    return text.split()
+
+
+class CaseFeaturiser(TransformerMixin, BaseEstimator):
+    """Turn canonical case records (with context columns) into a sparse feature matrix.
+
+    Parameters
+    ----------
+    engine : segmentation engine ("rjieba" or "jieba")
+    word_features, char_features : vocabulary sizes of the word and character n-gram TF-IDF (0: off)
+    min_df : minimum documents a term must appear in to enter a vocabulary
+    n_jobs : processes for segmenting large inputs
+    """
+
+    def __init__(
+        self,
+        engine: str = "rjieba",
+        word_features: int = 20000,
+        char_features: int = 20000,
+        min_df: int = 3,
+        n_jobs: int = 1,
+    ):
+        self.engine = engine
+        self.word_features = word_features
+        self.char_features = char_features
+        self.min_df = min_df
+        self.n_jobs = n_jobs
+
+    def fit(self, cases: pd.DataFrame, y=None) -> CaseFeaturiser:
+        """Learn the dictionary, vocabularies, IDF weights and category levels from training cases."""
+        missing = [c for c in _INPUT_COLUMNS if c not in cases]
+        if missing:
+            raise ValueError(f"cases lack column(s) {missing}")
+        texts = normalise_texts(cases["description"])
+        places = (
+            pd.concat([cases[c] for c in ("street", "community") if c in cases]).dropna().unique()
+        )
+        self.segmenter_ = Segmenter(self.engine, n_jobs=self.n_jobs).fit(places=places)
+        self.word_vectorizer_ = (
+            self._word_vectorizer().fit(self.segmenter_.transform(texts))
+            if self.word_features
+            else None
+        )
+        self.char_vectorizer_ = self._char_vectorizer().fit(texts) if self.char_features else None
+        self.categories_ = {
+            c: sorted(cases[c].dropna().astype(str).unique()) if c in cases else []
+            for c in CATEGORICAL
+        }
+        self.context_columns_ = context_columns(cases)
+        self.feature_names_ = self._names()
+        self.categorical_features_ = [self.feature_names_.index(c) for c in CATEGORICAL]
+        return self
+
+    def transform(self, cases: pd.DataFrame) -> sparse.csr_matrix:
+        """Return the feature matrix (rows: cases, columns: feature_names_)."""
+        check_is_fitted(self, "feature_names_")
+        missing = [c for c in (*_INPUT_COLUMNS, *self.context_columns_) if c not in cases]
+        if missing:
+            raise ValueError(
+                f"cases lack column(s) {missing}; context features come from build_context"
+            )
+        texts = normalise_texts(cases["description"])
+        dense = self.dense_features(cases, texts)
+        blocks = [sparse.csr_matrix(dense.to_numpy(np.float32))]
+        if self.word_vectorizer_ is not None:
+            blocks.append(self.word_vectorizer_.transform(self.segmenter_.transform(texts)))
+        if self.char_vectorizer_ is not None:
+            blocks.append(self.char_vectorizer_.transform(texts))
+        return sparse.hstack(blocks, format="csr", dtype=np.float32)
+
+    def dense_features(self, cases: pd.DataFrame, texts: list[str] | None = None) -> pd.DataFrame:
+        """Return the named, non-text features: categories, calendar, lexicon, text shape, context."""
+        texts = normalise_texts(cases["description"]) if texts is None else texts
+        codes = {
+            c: pd.Categorical(
+                cases[c].astype("string") if c in cases else None, categories=self.categories_[c]
+            ).codes
+            for c in CATEGORICAL
+        }
+        frame = pd.DataFrame({c: np.where(v >= 0, v, np.nan) for c, v in codes.items()})
+        frame = pd.concat(
+            [
+                frame,
+                calendar_features(cases["reported_at"]).reset_index(drop=True),
+                lexicon_features(texts),
+                self._text_shape(cases, texts),
+                cases[self.context_columns_].reset_index(drop=True).astype(float),
+            ],
+            axis=1,
+        )
+        return frame[self._dense_names()]
+
+    @staticmethod
+    def _text_shape(cases: pd.DataFrame, texts: list[str]) -> pd.DataFrame:
+        n_parties = (
+            cases["n_parties"] if "n_parties" in cases else pd.Series(np.nan, index=cases.index)
+        )
+        completeness = (
+            cases["completeness"]
+            if "completeness" in cases
+            else pd.Series(np.nan, index=cases.index)
+        )
+        return pd.DataFrame(
+            {
+                "text_length": np.fromiter((len(t) for t in texts), float, len(texts)),
+                "text_has_phone": np.fromiter((PHONE_TOKEN in t for t in texts), float, len(texts)),
+                "text_has_id": np.fromiter((ID_TOKEN in t for t in texts), float, len(texts)),
+                "text_names_masked": np.fromiter(
+                    (t.count(NAME_TOKEN) for t in texts), float, len(texts)
+                ),
+                "n_parties": pd.to_numeric(n_parties, errors="coerce").to_numpy(float),
+                "completeness": pd.to_numeric(completeness, errors="coerce").to_numpy(float),
+            }
+        )
+
+    def _dense_names(self) -> list[str]:
+        lexicon = list(lexicon_features([""]).columns)
+        calendar = list(calendar_features(pd.Series(pd.to_datetime(["2025-01-01"]))).columns)
+        shape = [
+            "text_length",
+            "text_has_phone",
+            "text_has_id",
+            "text_names_masked",
+            "n_parties",
+            "completeness",
+        ]
+        return [*CATEGORICAL, *calendar, *lexicon, *shape, *self.context_columns_]
+
+    def _names(self) -> list[str]:
+        names = self._dense_names()
+        if self.word_vectorizer_ is not None:
+            names += [f"word:{w}" for w in self.word_vectorizer_.get_feature_names_out()]
+        if self.char_vectorizer_ is not None:
+            names += [f"char:{w}" for w in self.char_vectorizer_.get_feature_names_out()]
+        return names
+
+    def _word_vectorizer(self) -> TfidfVectorizer:
+        return TfidfVectorizer(
+            tokenizer=_split,
+            token_pattern=None,
+            lowercase=False,
+            ngram_range=(1, 2),
+            min_df=self.min_df,
+            max_features=self.word_features,
+            sublinear_tf=True,
+            dtype=np.float32,
+        )
+
+    def _char_vectorizer(self) -> TfidfVectorizer:
+        return TfidfVectorizer(
+            analyzer="char",
+            ngram_range=(2, 3),
+            lowercase=False,
+            min_df=self.min_df,
+            max_features=self.char_features,
+            sublinear_tf=True,
+            dtype=np.float32,
+        )
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        check_is_fitted(self, "feature_names_")
+        return np.asarray(self.feature_names_, dtype=object)

@@ -1,0 +1,152 @@
+"""The risk lexicon: cue counts with negation, amounts and headcounts, named so reasons can quote them."""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+import yaml
+
+
+@dataclass(frozen=True)
+class Category:
+    """One cue category of the lexicon."""
+
+    name: str
+    label: str  # Chinese, quoted in reasons
+    direction: str  # "up" raises risk, "down" lowers it
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """The loaded lexicon with its compiled matchers."""
+
+    version: str
+    categories: tuple[Category, ...]
+    negators: tuple[str, ...]
+    window: int
+    clause_breaks: str
+    resets: tuple[str, ...]
+    amount_pattern: re.Pattern
+    people_pattern: re.Pattern
+    term_pattern: re.Pattern
+    category_of: dict[str, str]
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.categories]
+
+    def label(self, name: str) -> str:
+        """Return the Chinese label of a category."""
+        return next(c.label for c in self.categories if c.name == name)
+
+
+@functools.cache
+def load_lexicon() -> Lexicon:
+    """Return the lexicon shipped in features/resources/risk_lexicon.yaml."""
+    raw = yaml.safe_load(
+        resources.files("features")
+        .joinpath("resources/risk_lexicon.yaml")
+        .read_text(encoding="utf-8")
+    )
+    categories = tuple(
+        Category(name, spec["label"], spec["direction"], tuple(spec["terms"]))
+        for name, spec in raw["categories"].items()
+    )
+    category_of = {term: c.name for c in categories for term in c.terms}
+    # Longest terms first, so that 集体上访 is one crowd cue rather than crowd + petition.
+    terms = sorted(category_of, key=len, reverse=True)
+    negation = raw["negation"]
+    return Lexicon(
+        version=str(raw["version"]),
+        categories=categories,
+        negators=tuple(sorted(negation["negators"], key=len, reverse=True)),
+        window=int(negation["window"]),
+        clause_breaks=negation["clause_breaks"],
+        resets=tuple(negation["resets"]),
+        amount_pattern=re.compile(raw["amounts"]["pattern"]),
+        people_pattern=re.compile(raw["people"]["pattern"]),
+        term_pattern=re.compile("|".join(map(re.escape, terms))),
+        category_of=category_of,
+    )
+
+
+@dataclass
+class Hits:
+    """What the lexicon found in one text."""
+
+    counts: dict[str, int]  # category -> cues that fire
+    negated: dict[str, int]  # category -> cues that a negator cancelled
+    first_term: dict[str, str]  # category -> the first firing term, for reasons
+    amount: float  # largest amount in yuan, 0 if none
+    people: int  # largest headcount, 0 if none
+
+
+def _negated(text: str, start: int, lex: Lexicon) -> bool:
+    before = text[max(0, start - lex.window) : start]
+    cut = max((before.rfind(ch) for ch in lex.clause_breaks), default=-1)
+    before = before[cut + 1 :]
+    for reset in lex.resets:
+        at = before.rfind(reset)
+        if at >= 0:
+            before = before[at + len(reset) :]
+    return any(n in before for n in lex.negators)
+
+
+def find_cues(text: str, lex: Lexicon | None = None) -> Hits:
+    """Return the lexicon's hits in one normalised text."""
+    lex = lex or load_lexicon()
+    counts = dict.fromkeys(lex.names, 0)
+    negated = dict.fromkeys(lex.names, 0)
+    first: dict[str, str] = {}
+    for match in lex.term_pattern.finditer(text):
+        category = lex.category_of[match.group(0)]
+        if _negated(text, match.start(), lex):
+            negated[category] += 1
+        else:
+            counts[category] += 1
+            first.setdefault(category, match.group(0))
+    amount = 0.0
+    for number, unit in lex.amount_pattern.findall(text):
+        value = float(number) * {"万": 10000, "千": 1000}.get(unit, 1)
+        amount = max(amount, value)
+    people = max((int(n) for n in lex.people_pattern.findall(text)), default=0)
+    return Hits(counts, negated, first, amount, people)
+
+
+def lexicon_features(texts: Iterable[str]) -> pd.DataFrame:
+    """Return per text: lex_<category> counts, lex_neg_<category> counts, amount and headcount."""
+    lex = load_lexicon()
+    hits = [find_cues(t or "", lex) for t in texts]
+    columns: dict[str, np.ndarray] = {}
+    for name in lex.names:
+        columns[f"lex_{name}"] = np.fromiter((h.counts[name] for h in hits), float, len(hits))
+    for name in lex.names:
+        columns[f"lex_neg_{name}"] = np.fromiter((h.negated[name] for h in hits), float, len(hits))
+    amount = np.fromiter((h.amount for h in hits), float, len(hits))
+    columns["lex_amount_log10"] = np.where(amount > 0, np.log10(np.maximum(amount, 1)), np.nan)
+    columns["lex_people"] = np.fromiter((h.people for h in hits), float, len(hits))
+    return pd.DataFrame(columns)
+
+
+def cue_terms(texts: Iterable[str]) -> list[dict[str, str]]:
+    """Return per text the first firing term of each category, for the reasons' wording."""
+    lex = load_lexicon()
+    return [find_cues(t or "", lex).first_term for t in texts]
+
+
+def describe_amount(log10_amount: float) -> str:
+    """Return an amount in yuan written as a reason would: 3.2万元, 8600元."""
+    amount = 10**log10_amount
+    return (
+        f"{amount / 10000:.1f}万元".replace(".0万", "万")
+        if amount >= 10000
+        else f"{math.floor(amount)}元"
+    )
