@@ -1,1 +1,1 @@
-"""fengqiao models."""
+"""fengqiao models: training, evaluation, grading, explanation and registration."""

@@ -1,0 +1,206 @@
+"""The time-based backtest: rolling origin, the grader against the baselines (and the oracle) per fold.
+
+Fold k trains on every labelled case reported before its origin and is tested on the cases of the
+next `test_days` days; the origins step forward so that the test windows tile the most recent
+period. Context features come from build_context, which only ever looks at earlier cases, so no
+feature carries information from the future of the case it describes.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from features.text import normalise_texts
+from models.baselines import KeywordChecklist, TfidfLogistic, jieba_tokens
+from models.grader import GraderConfig, RiskGrader, time_slices
+from models.metrics import grade_metrics
+from models.thresholds import RISK_CLASSES, apply_thresholds, choose_thresholds, is_ordinal
+
+TABLE_METRICS = ["macro_f1", "high_recall", "high_precision", "auc_ovr", "log_loss", "brier", "ece"]
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One rolling-origin fold: train before `origin`, test on [origin, end)."""
+
+    name: str
+    origin: pd.Timestamp
+    end: pd.Timestamp
+
+
+@dataclass
+class BacktestResult:
+    """Per-fold and overall metrics of every model, and the test predictions behind them."""
+
+    table: pd.DataFrame  # one row per (fold, model); fold "overall" pools the test folds
+    predictions: pd.DataFrame  # case_id, fold, model, y, predicted, p_<class>
+    folds: list[Fold]
+    classes: list[str]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def metric(self, model: str, name: str, fold: str = "overall") -> float:
+        """Return one metric of one model."""
+        row = self.table[(self.table["model"] == model) & (self.table["fold"] == fold)]
+        return float(row[name].iloc[0])
+
+    def markdown(self) -> str:
+        """Return the backtest table as Markdown, models side by side per fold."""
+        shown = self.table[["fold", "model", "n", *[m for m in TABLE_METRICS if m in self.table]]]
+        return shown.to_markdown(index=False, floatfmt=".3f")
+
+
+def rolling_folds(times: pd.Series, n_folds: int = 3, test_days: int = 30) -> list[Fold]:
+    """Return n_folds consecutive test windows of test_days that end at the last report."""
+    end = pd.Timestamp(times.max()).normalize() + pd.Timedelta(days=1)
+    folds = []
+    for k in range(n_folds, 0, -1):
+        origin = end - pd.Timedelta(days=test_days * k)
+        folds.append(Fold(f"fold{n_folds - k + 1}", origin, origin + pd.Timedelta(days=test_days)))
+    return folds
+
+
+def run_backtest(
+    cases: pd.DataFrame,
+    config: GraderConfig,
+    folds: list[Fold] | None = None,
+    oracle: pd.DataFrame | None = None,
+    baselines: bool = True,
+    progress=None,
+) -> BacktestResult:
+    """Return the backtest of the grader (and baselines, and the oracle if given) over the folds.
+
+    `cases` carry context columns and the target; `oracle` (demo only) has case_id and
+    p_low/p_medium/p_high. `progress`, if given, is called with a message per step.
+    """
+    target = config.target
+    labelled = cases[cases[target].notna()].reset_index(drop=True)
+    folds = folds or rolling_folds(labelled["reported_at"])
+    values = labelled[target].astype(str)
+    found = sorted(values.unique())
+    classes = RISK_CLASSES if set(found) <= set(RISK_CLASSES) else found
+    y = values.map({c: i for i, c in enumerate(classes)}).to_numpy()
+    ordinal = is_ordinal(classes)
+    tokens = jieba_tokens(normalise_texts(labelled["description"])) if baselines else None
+    rows, predictions, seconds = [], [], {}
+
+    for fold in folds:
+        train = (labelled["reported_at"] < fold.origin).to_numpy()
+        test = (
+            (labelled["reported_at"] >= fold.origin) & (labelled["reported_at"] < fold.end)
+        ).to_numpy()
+        if test.sum() == 0 or len(np.unique(y[train])) < 2:
+            raise ValueError(
+                f"{fold.name}: {test.sum()} test and {train.sum()} training cases; too little data for this fold"
+            )
+        runs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+        started = time.perf_counter()
+        _say(progress, f"{fold.name}: training the LightGBM grader on {train.sum():,} cases")
+        grader = RiskGrader(config).fit(labelled[train])
+        scored = grader.predict(labelled[test], reasons=False)
+        # A class absent from this fold's training data gets probability 0.
+        proba = np.column_stack(
+            [scored[f"p_{c}"] if f"p_{c}" in scored else np.zeros(len(scored)) for c in classes]
+        )
+        runs["lightgbm"] = (proba, _to_index(scored["grade"], classes))
+        seconds[f"{fold.name}/lightgbm"] = time.perf_counter() - started
+
+        if baselines:
+            started = time.perf_counter()
+            train_tokens = [tokens[i] for i in np.flatnonzero(train)]
+            test_tokens = [tokens[i] for i in np.flatnonzero(test)]
+            lr = TfidfLogistic(threshold_rule="f1").fit(
+                labelled[train], y[train], classes, train_tokens
+            )
+            runs["tfidf_lr"] = (
+                lr.predict_proba(labelled[test], test_tokens),
+                lr.predict(labelled[test], test_tokens),
+            )
+            seconds[f"{fold.name}/tfidf_lr"] = time.perf_counter() - started
+            if ordinal:
+                checklist = KeywordChecklist().fit(labelled[train], y[train], classes)
+                runs["keyword_checklist"] = (
+                    checklist.predict_proba(labelled[test]),
+                    checklist.predict(labelled[test]),
+                )
+
+        if oracle is not None and ordinal:
+            runs["oracle"] = _oracle_run(labelled, oracle, train, test, y, classes, config)
+
+        for model, (proba, predicted) in runs.items():
+            rows.append(
+                {
+                    "fold": fold.name,
+                    "model": model,
+                    **grade_metrics(y[test], proba, predicted, classes),
+                }
+            )
+            predictions.append(
+                pd.DataFrame(
+                    {
+                        "case_id": labelled.loc[test, "case_id"].to_numpy(),
+                        "fold": fold.name,
+                        "model": model,
+                        "y": y[test],
+                        "predicted": predicted,
+                        **{f"p_{c}": proba[:, i] for i, c in enumerate(classes)},
+                    }
+                )
+            )
+
+    pooled = pd.concat(predictions, ignore_index=True)
+    for model, part in pooled.groupby("model", sort=False):
+        proba = part[[f"p_{c}" for c in classes]].to_numpy()
+        rows.append(
+            {
+                "fold": "overall",
+                "model": model,
+                **grade_metrics(part["y"].to_numpy(), proba, part["predicted"].to_numpy(), classes),
+            }
+        )
+    table = pd.DataFrame(rows)
+    return BacktestResult(
+        table=table, predictions=pooled, folds=folds, classes=classes, seconds=seconds
+    )
+
+
+def _to_index(grades: pd.Series, classes: list[str]) -> np.ndarray:
+    return grades.map({c: i for i, c in enumerate(classes)}).to_numpy()
+
+
+def _oracle_run(labelled, oracle, train, test, y, classes, config):
+    """Return the oracle's probabilities on the test fold and its grades by the same threshold rule."""
+    proba = (
+        labelled[["case_id"]]
+        .merge(oracle[["case_id", "p_low", "p_medium", "p_high"]], on="case_id", how="left")[
+            ["p_low", "p_medium", "p_high"]
+        ]
+        .to_numpy()
+    )
+    # Thresholds for the oracle come from the same kind of slice as the grader's: the latest part of training.
+    _, _, cal = time_slices(
+        labelled.loc[train, "reported_at"],
+        config.early_stopping_fraction,
+        config.calibration_fraction,
+    )
+    train_rows = np.flatnonzero(train)[cal]
+    thresholds = choose_thresholds(
+        proba[train_rows],
+        y[train_rows],
+        classes,
+        config.threshold_rule,
+        labelled.loc[train_rows, "reported_at"],
+        config.capacity_per_day,
+    )
+    return proba[test], apply_thresholds(
+        proba[test], thresholds, labelled.loc[test, "reported_at"]
+    )[0]
+
+
+def _say(progress, message: str) -> None:
+    if progress is not None:
+        progress(message)

@@ -1,0 +1,82 @@
+"""How a grader is scored: classification, ranking, probability quality and calibration."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import (
+    confusion_matrix,
+    f1_score,
+    log_loss,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
+
+N_BINS = 15
+
+
+def brier_score(y: np.ndarray, proba: np.ndarray) -> float:
+    """Return the multi-class Brier score: mean over cases of the squared error summed over classes."""
+    onehot = np.eye(proba.shape[1])[y]
+    return float(((proba - onehot) ** 2).sum(axis=1).mean())
+
+
+def expected_calibration_error(y: np.ndarray, proba: np.ndarray, n_bins: int = N_BINS) -> float:
+    """Return the top-label ECE: |accuracy - confidence| over equal-width confidence bins, weighted."""
+    confidence = proba.max(axis=1)
+    correct = (proba.argmax(axis=1) == y).astype(float)
+    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
+    total = 0.0
+    for b in np.unique(bins):
+        in_bin = bins == b
+        total += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
+    return float(total)
+
+
+def classwise_ece(y: np.ndarray, proba: np.ndarray, n_bins: int = N_BINS) -> float:
+    """Return the class-wise ECE: per class, |frequency - mean probability| over bins, averaged."""
+    errors = []
+    for k in range(proba.shape[1]):
+        p, hit = proba[:, k], (y == k).astype(float)
+        bins = np.minimum((p * n_bins).astype(int), n_bins - 1)
+        errors.append(
+            sum(
+                (bins == b).mean() * abs(hit[bins == b].mean() - p[bins == b].mean())
+                for b in np.unique(bins)
+            )
+        )
+    return float(np.mean(errors))
+
+
+def grade_metrics(
+    y: np.ndarray,
+    proba: np.ndarray,
+    predicted: np.ndarray,
+    classes: list[str],
+    high: str | None = "高",
+) -> dict:
+    """Return every metric the backtest reports for one set of predictions.
+
+    y and predicted are class indices into `classes`; proba has one column per class.
+    """
+    labels = list(range(len(classes)))
+    out = {
+        "n": len(y),
+        "macro_f1": float(f1_score(y, predicted, labels=labels, average="macro", zero_division=0)),
+        "accuracy": float((y == predicted).mean()),
+        "log_loss": float(log_loss(y, np.clip(proba, 1e-12, 1), labels=labels)),
+        "brier": brier_score(y, proba),
+        "ece": expected_calibration_error(y, proba),
+        "classwise_ece": classwise_ece(y, proba),
+        "confusion": confusion_matrix(y, predicted, labels=labels).tolist(),
+    }
+    present = np.unique(y)
+    if len(present) == len(classes):
+        out["auc_ovr"] = float(roc_auc_score(y, proba, multi_class="ovr", labels=labels))
+    if high is not None and high in classes:
+        h = classes.index(high)
+        out["high_recall"] = float(recall_score(y == h, predicted == h, zero_division=0))
+        out["high_precision"] = float(precision_score(y == h, predicted == h, zero_division=0))
+        if (y == h).any() and (y != h).any():
+            out["high_auc"] = float(roc_auc_score(y == h, proba[:, h]))
+    return out

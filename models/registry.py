@@ -1,0 +1,293 @@
+"""MLflow: runs, the grader as one pyfunc model, registered names, aliases and promotion decisions.
+
+Aliases: `challenger` is the newest candidate, `champion` what nightly scoring loads. Nightly
+scoring loads models:/NAME@champion and never names a version or a path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import joblib
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+
+from models.backtest import BacktestResult
+from models.grader import GraderConfig, RiskGrader
+from models.metrics import grade_metrics
+from models.plots import confusion_figure, reliability_figure
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+EXPERIMENT = "fengqiao"
+_REQUIREMENTS = [
+    "lightgbm",
+    "scikit-learn",
+    "scipy",
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "rjieba",
+    "jieba",
+    "opencc",
+    "pyyaml",
+    "chinese-calendar",
+    "h3",
+    "joblib",
+    "mlflow",
+]
+
+
+class ChampionMissing(Exception):
+    """No model carries the champion alias: train (and promote) one first."""
+
+
+class GraderModel(mlflow.pyfunc.PythonModel):
+    """The fitted RiskGrader (featuriser, booster, calibrator, thresholds) as one MLflow model."""
+
+    def load_context(self, context) -> None:
+        self.grader: RiskGrader = joblib.load(context.artifacts["grader"])
+
+    def predict(
+        self, context, model_input: pd.DataFrame, params: dict | None = None
+    ) -> pd.DataFrame:
+        params = params or {}
+        return self.grader.predict(model_input, reasons=bool(params.get("reasons", True)))
+
+
+def registered_name(target: str) -> str:
+    """Return the registered model name for a target column."""
+    return "fengqiao-risk" if target == "risk_grade" else f"fengqiao-{target.replace(':', '-')}"
+
+
+def setup_tracking(tracking_uri: str, artifact_root: Path | None = None) -> str:
+    """Point MLflow at the store and make sure the experiment exists; return its id."""
+    mlflow.set_tracking_uri(tracking_uri)
+    experiment = mlflow.get_experiment_by_name(EXPERIMENT)
+    if experiment is None:
+        location = Path(artifact_root).resolve().as_uri() if artifact_root else None
+        return mlflow.create_experiment(EXPERIMENT, artifact_location=location)
+    return experiment.experiment_id
+
+
+def log_grader(
+    grader: RiskGrader,
+    backtest: BacktestResult | None,
+    input_example: pd.DataFrame,
+    model_name: str,
+    data: dict,
+    experiment_id: str,
+) -> mlflow.entities.model_registry.ModelVersion:
+    """Log a trained grader with its backtest to a new run, register it and make it the challenger."""
+    client = MlflowClient()
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"train-{model_name}") as run:
+        mlflow.log_params({k: str(v) for k, v in grader.config.as_params().items()})
+        mlflow.log_dict(grader.config.as_params(), "grader_config.json")
+        mlflow.log_dict(
+            {
+                "training": grader.training_,
+                "data": data,
+                "thresholds": grader.thresholds_.as_dict(),
+            },
+            "training.json",
+        )
+        mlflow.set_tags(
+            {
+                "fengqiao.version": _version(),
+                "data.sha256": data.get("sha256", ""),
+                "data.cutoff": grader.training_["data_cutoff"],
+                "target": grader.config.target,
+            }
+        )
+        if backtest is not None:
+            _log_backtest(backtest)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "grader.joblib"
+            joblib.dump(grader, path)
+            example = input_example[grader.input_columns].head(5).reset_index(drop=True)
+            output = grader.predict(example)
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=GraderModel(),
+                artifacts={"grader": str(path)},
+                signature=infer_signature(example, output, params={"reasons": True}),
+                input_example=example,
+                registered_model_name=model_name,
+                pip_requirements=[f"{p}=={metadata.version(p)}" for p in _REQUIREMENTS],
+            )
+    version = client.get_model_version(model_name, info.registered_model_version)
+    client.set_model_version_tag(model_name, version.version, "run_id", run.info.run_id)
+    client.set_model_version_tag(
+        model_name, version.version, "data.cutoff", grader.training_["data_cutoff"]
+    )
+    client.set_registered_model_alias(model_name, CHALLENGER, version.version)
+    return version
+
+
+def _log_backtest(backtest: BacktestResult) -> None:
+    table = backtest.table.drop(columns=["confusion"])
+    for row in table.itertuples(index=False):
+        for metric in (
+            "macro_f1",
+            "high_recall",
+            "high_precision",
+            "auc_ovr",
+            "log_loss",
+            "brier",
+            "ece",
+        ):
+            value = getattr(row, metric, None)
+            if value is not None and not pd.isna(value):
+                mlflow.log_metric(f"{row.model}.{row.fold}.{metric}", float(value))
+    mlflow.log_text(backtest.markdown(), "backtest/backtest.md")
+    mlflow.log_text(table.to_csv(index=False), "backtest/backtest.csv")
+    pooled = backtest.predictions[backtest.predictions["model"] == "lightgbm"]
+    overall = backtest.table[
+        (backtest.table["model"] == "lightgbm") & (backtest.table["fold"] == "overall")
+    ].iloc[0]
+    mlflow.log_figure(
+        confusion_figure(overall["confusion"], backtest.classes, "回测混淆矩阵（LightGBM）"),
+        "backtest/confusion.png",
+    )
+    proba = pooled[[f"p_{c}" for c in backtest.classes]].to_numpy()
+    mlflow.log_figure(
+        reliability_figure(pooled["y"].to_numpy(), proba, backtest.classes),
+        "backtest/calibration.png",
+    )
+
+
+def _version() -> str:
+    try:
+        return metadata.version("fengqiao")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def champion_uri(model_name: str) -> str:
+    """Return the URI nightly scoring loads: the champion alias, never a version or a path."""
+    return f"models:/{model_name}@{CHAMPION}"
+
+
+def load_model(model_name: str, alias: str = CHAMPION) -> tuple[mlflow.pyfunc.PyFuncModel, str]:
+    """Return the model behind an alias and its version; raise ChampionMissing if there is none."""
+    client = MlflowClient()
+    try:
+        version = client.get_model_version_by_alias(model_name, alias)
+    except MlflowException:
+        raise ChampionMissing(
+            f"no model '{model_name}' carries the '{alias}' alias in the MLflow store at "
+            f"{mlflow.get_tracking_uri()}. Train one first: fengqiao train --cases FILE"
+        ) from None
+    return mlflow.pyfunc.load_model(f"models:/{model_name}@{alias}"), str(version.version)
+
+
+def grader_of(model: mlflow.pyfunc.PyFuncModel) -> RiskGrader:
+    """Return the RiskGrader inside a loaded pyfunc model."""
+    return model.unwrap_python_model().grader
+
+
+def champion_version(model_name: str) -> mlflow.entities.model_registry.ModelVersion | None:
+    """Return the current champion's version, or None."""
+    try:
+        return MlflowClient().get_model_version_by_alias(model_name, CHAMPION)
+    except MlflowException:
+        return None
+
+
+def champion_config(version) -> GraderConfig:
+    """Return the training configuration the given version was trained with."""
+    params = mlflow.artifacts.load_dict(f"runs:/{version.run_id}/grader_config.json")
+    return GraderConfig(**params)
+
+
+@dataclass(frozen=True)
+class PromotionDecision:
+    """A recorded champion/challenger decision and the numbers it rests on."""
+
+    promoted: bool
+    reason: str
+    challenger_version: str
+    champion_version: str | None
+    challenger: dict
+    champion: dict | None
+    evaluation: str  # how the two were compared
+
+    def tags(self) -> dict[str, str]:
+        out = {
+            "promotion.decision": "promoted" if self.promoted else "refused",
+            "promotion.reason": self.reason,
+            "promotion.evaluation": self.evaluation,
+            "promotion.compared_with": self.champion_version or "",
+            "promotion.at": dt.datetime.now().isoformat(timespec="seconds"),
+        }
+        for side, metrics in (("challenger", self.challenger), ("champion", self.champion or {})):
+            for k, v in metrics.items():
+                out[f"promotion.{side}.{k}"] = f"{v:.6f}"
+        return out
+
+
+def decide(challenger: dict, champion: dict | None) -> tuple[bool, str]:
+    """Return whether the challenger beats the champion: higher macro-F1 and no worse log-loss."""
+    if champion is None:
+        return True, "no champion yet: the first model becomes champion"
+    better_f1 = challenger["macro_f1"] > champion["macro_f1"]
+    no_worse_ll = challenger["log_loss"] <= champion["log_loss"]
+    if better_f1 and no_worse_ll:
+        return True, "challenger has higher macro-F1 and no worse log-loss on the same backtest"
+    why = []
+    if not better_f1:
+        why.append(
+            f"macro-F1 {challenger['macro_f1']:.4f} is not above the champion's {champion['macro_f1']:.4f}"
+        )
+    if not no_worse_ll:
+        why.append(
+            f"log-loss {challenger['log_loss']:.4f} is worse than the champion's {champion['log_loss']:.4f}"
+        )
+    return False, "; ".join(why)
+
+
+def record_promotion(model_name: str, decision: PromotionDecision) -> None:
+    """Write the decision as tags on the challenger; move the champion alias if it was promoted."""
+    client = MlflowClient()
+    for key, value in decision.tags().items():
+        client.set_model_version_tag(model_name, decision.challenger_version, key, value)
+    if decision.promoted:
+        now = dt.datetime.now().isoformat(timespec="seconds")
+        if decision.champion_version:
+            client.set_model_version_tag(
+                model_name, decision.champion_version, "champion.until", now
+            )
+        client.set_model_version_tag(model_name, decision.challenger_version, "champion.since", now)
+        client.set_registered_model_alias(model_name, CHAMPION, decision.challenger_version)
+    history = client.get_registered_model(model_name).tags.get("champion.history", "[]")
+    entries = json.loads(history)
+    entries.append(
+        {
+            "at": dt.datetime.now().isoformat(timespec="seconds"),
+            "version": decision.challenger_version,
+            "decision": "promoted" if decision.promoted else "refused",
+            "champion_before": decision.champion_version,
+        }
+    )
+    client.set_registered_model_tag(
+        model_name, "champion.history", json.dumps(entries[-200:], ensure_ascii=False)
+    )
+
+
+def summary_metrics(
+    result: BacktestResult, model: str = "lightgbm", folds: list[str] | None = None
+) -> dict:
+    """Return macro-F1 and log-loss of one model pooled over the named folds (default: all)."""
+    part = result.predictions[result.predictions["model"] == model]
+    if folds is not None:
+        part = part[part["fold"].isin(folds)]
+    proba = part[[f"p_{c}" for c in result.classes]].to_numpy()
+    m = grade_metrics(part["y"].to_numpy(), proba, part["predicted"].to_numpy(), result.classes)
+    return {"macro_f1": m["macro_f1"], "log_loss": m["log_loss"], "n": float(m["n"])}

@@ -1,0 +1,117 @@
+"""From calibrated probabilities to grades: the documented decision rules.
+
+For the risk grader (classes 低 < 中 < 高) the grade is ordinal:
+  高 if p(高) >= t_high;
+  else 中 if p(中) + p(高) >= t_medium;
+  else 低.
+
+The thresholds are chosen on the calibration slice (later than the training slice, never the test
+period) by one of two rules:
+  "f1":       t_high maximises F1 of 高; then t_medium maximises F1 of 中 given t_high.
+  "capacity": as "f1", but t_high is raised until the busiest usual day (the 90th percentile of
+              daily 高 counts on the calibration slice) fits within the centre's daily capacity K
+              for red tickets (红色督办单). At scoring time a day that still exceeds K keeps its K
+              highest p(高) cases as 高; the rest become 中, and their reasons say why.
+
+Any other target (e.g. dispute_type) is graded by the most probable class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import f1_score
+
+RISK_CLASSES = ["低", "中", "高"]
+_GRID = np.round(np.linspace(0.02, 0.95, 94), 4)
+OVER_CAPACITY_REASON = "超出当日红色督办容量，按黄色交办"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The decision rule and its thresholds; they travel inside the model artifact."""
+
+    rule: str  # "f1", "capacity" or "argmax"
+    high: float | None = None
+    medium: float | None = None
+    capacity_per_day: int | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "rule": self.rule,
+            "high": self.high,
+            "medium": self.medium,
+            "capacity_per_day": self.capacity_per_day,
+        }
+
+
+def is_ordinal(classes: list[str]) -> bool:
+    """Return whether the classes are the risk grades, graded by ordinal thresholds."""
+    return list(classes) == RISK_CLASSES
+
+
+def _best_f1(truth: np.ndarray, score: np.ndarray, eligible: np.ndarray | None = None) -> float:
+    eligible = np.ones(len(score), bool) if eligible is None else eligible
+    f1 = [f1_score(truth, (score >= t) & eligible, zero_division=0) for t in _GRID]
+    return float(_GRID[int(np.argmax(f1))])
+
+
+def choose_thresholds(
+    proba: np.ndarray,
+    y: np.ndarray,
+    classes: list[str],
+    rule: str = "f1",
+    days: pd.Series | None = None,
+    capacity_per_day: int | None = None,
+) -> Thresholds:
+    """Return thresholds chosen on a calibration slice by the named rule."""
+    if not is_ordinal(classes):
+        return Thresholds("argmax")
+    if rule not in ("f1", "capacity"):
+        raise ValueError(f"unknown threshold rule {rule!r}; use 'f1' or 'capacity'")
+    p_high, p_at_least_medium = proba[:, 2], proba[:, 1] + proba[:, 2]
+    t_high = _best_f1(y == 2, p_high)
+    if rule == "capacity":
+        if capacity_per_day is None or days is None:
+            raise ValueError("the capacity rule needs capacity_per_day and the cases' days")
+        t_high = max(t_high, _capacity_threshold(p_high, days, capacity_per_day))
+    t_medium = _best_f1(y == 1, p_at_least_medium, eligible=p_high < t_high)
+    return Thresholds(
+        rule,
+        high=t_high,
+        medium=t_medium,
+        capacity_per_day=capacity_per_day if rule == "capacity" else None,
+    )
+
+
+def _capacity_threshold(p_high: np.ndarray, days: pd.Series, capacity: int) -> float:
+    day = pd.to_datetime(days).dt.normalize().to_numpy()
+    for t in _GRID:
+        daily = pd.Series(p_high >= t).groupby(day).sum()
+        if daily.quantile(0.9) <= capacity:
+            return float(t)
+    return float(_GRID[-1])
+
+
+def apply_thresholds(
+    proba: np.ndarray, thresholds: Thresholds, days: pd.Series | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (grade index per case, whether the case was demoted for capacity)."""
+    demoted = np.zeros(len(proba), bool)
+    if thresholds.rule == "argmax":
+        return proba.argmax(axis=1), demoted
+    p_high, p_at_least_medium = proba[:, 2], proba[:, 1] + proba[:, 2]
+    grade = np.where(
+        p_high >= thresholds.high, 2, np.where(p_at_least_medium >= thresholds.medium, 1, 0)
+    )
+    if thresholds.capacity_per_day is not None and days is not None:
+        frame = pd.DataFrame(
+            {"day": pd.to_datetime(days).dt.normalize().to_numpy(), "p": p_high, "high": grade == 2}
+        )
+        rank = frame[frame["high"]].groupby("day")["p"].rank(ascending=False, method="first")
+        over = rank[rank > thresholds.capacity_per_day].index.to_numpy()
+        grade[over] = 1
+        demoted[over] = True
+    return grade, demoted
