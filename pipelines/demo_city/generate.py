@@ -710,10 +710,10 @@ def _export(rng, config, reports, disputes, people, city, texts):
     )
     orgs = _org_names(d["dispute_type"].to_numpy(), d["community"].to_numpy())
     names = people["name"].to_numpy()
+    other = np.where(r >= 0, names[np.maximum(r, 0)], orgs)
+    # Intake often records only the person reporting; the other party is named in some reports only.
     parties = np.where(
-        r >= 0,
-        np.char.add(np.char.add(names[p], "、"), names[np.maximum(r, 0)]),
-        [f"{a}、{o}" for a, o in zip(names[p], orgs, strict=True)],
+        u[:, 6] < 0.75, np.char.add(np.char.add(names[p], "、"), other.astype(str)), names[p]
     )
     reported = pd.to_datetime(reports["reported_at"])
     day_seq = reported.groupby(reported.dt.date).cumcount() + 1

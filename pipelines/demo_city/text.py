@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-CHANNELS = ["网格员", "12345", "110", "群众来访", "我要报事", "信访", "诉调对接"]
+from features.domain import CHANNELS  # noqa: F401  (re-exported for the generator)
 
 # How each channel's name is written in exports from different systems (the synonyms ingest maps back).
 CHANNEL_EXPORT_NAMES = {
@@ -23,22 +23,6 @@ CHANNEL_EXPORT_NAMES = {
     "信访": ["信访", "信访件"],
     "诉调对接": ["诉调对接", "法院委派调解", "诉前调解"],
 }
-
-DISPUTE_TYPES = [
-    "婚恋家庭",
-    "邻里纠纷",
-    "物业纠纷",
-    "劳资纠纷",
-    "土地纠纷",
-    "民间借贷",
-    "医疗纠纷",
-    "消费纠纷",
-    "交通事故",
-    "征地拆迁",
-    "教育",
-    "城市管理",
-    "其他",
-]
 
 CUE_CATEGORIES = [
     "threat",
@@ -80,283 +64,63 @@ _MIX_DEFAULT = {
     "诉调对接": 0.02,
 }
 
+# fmt: off
 TYPES: dict[str, TypeProfile] = {
-    "婚恋家庭": TypeProfile(
-        0.12,
-        0.55,
-        "any",
-        "household",
-        0,
-        _rates(
-            threat=0.10,
-            weapon=0.04,
-            selfharm=0.06,
-            alcohol=0.16,
-            dv=0.24,
-            conflict=0.24,
-            emotion=0.35,
-            petition=0.01,
-        ),
-        {**_MIX_DEFAULT, "110": 0.30, "12345": 0.14, "群众来访": 0.12, "诉调对接": 0.04},
-    ),
-    "邻里纠纷": TypeProfile(
-        0.18,
-        0.0,
-        "any",
-        "neighbour",
-        0,
-        _rates(
-            threat=0.08,
-            weapon=0.03,
-            selfharm=0.01,
-            crowd=0.01,
-            alcohol=0.08,
-            conflict=0.25,
-            emotion=0.33,
-            petition=0.02,
-        ),
-        {**_MIX_DEFAULT, "网格员": 0.42, "110": 0.18},
-    ),
-    "物业纠纷": TypeProfile(
-        0.11,
-        -0.55,
-        "urban",
-        "org",
-        2500,
-        _rates(
-            threat=0.03,
-            weapon=0.005,
-            selfharm=0.005,
-            crowd=0.06,
-            petition=0.03,
-            alcohol=0.02,
-            conflict=0.06,
-            emotion=0.25,
-        ),
-        {**_MIX_DEFAULT, "12345": 0.36, "我要报事": 0.2},
-    ),
-    "劳资纠纷": TypeProfile(
-        0.11,
-        0.3,
-        "any",
-        "org",
-        25000,
-        _rates(
-            threat=0.07,
-            weapon=0.01,
-            selfharm=0.04,
-            crowd=0.12,
-            petition=0.08,
-            alcohol=0.02,
-            conflict=0.05,
-            emotion=0.30,
-        ),
-        {**_MIX_DEFAULT, "12345": 0.36, "群众来访": 0.12, "信访": 0.05},
-    ),
-    "土地纠纷": TypeProfile(
-        0.07,
-        0.35,
-        "rural",
-        "person",
-        30000,
-        _rates(
-            threat=0.08,
-            weapon=0.04,
-            selfharm=0.02,
-            crowd=0.06,
-            petition=0.08,
-            alcohol=0.05,
-            conflict=0.20,
-            emotion=0.30,
-        ),
-        {**_MIX_DEFAULT, "网格员": 0.45, "信访": 0.06},
-    ),
-    "民间借贷": TypeProfile(
-        0.08,
-        0.25,
-        "any",
-        "person",
-        50000,
-        _rates(
-            threat=0.10,
-            weapon=0.02,
-            selfharm=0.03,
-            crowd=0.01,
-            petition=0.03,
-            alcohol=0.04,
-            conflict=0.10,
-            emotion=0.30,
-        ),
-        {**_MIX_DEFAULT, "诉调对接": 0.10, "110": 0.16},
-    ),
-    "医疗纠纷": TypeProfile(
-        0.04,
-        0.45,
-        "any",
-        "org",
-        60000,
-        _rates(
-            threat=0.08,
-            weapon=0.01,
-            selfharm=0.02,
-            crowd=0.08,
-            petition=0.06,
-            alcohol=0.01,
-            conflict=0.06,
-            emotion=0.40,
-        ),
-        {**_MIX_DEFAULT, "12345": 0.30, "群众来访": 0.12},
-    ),
-    "消费纠纷": TypeProfile(
-        0.08,
-        -0.85,
-        "any",
-        "org",
-        3000,
-        _rates(
-            threat=0.02,
-            weapon=0.003,
-            selfharm=0.003,
-            crowd=0.01,
-            petition=0.01,
-            alcohol=0.01,
-            conflict=0.03,
-            emotion=0.20,
-        ),
-        {**_MIX_DEFAULT, "12345": 0.40, "我要报事": 0.22},
-    ),
-    "交通事故": TypeProfile(
-        0.06,
-        -0.2,
-        "any",
-        "person",
-        12000,
-        _rates(
-            threat=0.03,
-            weapon=0.005,
-            selfharm=0.005,
-            alcohol=0.06,
-            conflict=0.12,
-            emotion=0.25,
-            petition=0.01,
-        ),
-        {**_MIX_DEFAULT, "110": 0.40, "诉调对接": 0.05},
-    ),
-    "征地拆迁": TypeProfile(
-        0.03,
-        0.8,
-        "rural",
-        "org",
-        200000,
-        _rates(
-            threat=0.10,
-            weapon=0.03,
-            selfharm=0.05,
-            crowd=0.15,
-            petition=0.15,
-            alcohol=0.02,
-            conflict=0.08,
-            emotion=0.35,
-        ),
-        {**_MIX_DEFAULT, "信访": 0.10, "群众来访": 0.14},
-    ),
-    "教育": TypeProfile(
-        0.03,
-        0.1,
-        "any",
-        "org",
-        0,
-        _rates(threat=0.05, selfharm=0.04, crowd=0.05, petition=0.05, conflict=0.03, emotion=0.30),
-        {**_MIX_DEFAULT, "12345": 0.34, "群众来访": 0.12},
-    ),
-    "城市管理": TypeProfile(
-        0.06,
-        -0.6,
-        "urban",
-        "org",
-        0,
-        _rates(
-            threat=0.03,
-            weapon=0.005,
-            crowd=0.02,
-            alcohol=0.02,
-            conflict=0.08,
-            emotion=0.25,
-            petition=0.01,
-        ),
-        {**_MIX_DEFAULT, "12345": 0.34, "我要报事": 0.24},
-    ),
-    "其他": TypeProfile(
-        0.03,
-        -0.4,
-        "any",
-        "person",
-        0,
-        _rates(
-            threat=0.03,
-            weapon=0.005,
-            selfharm=0.01,
-            alcohol=0.03,
-            conflict=0.05,
-            emotion=0.25,
-            petition=0.01,
-        ),
-        _MIX_DEFAULT,
-    ),
+    "婚恋家庭": TypeProfile(0.12, 0.55, "any", "household", 0,
+                        _rates(threat=.10, weapon=.04, selfharm=.06, alcohol=.16, dv=.24, conflict=.24, emotion=.35, petition=.01),
+                        {**_MIX_DEFAULT, "110": 0.30, "12345": 0.14, "群众来访": 0.12, "诉调对接": 0.04}),
+    "邻里纠纷": TypeProfile(0.18, 0.0, "any", "neighbour", 0,
+                        _rates(threat=.08, weapon=.03, selfharm=.01, crowd=.01, alcohol=.08, conflict=.25, emotion=.33, petition=.02),
+                        {**_MIX_DEFAULT, "网格员": 0.42, "110": 0.18}),
+    "物业纠纷": TypeProfile(0.11, -0.55, "urban", "org", 2500,
+                        _rates(threat=.03, weapon=.005, selfharm=.005, crowd=.06, petition=.03, alcohol=.02, conflict=.06, emotion=.25),
+                        {**_MIX_DEFAULT, "12345": 0.36, "我要报事": 0.2}),
+    "劳资纠纷": TypeProfile(0.11, 0.3, "any", "org", 25000,
+                        _rates(threat=.07, weapon=.01, selfharm=.04, crowd=.12, petition=.08, alcohol=.02, conflict=.05, emotion=.30),
+                        {**_MIX_DEFAULT, "12345": 0.36, "群众来访": 0.12, "信访": 0.05}),
+    "土地纠纷": TypeProfile(0.07, 0.35, "rural", "person", 30000,
+                        _rates(threat=.08, weapon=.04, selfharm=.02, crowd=.06, petition=.08, alcohol=.05, conflict=.20, emotion=.30),
+                        {**_MIX_DEFAULT, "网格员": 0.45, "信访": 0.06}),
+    "民间借贷": TypeProfile(0.08, 0.25, "any", "person", 50000,
+                        _rates(threat=.10, weapon=.02, selfharm=.03, crowd=.01, petition=.03, alcohol=.04, conflict=.10, emotion=.30),
+                        {**_MIX_DEFAULT, "诉调对接": 0.10, "110": 0.16}),
+    "医疗纠纷": TypeProfile(0.04, 0.45, "any", "org", 60000,
+                        _rates(threat=.08, weapon=.01, selfharm=.02, crowd=.08, petition=.06, alcohol=.01, conflict=.06, emotion=.40),
+                        {**_MIX_DEFAULT, "12345": 0.30, "群众来访": 0.12}),
+    "消费纠纷": TypeProfile(0.08, -0.85, "any", "org", 3000,
+                        _rates(threat=.02, weapon=.003, selfharm=.003, crowd=.01, petition=.01, alcohol=.01, conflict=.03, emotion=.20),
+                        {**_MIX_DEFAULT, "12345": 0.40, "我要报事": 0.22}),
+    "交通事故": TypeProfile(0.06, -0.2, "any", "person", 12000,
+                        _rates(threat=.03, weapon=.005, selfharm=.005, alcohol=.06, conflict=.12, emotion=.25, petition=.01),
+                        {**_MIX_DEFAULT, "110": 0.40, "诉调对接": 0.05}),
+    "征地拆迁": TypeProfile(0.03, 0.8, "rural", "org", 200000,
+                        _rates(threat=.10, weapon=.03, selfharm=.05, crowd=.15, petition=.15, alcohol=.02, conflict=.08, emotion=.35),
+                        {**_MIX_DEFAULT, "信访": 0.10, "群众来访": 0.14}),
+    "教育": TypeProfile(0.03, 0.1, "any", "org", 0,
+                      _rates(threat=.05, selfharm=.04, crowd=.05, petition=.05, conflict=.03, emotion=.30),
+                      {**_MIX_DEFAULT, "12345": 0.34, "群众来访": 0.12}),
+    "城市管理": TypeProfile(0.06, -0.6, "urban", "org", 0,
+                        _rates(threat=.03, weapon=.005, crowd=.02, alcohol=.02, conflict=.08, emotion=.25, petition=.01),
+                        {**_MIX_DEFAULT, "12345": 0.34, "我要报事": 0.24}),
+    "其他": TypeProfile(0.03, -0.4, "any", "person", 0,
+                      _rates(threat=.03, weapon=.005, selfharm=.01, alcohol=.03, conflict=.05, emotion=.25, petition=.01),
+                      _MIX_DEFAULT),
 }
 
 # Latent-risk weight of each cue, when present and not negated.
 CUE_WEIGHTS = {
-    "threat": 1.5,
-    "weapon": 1.7,
-    "selfharm": 1.8,
-    "crowd": 1.3,
-    "petition": 0.9,
-    "alcohol": 0.5,
-    "dv": 1.1,
-    "conflict": 0.7,
-    "emotion": 0.4,
+    "threat": 1.5, "weapon": 1.7, "selfharm": 1.8, "crowd": 1.3, "petition": 0.9,
+    "alcohol": 0.5, "dv": 1.1, "conflict": 0.7, "emotion": 0.4,
 }
 MITIGATION_WEIGHT = -1.0
 MEDIATION_FAILED_WEIGHT = 0.5
 
-# 何因: the cause, per type. {n} is a number of people, used by wage disputes.
+# 何因: the cause, per type.
 CAUSES = {
-    "婚恋家庭": [
-        "感情不和闹离婚",
-        "子女抚养权问题",
-        "家庭财产分割",
-        "彩礼返还问题",
-        "赡养老人问题",
-        "夫妻日常琐事",
-    ],
-    "邻里纠纷": [
-        "楼上漏水",
-        "噪音扰民",
-        "楼道堆放杂物",
-        "宅基地边界",
-        "违建遮挡采光",
-        "饲养犬只扰民",
-        "排水沟堵塞",
-        "车位占用",
-        "院墙归属",
-    ],
-    "物业纠纷": [
-        "物业费收缴",
-        "电梯长期故障",
-        "小区停车管理",
-        "供暖温度不达标",
-        "公共维修资金使用",
-        "小区环境卫生差",
-    ],
-    "劳资纠纷": [
-        "拖欠工资",
-        "拖欠农民工工资",
-        "克扣加班费",
-        "未签劳动合同",
-        "工伤赔偿",
-        "辞退补偿",
-    ],
+    "婚恋家庭": ["感情不和闹离婚", "子女抚养权问题", "家庭财产分割", "彩礼返还问题", "赡养老人问题", "夫妻日常琐事"],
+    "邻里纠纷": ["楼上漏水", "噪音扰民", "楼道堆放杂物", "宅基地边界", "违建遮挡采光", "饲养犬只扰民", "排水沟堵塞", "车位占用", "院墙归属"],
+    "物业纠纷": ["物业费收缴", "电梯长期故障", "小区停车管理", "供暖温度不达标", "公共维修资金使用", "小区环境卫生差"],
+    "劳资纠纷": ["拖欠工资", "拖欠农民工工资", "克扣加班费", "未签劳动合同", "工伤赔偿", "辞退补偿"],
     "土地纠纷": ["承包地边界", "土地流转费用", "林地权属", "耕地被占用", "灌溉用水分配"],
     "民间借贷": ["借款到期不还", "担保责任", "高息借款", "合伙投资款返还"],
     "医疗纠纷": ["手术后并发症", "疑似误诊", "医疗费用过高", "患者术后死亡"],
@@ -367,45 +131,16 @@ CAUSES = {
     "城市管理": ["占道经营", "违章建筑", "油烟扰民", "夜间施工噪音"],
     "其他": ["宠物伤人", "网络购物", "房屋租赁", "遗产继承"],
 }
-
 # Causes that only make sense in town (flats, parking) or in the countryside (homesteads, ditches).
 _URBAN_ONLY = {"楼上漏水", "楼道堆放杂物", "车位占用", "电梯长期故障"}
 _RURAL_ONLY = {"宅基地边界", "院墙归属", "排水沟堵塞"}
 
-
-def pick_cause(dispute_type: str, urban: bool, u: float) -> str:
-    """Return a cause (何因) for the type that fits an urban or a rural place."""
-    unfit = _RURAL_ONLY if urban else _URBAN_ONLY
-    return _pick([c for c in CAUSES[dispute_type] if c not in unfit], u)
-
-
 DEMANDS = {
-    "婚恋家庭": [
-        "要求离婚并分割财产",
-        "要求对方支付抚养费",
-        "要求返还彩礼",
-        "要求子女履行赡养义务",
-        "希望社区帮助调解",
-    ],
+    "婚恋家庭": ["要求离婚并分割财产", "要求对方支付抚养费", "要求返还彩礼", "要求子女履行赡养义务", "希望社区帮助调解"],
     "邻里纠纷": ["要求对方赔偿损失", "要求对方停止侵害", "要求社区出面协调", "要求恢复原状"],
-    "物业纠纷": [
-        "要求物业尽快维修",
-        "要求退还多收费用",
-        "要求更换物业公司",
-        "要求相关部门督促整改",
-    ],
-    "劳资纠纷": [
-        "要求尽快支付拖欠工资",
-        "要求依法支付补偿金",
-        "要求劳动监察部门介入",
-        "要求企业签订劳动合同",
-    ],
-    "土地纠纷": [
-        "要求确认土地权属",
-        "要求对方退还占用土地",
-        "要求村委会重新测量",
-        "要求按合同支付流转费",
-    ],
+    "物业纠纷": ["要求物业尽快维修", "要求退还多收费用", "要求更换物业公司", "要求相关部门督促整改"],
+    "劳资纠纷": ["要求尽快支付拖欠工资", "要求依法支付补偿金", "要求劳动监察部门介入", "要求企业签订劳动合同"],
+    "土地纠纷": ["要求确认土地权属", "要求对方退还占用土地", "要求村委会重新测量", "要求按合同支付流转费"],
     "民间借贷": ["要求对方归还借款", "要求支付利息", "要求担保人承担责任"],
     "医疗纠纷": ["要求医院赔偿", "要求进行医疗事故鉴定", "要求追究相关人员责任"],
     "消费纠纷": ["要求退款", "要求商家赔偿", "要求市场监管部门处理"],
@@ -425,62 +160,18 @@ ORGS = {
     "教育": ["{p}小学", "{p}中学", "{p}幼儿园"],
     "城市管理": ["{p}烧烤店", "{p}建筑工地", "{p}饭店"],
 }
-ORG_PREFIXES = [
-    "鑫源",
-    "恒达",
-    "宏盛",
-    "金鹿",
-    "东辽",
-    "鹿乡",
-    "华泰",
-    "百信",
-    "天和",
-    "瑞丰",
-    "龙山",
-    "仁和",
-    "福临",
-    "北方",
-    "兴业",
-]
+ORG_PREFIXES = ["鑫源", "恒达", "宏盛", "金鹿", "东辽", "鹿乡", "华泰", "百信", "天和", "瑞丰", "龙山", "仁和", "福临", "北方", "兴业"]
 
 # Risk cues as they are written; {a} is the actor. Variants are chosen per report, so that re-reports
 # of one dispute say the same thing in other words.
 CUE_PHRASES = {
-    "threat": [
-        "{a}扬言要报复对方",
-        "{a}扬言“不解决就跟他同归于尽”",
-        "{a}威胁要对对方家人下手",
-        "{a}扬言要让对方付出代价",
-        "{a}放话要报复",
-    ],
+    "threat": ["{a}扬言要报复对方", "{a}扬言“不解决就跟他同归于尽”", "{a}威胁要对对方家人下手", "{a}扬言要让对方付出代价", "{a}放话要报复"],
     "weapon": ["{a}手持菜刀", "{a}拿着农药瓶", "{a}扬言要泼汽油", "{a}携带铁棍到场", "{a}持刀威胁"],
-    "selfharm": [
-        "{a}扬言要跳楼",
-        "{a}流露出轻生念头",
-        "{a}称要喝农药自杀",
-        "{a}站在楼顶扬言轻生",
-        "{a}表示活不下去了要寻短见",
-    ],
-    "crowd": [
-        "{n}余人聚集在门口",
-        "组织{n}余人聚集讨要说法",
-        "{n}多名群众围堵大门",
-        "扬言要组织{n}余人集体上访",
-        "{n}余人聚集并拉横幅",
-    ],
-    "petition": [
-        "{a}曾多次到市里上访",
-        "{a}扬言要去省里上访",
-        "{a}反复信访未果",
-        "{a}已多次越级上访",
-    ],
+    "selfharm": ["{a}扬言要跳楼", "{a}流露出轻生念头", "{a}称要喝农药自杀", "{a}站在楼顶扬言轻生", "{a}表示活不下去了要寻短见"],
+    "crowd": ["{n}余人聚集在门口", "组织{n}余人聚集讨要说法", "{n}多名群众围堵大门", "扬言要组织{n}余人集体上访", "{n}余人聚集并拉横幅"],
+    "petition": ["{a}曾多次到市里上访", "{a}扬言要去省里上访", "{a}反复信访未果", "{a}已多次越级上访"],
     "alcohol": ["{a}酒后闹事", "{a}醉酒后情绪失控", "{a}饮酒后上门争吵"],
-    "dv": [
-        "{a}长期遭受家暴",
-        "{a}被丈夫殴打",
-        "对方有家庭暴力行为",
-        "{a}身上有明显伤痕，称遭到家暴",
-    ],
+    "dv": ["{a}长期遭受家暴", "{a}被丈夫殴打", "对方有家庭暴力行为", "{a}身上有明显伤痕，称遭到家暴"],
     "conflict": ["双方发生肢体冲突", "双方互相推搡", "{a}被对方打伤", "双方发生厮打"],
     "emotion": ["{a}情绪激动", "{a}言辞激烈", "{a}情绪很不稳定"],
 }
@@ -492,26 +183,12 @@ NEGATED_PHRASES = {
     "conflict": ["未发生肢体冲突", "双方未动手"],
     "alcohol": ["双方均未饮酒"],
 }
-MITIGATION_PHRASES = [
-    "经调解双方达成协议",
-    "经现场调解双方握手言和",
-    "对方当场承诺尽快解决",
-    "经社区民警调解已和解",
-    "双方已签订调解协议",
-]
+MITIGATION_PHRASES = ["经调解双方达成协议", "经现场调解双方握手言和", "对方当场承诺尽快解决", "经社区民警调解已和解", "双方已签订调解协议"]
 FAILED_PHRASES = ["调解未果", "双方各执一词，调解未成功", "对方拒不配合调解", "多次调解均未成功"]
 FOLLOW_UPS = ["需持续跟踪", "已上报街道", "已转相关部门处理", "将继续跟进", "已登记"]
 
-HOMOPHONE_TYPOS = {
-    "纠纷": "纠份",
-    "工资": "工姿",
-    "邻居": "邻局",
-    "物业": "务业",
-    "反映": "反应",
-    "协调": "协条",
-    "赔偿": "陪偿",
-    "现场": "现常",
-}
+HOMOPHONE_TYPOS = {"纠纷": "纠份", "工资": "工姿", "邻居": "邻局", "物业": "务业", "反映": "反应", "协调": "协条", "赔偿": "陪偿", "现场": "现常"}
+# fmt: on
 
 
 @dataclass
@@ -538,6 +215,12 @@ class ReportSpec:
 
 def _pick(options: list[str], u: float) -> str:
     return options[min(int(u * len(options)), len(options) - 1)]
+
+
+def pick_cause(dispute_type: str, urban: bool, u: float) -> str:
+    """Return a cause (何因) for the type that fits an urban or a rural place."""
+    unfit = _RURAL_ONLY if urban else _URBAN_ONLY
+    return _pick([c for c in CAUSES[dispute_type] if c not in unfit], u)
 
 
 def format_amount(amount: float, u: float) -> str:

@@ -1,0 +1,250 @@
+"""The fengqiao command line: demo, train, score, publish, serve."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="fengqiao: grade disputes 高/中/低 and map hotspots.",
+)
+console = Console(stderr=True)
+
+Home = Annotated[Path | None, typer.Option(help="data folder (default: $FENGQIAO_HOME or ./data)")]
+Cases = Annotated[
+    Path, typer.Option("--cases", help="the export: CSV, .xlsx or Parquet", exists=False)
+]
+Mapping = Annotated[Path | None, typer.Option(help="YAML column mapping for this centre's export")]
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    from models.registry import ChampionMissing
+    from pipelines.config import ConfigError
+    from pipelines.ingest import InputError, MappingError
+    from pipelines.publish import OutputError
+
+    return (
+        InputError,
+        MappingError,
+        ConfigError,
+        ChampionMissing,
+        OutputError,
+        FileNotFoundError,
+        ValueError,
+    )
+
+
+def _run(action):
+    """Run an action; known problems end with a message and exit code 2, never a traceback."""
+    try:
+        return action()
+    except _expected_errors() as error:
+        console.print(f"[bold red]fengqiao:[/] {error}")
+        raise typer.Exit(code=2) from None
+
+
+def _home(home: Path | None) -> str | None:
+    if home is not None:
+        os.environ["FENGQIAO_HOME"] = str(home)
+        return str(home)
+    return None
+
+
+def _check_settings(home: str | None) -> None:
+    from pipelines.config import Settings
+
+    settings = Settings(home=Path(home)) if home else Settings()
+    settings.secret()  # production refuses to start without a real site secret
+
+
+@app.command()
+def demo(
+    cases: Annotated[int, typer.Option("--cases", "-n", help="cases in the demo year")] = 45_000,
+    seed: Annotated[int, typer.Option(help="seed; it fixes everything")] = 20251231,
+    home: Home = None,
+) -> None:
+    """Generate the demo city, train and register a model, score the latest day and publish it."""
+    from pipelines.flows import demo_flow
+
+    home = _home(home)
+    _run(lambda: _check_settings(home))
+    with console.status(
+        "[bold]fengqiao demo[/]: generating the city, training, scoring, publishing…"
+    ):
+        result = _run(lambda: demo_flow(n_cases=cases, seed=seed, home=home))
+    _print_train(result["train"])
+    _print_outputs(result["score"])
+
+
+@app.command()
+def train(
+    cases: Cases,
+    mapping: Mapping = None,
+    target: Annotated[
+        str, typer.Option(help="label column: risk_grade, dispute_type, or a mapped label")
+    ] = "risk_grade",
+    model_name: Annotated[str | None, typer.Option(help="registered model name")] = None,
+    oracle: Annotated[
+        Path | None, typer.Option(help="demo only: true probabilities, for the gap to the oracle")
+    ] = None,
+    backtest: Annotated[
+        bool, typer.Option(help="run the rolling-origin backtest with baselines")
+    ] = True,
+    into_store: Annotated[
+        bool, typer.Option(help="also load these cases into the history store")
+    ] = False,
+    red_capacity: Annotated[
+        int | None, typer.Option(help="red tickets a day the centre can handle (capacity rule)")
+    ] = None,
+    home: Home = None,
+) -> None:
+    """Train, backtest and register a grader; promote it if it beats the champion."""
+    from pipelines.flows import train_flow
+
+    home = _home(home)
+    _run(lambda: _check_settings(home))
+    with console.status("[bold]fengqiao train[/]: backtesting and training…"):
+        result = _run(
+            lambda: train_flow(
+                str(cases),
+                str(mapping) if mapping else None,
+                target,
+                model_name,
+                str(oracle) if oracle else None,
+                backtest,
+                into_store,
+                red_capacity,
+                home,
+            )
+        )
+    _print_train(result)
+
+
+@app.command()
+def score(
+    cases: Cases,
+    mapping: Mapping = None,
+    date: Annotated[
+        str | None, typer.Option(help="run date D (default: the latest report in the file)")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="output folder (default: DATA/outputs)")] = None,
+    model_name: Annotated[
+        str | None, typer.Option(help="registered model name (default: the risk grader)")
+    ] = None,
+    executor: Annotated[str, typer.Option(help="local or dask")] = "local",
+    dask_address: Annotated[
+        str | None, typer.Option(help="scheduler address of an existing Dask cluster")
+    ] = None,
+    partitions: Annotated[
+        int | None, typer.Option(help="scoring partitions (default: 1 local, 2 per Dask worker)")
+    ] = None,
+    coordinates: Annotated[str, typer.Option(help="feed coordinates: wgs84 or gcj02")] = "wgs84",
+    tiles: Annotated[
+        str | None, typer.Option(help="base-tile URL template for map.html (default: no tiles)")
+    ] = None,
+    home: Home = None,
+) -> None:
+    """Score every row of an export with the champion model and publish day D."""
+    from pipelines.flows import score_flow
+
+    home = _home(home)
+    _run(lambda: _check_settings(home))
+    if coordinates not in ("wgs84", "gcj02"):
+        console.print("[bold red]fengqiao:[/] --coordinates must be wgs84 or gcj02")
+        raise typer.Exit(code=2)
+    flow_fn, n = score_flow, partitions or 1
+    if executor == "dask":
+        from prefect_dask import DaskTaskRunner
+
+        runner = (
+            DaskTaskRunner(address=dask_address)
+            if dask_address
+            else DaskTaskRunner(
+                cluster_kwargs={"n_workers": 2, "threads_per_worker": 1, "processes": True}
+            )
+        )
+        flow_fn, n = score_flow.with_options(task_runner=runner), partitions or 4
+    elif executor != "local":
+        console.print("[bold red]fengqiao:[/] --executor must be local or dask")
+        raise typer.Exit(code=2)
+    with console.status("[bold]fengqiao score[/]: scoring and publishing…"):
+        result = _run(
+            lambda: flow_fn(
+                str(cases),
+                str(mapping) if mapping else None,
+                date,
+                str(out) if out else None,
+                model_name,
+                n,
+                coordinates,
+                tiles,
+                home,
+            )
+        )
+    _print_outputs(result)
+
+
+@app.command()
+def publish(
+    date: Annotated[str, typer.Option(help="the scored day D to publish again")],
+    out: Annotated[Path | None, typer.Option(help="output folder (default: DATA/outputs)")] = None,
+    coordinates: Annotated[str, typer.Option(help="feed coordinates: wgs84 or gcj02")] = "wgs84",
+    tiles: Annotated[str | None, typer.Option(help="base-tile URL template for map.html")] = None,
+    home: Home = None,
+) -> None:
+    """Publish an already scored day again (e.g. with GCJ-02 coordinates or base tiles)."""
+    from pipelines.flows import publish_flow
+
+    home = _home(home)
+    folder = _run(lambda: publish_flow(date, str(out) if out else None, coordinates, tiles, home))
+    console.print(f"published {folder}")
+
+
+def _print_train(result: dict) -> None:
+    table = Table(title=f"{result['model_name']} v{result['version']}", show_lines=False)
+    for column in ("fold", "model", "n", "macro_f1", "high_recall", "log_loss", "ece"):
+        table.add_column(column)
+    for row in result.get("backtest", []):
+        table.add_row(
+            *(
+                f"{row[c]:.3f}" if isinstance(row.get(c), float) else str(row.get(c, ""))
+                for c in ("fold", "model", "n", "macro_f1", "high_recall", "log_loss", "ece")
+            )
+        )
+    if result.get("backtest"):
+        console.print(table)
+    verdict = "[green]promoted to champion[/]" if result["promoted"] else "[yellow]not promoted[/]"
+    console.print(f"{result['model_name']} v{result['version']}: {verdict} — {result['decision']}")
+
+
+def _print_outputs(result: dict) -> None:
+    folder = Path(result["output"])
+    rows = result["rows"]
+    console.print(
+        f"[bold]{result['run_date']}[/]: {rows['rows_in']} rows in, {rows['rows_ok']} scored, "
+        f"{rows['rows_quarantined']} quarantined (model v{result['model_version']})"
+    )
+    for name in (
+        "watchlist.csv",
+        "watchlist.xlsx",
+        "scores.parquet",
+        "hotspots.geojson",
+        "map.html",
+        "report.md",
+        "quarantine.csv",
+        "manifest.json",
+    ):
+        print(folder / name)
+
+
+def main() -> None:  # pragma: no cover - the console script
+    app(prog_name="fengqiao")
+    sys.exit(0)

@@ -1,0 +1,78 @@
+"""Configuration: one typed object, built at the entry point from FENGQIAO_* variables and CLI options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The demo's HMAC key is marked as such, so that nobody mistakes it for a real one.
+DEMO_SECRET = "DEMO-SECRET-NOT-FOR-PRODUCTION"
+MIN_SECRET_LENGTH = 16
+
+
+class ConfigError(Exception):
+    """The configuration cannot work; the message says what to set."""
+
+
+class Settings(BaseSettings):
+    """Where fengqiao keeps its data and models, and how it runs."""
+
+    model_config = SettingsConfigDict(env_prefix="FENGQIAO_", extra="ignore")
+
+    home: Path = Field(Path("data"), description="data folder: store, MLflow, outputs")
+    mode: Literal["demo", "production"] = "demo"
+    site_secret: SecretStr | None = Field(
+        None, description="HMAC key for party links (FENGQIAO_SITE_SECRET)"
+    )
+    tracking_uri: str | None = Field(
+        None, description="MLflow tracking URI; default: sqlite under home"
+    )
+    red_capacity: int | None = Field(
+        None, description="red tickets (红色督办单) a day the centre can handle"
+    )
+    h3_resolution: int = 8
+    hotspot_days: int = 28
+    trend_weeks: int = 8
+    map_tiles: str | None = Field(
+        None, description="base-tile URL template for map.html; None: no tiles"
+    )
+
+    @property
+    def store_dir(self) -> Path:
+        return self.home / "store"
+
+    @property
+    def outputs_dir(self) -> Path:
+        return self.home / "outputs"
+
+    @property
+    def mlflow_dir(self) -> Path:
+        return self.home / "mlflow"
+
+    def mlflow_uri(self) -> str:
+        """Return the tracking URI: the configured one, or a sqlite store under home."""
+        if self.tracking_uri:
+            return self.tracking_uri
+        return f"sqlite:///{(self.mlflow_dir / 'mlflow.db').resolve()}"
+
+    def secret(self) -> str:
+        """Return the HMAC key; in production refuse a missing, short or demo key."""
+        value = self.site_secret.get_secret_value() if self.site_secret else None
+        if self.mode == "production":
+            if not value:
+                raise ConfigError(
+                    "production mode needs a site secret: set FENGQIAO_SITE_SECRET to a long random string"
+                )
+            if value == DEMO_SECRET:
+                raise ConfigError(
+                    "production mode refuses the demo secret: set FENGQIAO_SITE_SECRET to the site's own key"
+                )
+            if len(value) < MIN_SECRET_LENGTH:
+                raise ConfigError(
+                    f"the site secret must be at least {MIN_SECRET_LENGTH} characters long"
+                )
+            return value
+        return value or DEMO_SECRET

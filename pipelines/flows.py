@@ -1,0 +1,314 @@
+"""Prefect flows: train, score one day, publish one day, and the demo that runs them all.
+
+Tasks are thin wrappers over pipelines.steps. Only the tasks that touch files or the MLflow store
+retry. No task caches across runs unless asked: every task uses NO_CACHE. Flow parameters are plain
+values so that a deployment can schedule them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+
+import pandas as pd
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from models.grader import GraderConfig
+from models.registry import grader_of, registered_name
+from pipelines import steps
+from pipelines.config import Settings
+from pipelines.ingest import IngestResult
+from pipelines.publish import publish_day
+from pipelines.store import HistoryStore
+
+IO_RETRIES = {"retries": 2, "retry_delay_seconds": [2, 10]}
+
+
+def _settings(home: str | None) -> Settings:
+    return Settings(home=Path(home)) if home else Settings()
+
+
+@task(cache_policy=NO_CACHE, **IO_RETRIES)
+def ingest_task(
+    path: str, mapping: str | None, settings: Settings, run_date: dt.date | None
+) -> IngestResult:
+    """Read, validate and mask one export."""
+    result = steps.ingest(Path(path), Path(mapping) if mapping else None, settings, run_date)
+    get_run_logger().info(
+        "ingested %s: %d rows in, %d ok, %d quarantined",
+        Path(path).name,
+        result.rows_in,
+        result.rows_ok,
+        result.rows_quarantined,
+    )
+    return result
+
+
+@task(cache_policy=NO_CACHE)
+def context_task(
+    cases: pd.DataFrame, history: pd.DataFrame | None, settings: Settings
+) -> pd.DataFrame:
+    """Attach merge groups and point-in-time history and spatial features."""
+    return steps.context(cases, history, settings)
+
+
+@task(cache_policy=NO_CACHE, **IO_RETRIES)
+def store_append_task(cases: pd.DataFrame, settings: Settings, batch: str) -> int:
+    """Append cases to the history store as one batch."""
+    return HistoryStore(settings.store_dir).append(cases, batch)
+
+
+@task(cache_policy=NO_CACHE, **IO_RETRIES)
+def read_history_task(
+    settings: Settings, run_date: pd.Timestamp, today: pd.DataFrame
+) -> pd.DataFrame:
+    """Read the stored past that day D's history features need."""
+    return steps.history_for(HistoryStore(settings.store_dir), run_date, today)
+
+
+@task(cache_policy=NO_CACHE)
+def train_task(
+    cases, ingested, settings, config, model_name, oracle, with_backtest
+) -> steps.TrainOutcome:
+    """Backtest, train, register and decide promotion."""
+    logger = get_run_logger()
+    return steps.train_and_register(
+        cases, ingested, settings, config, model_name, oracle, with_backtest, logger.info
+    )
+
+
+@task(cache_policy=NO_CACHE, **IO_RETRIES)
+def champion_task(settings: Settings, model_name: str):
+    """Load the champion model (models:/NAME@champion)."""
+    return steps.champion(settings, model_name)
+
+
+@task(cache_policy=NO_CACHE)
+def score_task(
+    part: pd.DataFrame, tracking_uri: str, model_name: str, version: str
+) -> pd.DataFrame:
+    """Score one partition of the day's cases."""
+    return steps.score_partition(part, tracking_uri, model_name, version)
+
+
+@task(cache_policy=NO_CACHE, **IO_RETRIES)
+def finish_task(ctx, predictions, ingested, settings, run_date, grader, model_info, timings) -> str:
+    """Stage the scored day and append it to the history store."""
+    return str(
+        steps.finish_day(
+            ctx,
+            predictions,
+            ingested,
+            HistoryStore(settings.store_dir),
+            run_date,
+            grader,
+            model_info,
+            settings,
+            timings,
+        )
+    )
+
+
+@flow(name="fengqiao-train")
+def train_flow(
+    cases: str,
+    mapping: str | None = None,
+    target: str = "risk_grade",
+    model_name: str | None = None,
+    oracle: str | None = None,
+    backtest: bool = True,
+    into_store: bool = False,
+    red_capacity: int | None = None,
+    home: str | None = None,
+) -> dict:
+    """Ingest labelled history, backtest, train, register as challenger and decide promotion."""
+    settings = _settings(home)
+    started = time.perf_counter()
+    ingested = ingest_task(cases, mapping, settings, None)
+    target = target if target in ingested.cases else f"label:{target}"
+    if target not in ingested.cases:
+        raise ValueError(
+            f"no label column '{target.removeprefix('label:')}' in {cases}; map it under `labels:` in the mapping"
+        )
+    ctx = context_task(ingested.cases, None, settings)
+    config = GraderConfig(
+        target=target,
+        threshold_rule="capacity" if red_capacity else "f1",
+        capacity_per_day=red_capacity,
+    )
+    name = model_name or registered_name(target.removeprefix("label:"))
+    truth = pd.read_parquet(oracle) if oracle else None
+    outcome = train_task(ctx, ingested, settings, config, name, truth, backtest)
+    if into_store:
+        store_append_task(ctx, settings, f"import-{ingested.sha256[:12]}")
+    summary = {
+        "model_name": outcome.model_name,
+        "version": outcome.version,
+        "promoted": outcome.decision.promoted,
+        "decision": outcome.decision.reason,
+        "evaluation": outcome.decision.evaluation,
+        "rows": ingested.summary(),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    markdown = [
+        f"# fengqiao train: {name} v{outcome.version}",
+        "",
+        f"- rows in {ingested.rows_in}, used {ingested.rows_ok}, quarantined {ingested.rows_quarantined}",
+        f"- promotion: {'promoted to champion' if outcome.decision.promoted else 'not promoted'} ({outcome.decision.reason})",
+    ]
+    if outcome.backtest is not None:
+        markdown += ["", "## Backtest", "", outcome.backtest.markdown()]
+        summary["backtest"] = outcome.backtest.table.drop(columns=["confusion"]).to_dict("records")
+    create_markdown_artifact(
+        "\n".join(markdown), key="fengqiao-train", description="training run summary"
+    )
+    return summary
+
+
+@flow(name="fengqiao-score")
+def score_flow(
+    cases: str,
+    mapping: str | None = None,
+    date: str | None = None,
+    out: str | None = None,
+    model_name: str | None = None,
+    partitions: int = 1,
+    coordinates: str = "wgs84",
+    tiles: str | None = None,
+    home: str | None = None,
+) -> dict:
+    """Score every row of one day's export with the champion and publish day D."""
+    settings = _settings(home)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    run_date = pd.Timestamp(date) if date else None
+    ingested = ingest_task(
+        cases, mapping, settings, run_date.date() if run_date is not None else None
+    )
+    if run_date is None:
+        if ingested.cases.empty:
+            raise ValueError(
+                f"{cases}: no row could be scored and no --date was given; see the quarantine reasons"
+            )
+        run_date = ingested.cases["reported_at"].max().normalize()
+    timings["ingest"], clock = time.perf_counter() - clock, time.perf_counter()
+    name = model_name or registered_name("risk_grade")
+    model, version = champion_task(settings, name)
+    grader = grader_of(model)
+    history = read_history_task(settings, run_date, ingested.cases)
+    ctx = context_task(ingested.cases, history, settings)
+    timings["context"], clock = time.perf_counter() - clock, time.perf_counter()
+    parts = steps.partitions(ctx[grader.input_columns], partitions)
+    futures = score_task.map(parts, settings.mlflow_uri(), name, version)
+    predictions = (
+        pd.concat([f.result() for f in futures], ignore_index=True)
+        if parts
+        else grader.predict(ctx.iloc[:0])
+    )
+    timings["score"], clock = time.perf_counter() - clock, time.perf_counter()
+    model_info = {
+        "name": name,
+        "version": version,
+        "uri": f"models:/{name}@champion",
+        "data_cutoff": grader.training_["data_cutoff"],
+        "backtest": _backtest_summary(name, version),
+    }
+    finish_task(ctx, predictions, ingested, settings, run_date, grader, model_info, timings)
+    folder = publish_flow(f"{run_date:%Y-%m-%d}", out, coordinates, tiles, home)
+    return {
+        "run_date": f"{run_date:%Y-%m-%d}",
+        "output": folder,
+        "rows": ingested.summary(),
+        "model_version": version,
+    }
+
+
+@flow(name="fengqiao-publish")
+def publish_flow(
+    date: str,
+    out: str | None = None,
+    coordinates: str = "wgs84",
+    tiles: str | None = None,
+    home: str | None = None,
+) -> str:
+    """Publish a scored day: watchlist, scores, feed, map, report, quarantine, manifest."""
+    settings = _settings(home)
+    run_date = pd.Timestamp(date)
+    started = time.perf_counter()
+    day = steps.load_day(settings, run_date)
+    out_dir = Path(out) if out else settings.outputs_dir
+    folder = publish_task(day, out_dir, coordinates, tiles or settings.map_tiles, settings, started)
+    counts = day.scored["grade"].value_counts()
+    create_markdown_artifact(
+        "\n".join(
+            [
+                f"# fengqiao {date}",
+                "",
+                f"- scored {len(day.scored)} cases: 高 {counts.get('高', 0)}, 中 {counts.get('中', 0)}, 低 {counts.get('低', 0)}",
+                f"- quarantined {len(day.quarantine)} rows",
+                f"- model {day.model['name']} v{day.model['version']}",
+                f"- drift: {'yes, see report' if day.drift.get('drift') else 'none flagged'}",
+                f"- outputs: {folder}",
+            ]
+        ),
+        key="fengqiao-publish",
+        description="published outputs for one day",
+    )
+    return folder
+
+
+@task(cache_policy=NO_CACHE, **IO_RETRIES)
+def publish_task(
+    day, out_dir: Path, coordinates: str, tiles: str | None, settings: Settings, started: float
+) -> str:
+    """Write day D's outputs atomically."""
+    day.timings["publish_started_after"] = time.perf_counter() - started
+    return str(
+        publish_day(
+            day,
+            out_dir,
+            coordinates,
+            tiles,
+            settings.h3_resolution,
+            settings.hotspot_days,
+            settings.trend_weeks,
+        )
+    )
+
+
+def _backtest_summary(model_name: str, version: str) -> dict:
+    """Return the registered version's overall backtest metrics per model, for the report."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    run = client.get_run(client.get_model_version(model_name, version).run_id)
+    out: dict[str, dict] = {}
+    for key, value in run.data.metrics.items():
+        model, fold, metric = key.split(".", 2)
+        if fold == "overall" and metric in ("macro_f1", "log_loss"):
+            out.setdefault(model, {})[metric] = value
+    return out
+
+
+@flow(name="fengqiao-demo")
+def demo_flow(n_cases: int = 45_000, seed: int = 20251231, home: str | None = None) -> dict:
+    """Generate the demo city, train and register on all but its last day, score and publish that day."""
+    from pipelines.demo_city import write_demo_exports
+
+    settings = _settings(home)
+    logger = get_run_logger()
+    files = write_demo_exports(settings.home / "demo", n_cases, seed)
+    logger.info(
+        "demo city: %s history rows, %s rows on %s",
+        files["history_rows"],
+        files["day_rows"],
+        files["run_date"],
+    )
+    trained = train_flow(
+        str(files["history"]), oracle=str(files["oracle"]), into_store=True, home=str(settings.home)
+    )
+    scored = score_flow(str(files["day"]), date=files["run_date"], home=str(settings.home))
+    return {"files": {k: str(v) for k, v in files.items()}, "train": trained, "score": scored}

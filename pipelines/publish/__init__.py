@@ -1,0 +1,210 @@
+"""Publishing day D: watchlist, scores, feed, map, report, quarantine and manifest, all or nothing.
+
+Files are written into a hidden sibling folder and renamed into place at the end, so DIR/D appears
+complete or not at all; a run killed half-way leaves only a hidden .D.partial-* folder, which the
+next run removes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from models.hotspots import hotspot_cells
+from pipelines.publish.feed import feed_document, write_feed
+from pipelines.publish.mapview import build_map, write_map
+from pipelines.publish.report import ReportInputs, build_report
+from pipelines.publish.watchlist import assign_tickets, watchlist_frame, write_watchlist
+
+SCORES_COLUMNS = [
+    "case_id",
+    "reported_at",
+    "grade",
+    "score",
+    "p_high",
+    "p_medium",
+    "p_low",
+    "reasons",
+    "group_id",
+    "group_size",
+    "ticket",
+    "completeness",
+    "missing_elements",
+    "model_name",
+    "model_version",
+]
+
+
+class OutputError(Exception):
+    """The output folder cannot be written; the message says where and why."""
+
+
+@contextlib.contextmanager
+def atomic_folder(final: Path) -> Iterator[Path]:
+    """Yield a temporary folder that replaces `final` when the block succeeds, and vanishes if it fails."""
+    final = Path(final)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        for stale in final.parent.glob(f".{final.name}.partial-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        staging = final.parent / f".{final.name}.partial-{uuid.uuid4().hex[:8]}"
+        staging.mkdir()
+    except OSError as error:
+        raise OutputError(
+            f"cannot write the output folder {final.parent}: {error.strerror or error}"
+        ) from None
+    try:
+        yield staging
+        old = None
+        if final.exists():
+            old = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:8]}"
+            os.rename(final, old)
+        os.rename(staging, final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+@dataclass
+class DayOutputs:
+    """What day D's scoring produced, ready to publish."""
+
+    run_date: pd.Timestamp
+    scored: pd.DataFrame  # today's cases with context, grade, score, p_*, reasons
+    quarantine: pd.DataFrame
+    recent: pd.DataFrame  # scored history for hotspot windows and comparisons (grade, score, ...)
+    ingest: list[dict]
+    model: dict
+    drift: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+    settings: dict = field(default_factory=dict)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def publish_day(
+    day: DayOutputs,
+    out_dir: Path,
+    coordinates: str = "wgs84",
+    tiles: str | None = None,
+    resolution: int = 8,
+    window_days: int = 28,
+    trend_weeks: int = 8,
+) -> Path:
+    """Write every output for day D into out_dir/D atomically; return the folder."""
+    final = Path(out_dir) / f"{day.run_date:%Y-%m-%d}"
+    scored = day.scored.assign(
+        p_high=day.scored["p_高"],
+        p_medium=day.scored["p_中"],
+        p_low=day.scored["p_低"],
+        group_size=day.scored["grp_size"].astype(int),
+        model_name=day.model["name"],
+        model_version=day.model["version"],
+    )
+    ticketed = assign_tickets(scored)
+    history = pd.concat(
+        [day.recent, ticketed[day.recent.columns.intersection(ticketed.columns)]], ignore_index=True
+    )
+    cells = hotspot_cells(history, day.run_date, resolution, window_days, trend_weeks)
+    with atomic_folder(final) as folder:
+        outputs = write_watchlist(watchlist_frame(ticketed, day.model["version"]), folder)
+        ticketed[SCORES_COLUMNS].assign(reasons=ticketed["dispatch_reasons"]).to_parquet(
+            folder / "scores.parquet", index=False
+        )
+        outputs.append(folder / "scores.parquet")
+        document = feed_document(
+            cells,
+            ticketed,
+            {
+                "run_date": f"{day.run_date:%Y-%m-%d}",
+                "h3_resolution": resolution,
+                "window_days": window_days,
+                "trend_weeks": trend_weeks,
+                "model_version": day.model["version"],
+            },
+            coordinates,
+        )
+        outputs.append(write_feed(document, folder / "hotspots.geojson"))
+        outputs.append(write_map(build_map(document, tiles), folder / "map.html"))
+        day.quarantine.to_csv(folder / "quarantine.csv", index=False, encoding="utf-8-sig")
+        outputs.append(folder / "quarantine.csv")
+        previous = day.recent[
+            (day.recent["reported_at"] < day.run_date.normalize())
+            & (day.recent["reported_at"] >= day.run_date.normalize() - pd.Timedelta(days=7))
+        ]
+        report = build_report(
+            ReportInputs(
+                run_date=day.run_date,
+                current=scored,
+                previous=previous,
+                ticketed=ticketed,
+                cells=cells,
+                quarantine=day.quarantine,
+                rows_in=sum(i["rows_in"] for i in day.ingest),
+                model=day.model,
+                drift=day.drift,
+                place_of_cell=_place_of_cell(history, resolution),
+            )
+        )
+        (folder / "report.md").write_text(report, encoding="utf-8")
+        outputs.append(folder / "report.md")
+        manifest = {
+            "run_date": f"{day.run_date:%Y-%m-%d}",
+            "inputs": day.ingest,
+            "rows": {
+                "in": sum(i["rows_in"] for i in day.ingest),
+                "scored": len(scored),
+                "quarantined": len(day.quarantine),
+                "merged": int((scored["grp_size"] > 1).sum()),
+                "incomplete_7he": int((scored["completeness"] < 1).sum()),
+                "tickets": {
+                    k: int(v)
+                    for k, v in ticketed["ticket"].replace("", "无").value_counts().items()
+                },
+            },
+            "model": day.model,
+            "drift": day.drift,
+            "hotspots": {
+                "cells": len(cells),
+                "hot": int(cells["hot_class"].str.startswith("热点").sum()) if len(cells) else 0,
+            },
+            "settings": day.settings,
+            "timings_seconds": {k: round(v, 2) for k, v in day.timings.items()},
+            "outputs": {p.name: _sha256(p) for p in outputs},
+        }
+        if manifest["rows"]["in"] != manifest["rows"]["scored"] + manifest["rows"]["quarantined"]:
+            raise AssertionError("rows in != scored + quarantined: a row was lost")
+        (folder / "manifest.json").write_text(
+            json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+    return final
+
+
+def _place_of_cell(cases: pd.DataFrame, resolution: int) -> dict[str, str]:
+    import h3
+
+    located = cases[cases["lon"].notna() & cases["lat"].notna()]
+    cell = [
+        h3.latlng_to_cell(la, lo, resolution)
+        for lo, la in zip(located["lon"], located["lat"], strict=True)
+    ]
+    place = (
+        located["district"].fillna("")
+        + located["street"].fillna("")
+        + located["community"].fillna("")
+    ).to_numpy()
+    frame = pd.DataFrame({"cell": cell, "place": place})
+    return frame.groupby("cell")["place"].agg(lambda s: s.value_counts().index[0]).to_dict()

@@ -1,0 +1,121 @@
+"""The 平安地图 feed: hotspot cells and a point layer of 高/中 cases, as RFC 7946 GeoJSON.
+
+Coordinates are WGS-84 [lon, lat], as RFC 7946 requires. With coordinates="gcj02" they are
+shifted to GCJ-02 for Chinese base maps (AMap, Tencent); the feed then says so in its top-level
+"fengqiao" member, because RFC 7946 itself only knows WGS-84. Points carry no personal data: a case
+number, grade, score, type and date, at coordinates rounded to about 100 metres.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h3
+import numpy as np
+import pandas as pd
+
+from features.geo import wgs84_to_gcj02
+
+POINT_DECIMALS = 3  # about 100 m: enough for a map, not enough to find a flat
+CELL_DECIMALS = 6
+
+
+def _ring(cell: str, coordinates: str) -> list[list[float]]:
+    """Return a cell's boundary as a closed, counter-clockwise [lon, lat] ring (RFC 7946 right-hand rule)."""
+    boundary = h3.cell_to_boundary(cell)  # (lat, lng) pairs
+    lon = np.array([b[1] for b in boundary])
+    lat = np.array([b[0] for b in boundary])
+    if coordinates == "gcj02":
+        lon, lat = wgs84_to_gcj02(lon, lat)
+    area = np.sum(lon * np.roll(lat, -1) - np.roll(lon, -1) * lat)
+    if area < 0:
+        lon, lat = lon[::-1], lat[::-1]
+    ring = [
+        [round(float(x), CELL_DECIMALS), round(float(y), CELL_DECIMALS)]
+        for x, y in zip(lon, lat, strict=True)
+    ]
+    return [*ring, ring[0]]
+
+
+def _clean(value):
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return None if np.isnan(value) else round(value, 4)
+    return value
+
+
+def feed_document(
+    cells: pd.DataFrame, cases: pd.DataFrame, meta: dict, coordinates: str = "wgs84"
+) -> dict:
+    """Return the FeatureCollection: one Polygon per study cell, one Point per 高/中 case."""
+    features = []
+    for row in cells.to_dict("records"):
+        top = next(iter(row["types"]), None)
+        properties = {
+            "layer": "cell",
+            "cell": row["cell"],
+            "n_cases": row["n_cases"],
+            "n_高": row["n_高"],
+            "n_中": row["n_中"],
+            "n_低": row["n_低"],
+            "types": row["types"],
+            "top_type": top,
+            "mean_score": row["mean_score"],
+            "risk_weight": row["risk_weight"],
+            "gi_z": row["gi_z"],
+            "gi_p": row["gi_p"],
+            "hot_class": row["hot_class"],
+            "confidence": row["confidence"],
+            "trend": row["trend"],
+            "weeks_hot": row["weeks_hot"],
+        }
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": [_ring(row["cell"], coordinates)]},
+                "properties": {k: _clean(v) for k, v in properties.items()},
+            }
+        )
+    points = cases[cases["grade"].isin(["高", "中"]) & cases["lon"].notna() & cases["lat"].notna()]
+    points = points.sort_values(["grade", "score", "case_id"], ascending=[True, False, True])
+    lon, lat = points["lon"].to_numpy(float), points["lat"].to_numpy(float)
+    if coordinates == "gcj02":
+        lon, lat = wgs84_to_gcj02(lon, lat)
+    for row, x, y in zip(points.to_dict("records"), lon, lat, strict=True):
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {
+                    "type": "Point",
+                    "coordinates": [
+                        round(float(x), POINT_DECIMALS),
+                        round(float(y), POINT_DECIMALS),
+                    ],
+                },
+                "properties": {
+                    "layer": "case",
+                    "case_id": row["case_id"],
+                    "grade": row["grade"],
+                    "score": _clean(row["score"]),
+                    "ticket": row.get("ticket", ""),
+                    "dispute_type": row["dispute_type"],
+                    "reported_date": pd.Timestamp(row["reported_at"]).strftime("%Y-%m-%d"),
+                    "group_size": int(row.get("grp_size", 1) or 1),
+                },
+            }
+        )
+    return {
+        "type": "FeatureCollection",
+        "fengqiao": {**meta, "coordinate_system": "GCJ-02" if coordinates == "gcj02" else "WGS-84"},
+        "features": features,
+    }
+
+
+def write_feed(document: dict, path: Path) -> Path:
+    """Write the feed as compact, deterministic UTF-8 JSON."""
+    Path(path).write_text(
+        json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8"
+    )
+    return Path(path)

@@ -1,0 +1,141 @@
+"""map.html: a self-contained folium/Leaflet preview of the feed, readable on an offline screen.
+
+Leaflet is inlined from pipelines/assets (no CDN). Base tiles are optional: give a tile URL template
+for a connected screen, or none for a plain background with the cells and cases only.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+
+import folium
+
+CLASS_COLOURS = {
+    "热点-99%": "#b2182b",
+    "热点-95%": "#d6604d",
+    "热点-90%": "#f4a582",
+    "冷点-90%": "#92c5de",
+    "冷点-95%": "#4393c3",
+    "冷点-99%": "#2166ac",
+    "不显著": "#bdbdbd",
+}
+GRADE_COLOURS = {"高": "#d7191c", "中": "#fdae61"}
+MAX_POINTS = 5000
+
+
+def _asset(name: str) -> str:
+    return (
+        resources.files("pipelines").joinpath("assets", "leaflet", name).read_text(encoding="utf-8")
+    )
+
+
+def _cell_style(feature: dict) -> dict:
+    hot_class = feature["properties"]["hot_class"]
+    significant = hot_class != "不显著"
+    return {
+        "fillColor": CLASS_COLOURS.get(hot_class, "#bdbdbd"),
+        "color": "#555555" if significant else "#cccccc",
+        "weight": 1 if significant else 0.5,
+        "fillOpacity": 0.65 if significant else 0.08,
+    }
+
+
+def build_map(document: dict, tiles: str | None = None, title: str = "平安地图") -> str:
+    """Return map.html for a feed document: cells coloured by hot/cold class, 高/中 cases as dots."""
+    cells = [f for f in document["features"] if f["properties"]["layer"] == "cell"]
+    points = [f for f in document["features"] if f["properties"]["layer"] == "case"][:MAX_POINTS]
+    for f in cells:
+        p = f["properties"]
+        p["types_text"] = "、".join(f"{k}{v}" for k, v in list(p["types"].items())[:3]) or "无"
+    lons = [c[0] for f in cells for c in f["geometry"]["coordinates"][0]] or [125.14]
+    lats = [c[1] for f in cells for c in f["geometry"]["coordinates"][0]] or [42.89]
+    fmap = folium.Map(
+        location=[sum(lats) / len(lats), sum(lons) / len(lons)],
+        zoom_start=10,
+        tiles=None,
+        control_scale=True,
+    )
+    fmap.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]])
+    if tiles:
+        folium.TileLayer(tiles=tiles, attr="base map", name="底图").add_to(fmap)
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": cells},
+        name="热点网格",
+        style_function=_cell_style,
+        popup=folium.GeoJsonPopup(
+            fields=[
+                "hot_class",
+                "trend",
+                "n_cases",
+                "n_高",
+                "n_中",
+                "types_text",
+                "mean_score",
+                "gi_z",
+            ],
+            aliases=[
+                "热点分类",
+                "趋势",
+                "案件数",
+                "高风险",
+                "中风险",
+                "主要类型",
+                "平均风险分",
+                "Gi* z",
+            ],
+        ),
+    ).add_to(fmap)
+    layer = folium.FeatureGroup(name="高/中风险案件")
+    for f in points:
+        p = f["properties"]
+        lon, lat = f["geometry"]["coordinates"]
+        folium.CircleMarker(
+            [lat, lon],
+            radius=5 if p["grade"] == "高" else 3.5,
+            color=GRADE_COLOURS[p["grade"]],
+            weight=1,
+            fill=True,
+            fill_opacity=0.9,
+            popup=f"{p['case_id']}｜{p['grade']}风险｜{p['dispute_type']}｜风险分{p['score']}",
+        ).add_to(layer)
+    layer.add_to(fmap)
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    legend = "".join(
+        f'<div><span style="display:inline-block;width:12px;height:12px;background:{c};margin-right:4px"></span>{k}</div>'
+        for k, c in CLASS_COLOURS.items()
+    )
+    fmap.get_root().html.add_child(
+        folium.Element(
+            f'<div style="position:fixed;bottom:24px;left:24px;z-index:9999;background:white;padding:8px;'
+            f'font:12px sans-serif;border:1px solid #999"><b>{title}</b>{legend}</div>'
+        )
+    )
+    return _inline_leaflet(fmap)
+
+
+def _inline_leaflet(fmap: folium.Map) -> str:
+    # Only Leaflet is needed; folium's other defaults (jQuery, Bootstrap, icon fonts) come from CDNs.
+    fmap.default_js = [("leaflet", "LEAFLET_JS")]
+    fmap.default_css = [("leaflet_css", "LEAFLET_CSS")]
+    html = fmap.get_root().render()
+    html = re.sub(
+        r'<script src="LEAFLET_JS"></script>',
+        lambda _: f"<script>{_asset('leaflet.js')}</script>",
+        html,
+    )
+    html = re.sub(
+        r'<link rel="stylesheet" href="LEAFLET_CSS"/>',
+        lambda _: f"<style>{_asset('leaflet.css')}</style>",
+        html,
+    )
+    if "LEAFLET_JS" in html or "LEAFLET_CSS" in html:
+        raise RuntimeError("folium's page template changed: Leaflet could not be inlined")
+    return html
+
+
+def write_map(html: str, path: Path) -> Path:
+    """Write map.html."""
+    Path(path).write_text(html, encoding="utf-8")
+    return Path(path)

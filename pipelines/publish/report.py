@@ -1,0 +1,198 @@
+"""The 稳定专报 (stability report) in Markdown: daily, weekly or monthly, as the seeds' centres push them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+PERIOD_DAYS = {"日报": 1, "周报": 7, "月报": 30}
+TOP_CASES = 10
+TOP_HOTSPOTS = 5
+
+
+@dataclass
+class ReportInputs:
+    """Everything a report says; the publishing step gathers it."""
+
+    run_date: pd.Timestamp
+    current: pd.DataFrame  # scored cases of the period (grade, dispute_type, district, ...)
+    previous: pd.DataFrame  # scored cases of the comparison window before it
+    ticketed: pd.DataFrame  # current cases with tickets and dispatcher reasons
+    cells: pd.DataFrame  # hotspot cells
+    quarantine: pd.DataFrame
+    rows_in: int
+    model: dict  # name, version, data_cutoff, backtest
+    drift: dict = field(default_factory=dict)
+    period: str = "日报"
+    place_of_cell: dict = field(
+        default_factory=dict
+    )  # cell -> the community most of its cases come from
+
+
+def _share_table(current: pd.Series, previous: pd.Series, days_prev: int, label: str) -> str:
+    now = current.fillna("未知").value_counts()
+    before = previous.fillna("未知").value_counts() / max(days_prev, 1)
+    keys = sorted(set(now.index) | set(before.index), key=lambda k: (-now.get(k, 0), k))
+    lines = [f"| {label} | 本期 | 前{days_prev}天日均 | 变化 |", "|---|---:|---:|---:|"]
+    for k in keys:
+        n, b = int(now.get(k, 0)), float(before.get(k, 0.0))
+        change = f"{(n - b) / b:+.0%}" if b > 0 else "新增" if n else "—"
+        lines.append(f"| {k} | {n} | {b:.1f} | {change} |")
+    return "\n".join(lines)
+
+
+def build_report(inp: ReportInputs) -> str:
+    """Return the report as Markdown. It holds no personal data: case texts are already masked."""
+    days = PERIOD_DAYS[inp.period]
+    start = inp.run_date - pd.Timedelta(days=days - 1)
+    cur, prev = inp.current, inp.previous
+    counts = cur["grade"].value_counts()
+    tickets = inp.ticketed["ticket"].value_counts()
+    prev_days = (
+        max(1, (prev["reported_at"].max() - prev["reported_at"].min()).days + 1) if len(prev) else 7
+    )
+    daily_prev = len(prev) / prev_days if len(prev) else 0
+    daily_now = len(cur) / days
+    change = (
+        f"，较前{prev_days}天日均{daily_prev:.1f}件{(daily_now - daily_prev) / daily_prev:+.0%}"
+        if daily_prev
+        else ""
+    )
+    lines = [
+        f"# 矛盾纠纷稳定专报（{inp.period}）",
+        "",
+        f"统计期：{start:%Y-%m-%d} 至 {inp.run_date:%Y-%m-%d}",
+        "",
+        "## 一、总体情况",
+        "",
+        f"本期受理并研判矛盾纠纷 {len(cur)} 件（日均 {daily_now:.1f} 件{change}）。"
+        f"其中高风险 {int(counts.get('高', 0))} 件、中风险 {int(counts.get('中', 0))} 件、低风险 {int(counts.get('低', 0))} 件；"
+        f"发出红色督办单 {int(tickets.get('红色督办单', 0))} 张、黄色交办单 {int(tickets.get('黄色交办单', 0))} 张、"
+        f"蓝色预警单 {int(tickets.get('蓝色预警单', 0))} 张。",
+        "",
+        "## 二、分风险等级",
+        "",
+        _share_table(
+            cur["grade"],
+            prev["grade"] if len(prev) else pd.Series(dtype=object),
+            prev_days,
+            "风险等级",
+        ),
+        "",
+        "## 三、分纠纷类型",
+        "",
+        _share_table(
+            cur["dispute_type"],
+            prev["dispute_type"] if len(prev) else pd.Series(dtype=object),
+            prev_days,
+            "纠纷类型",
+        ),
+        "",
+        "## 四、分区县",
+        "",
+        _share_table(
+            cur["district"],
+            prev["district"] if len(prev) else pd.Series(dtype=object),
+            prev_days,
+            "区县",
+        ),
+        "",
+        "## 五、重点热点区域",
+        "",
+    ]
+    hot = inp.cells[inp.cells["hot_class"].str.startswith("热点")] if len(inp.cells) else inp.cells
+    if len(hot):
+        hot = hot.sort_values(["confidence", "gi_z"], ascending=[False, False]).head(TOP_HOTSPOTS)
+        lines += [
+            "| 位置 | 热点分类 | 趋势 | 近期案件 | 高/中风险 | 主要类型 |",
+            "|---|---|---|---:|---:|---|",
+        ]
+        for row in hot.itertuples(index=False):
+            place = inp.place_of_cell.get(row.cell, row.cell)
+            top = "、".join(list(row.types)[:2]) or "—"
+            lines.append(
+                f"| {place} | {row.hot_class} | {row.trend} | {row.n_cases} | {row.n_高}/{row.n_中} | {top} |"
+            )
+    else:
+        lines.append("本期无统计显著的热点区域。")
+    lines += ["", "## 六、重点案件（已脱敏）", ""]
+    top_cases = (
+        inp.ticketed[inp.ticketed["grade"] == "高"]
+        .sort_values(["score", "case_id"], ascending=[False, True])
+        .head(TOP_CASES)
+    )
+    if len(top_cases):
+        lines += [
+            "| 案件编号 | 类型 | 位置 | 风险分 | 主要原因 | 案情摘要 |",
+            "|---|---|---|---:|---|---|",
+        ]
+        for row in top_cases.itertuples(index=False):
+            summary = (row.description or "")[:50].replace("|", "/")
+            lines.append(
+                f"| {row.case_id} | {row.dispute_type} | {row.district or ''}{row.community or ''} | "
+                f"{row.score:.1f} | {row.dispatch_reasons.replace('|', '/')} | {summary}… |"
+            )
+    else:
+        lines.append("本期无高风险案件。")
+    incomplete = cur[cur["completeness"] < 1] if "completeness" in cur else cur.iloc[:0]
+    missing = (
+        incomplete["missing_elements"].str.split("、").explode().value_counts()
+        if len(incomplete)
+        else pd.Series(dtype=int)
+    )
+    lines += [
+        "",
+        "## 七、数据质量",
+        "",
+        f"- 输入 {inp.rows_in} 行：研判 {len(cur)} 行，隔离 {len(inp.quarantine)} 行（见 quarantine.csv）。",
+        f"- 七何要素不全 {len(incomplete)} 件，已标注并退回报送单位补充；缺项最多的是："
+        + ("、".join(f"{k}({v}件)" for k, v in missing.head(3).items()) if len(missing) else "无")
+        + "。",
+    ]
+    if len(inp.quarantine):
+        reasons = (
+            inp.quarantine["原因"]
+            .str.split("；")
+            .explode()
+            .str.replace(r"“.*?”", "“…”", regex=True)
+            .value_counts()
+        )
+        lines += [f"- 隔离原因：{'；'.join(f'{k}（{v}行）' for k, v in reasons.head(5).items())}"]
+    model = inp.model
+    lines += [
+        "",
+        "## 八、研判模型",
+        "",
+        f"- 模型：{model.get('name')} 版本 {model.get('version')}（训练数据截至 {model.get('data_cutoff')}）",
+    ]
+    backtest = model.get("backtest") or {}
+    if backtest:
+        lines.append(
+            "- 回测（按时间滚动，样本外）："
+            + "；".join(
+                f"{name} macro-F1 {m['macro_f1']:.3f}、log-loss {m['log_loss']:.3f}"
+                for name, m in backtest.items()
+            )
+        )
+    if inp.drift:
+        flagged = inp.drift.get("flagged", {})
+        lines += ["", "## 九、数据漂移", ""]
+        lines.append(
+            f"比较窗口：{inp.drift.get('window', '')}，共 {inp.drift.get('rows', 0)} 件；"
+            f"参照：模型校准时段。PSI 抽样噪声约 {inp.drift.get('noise_floor', 0):.3f}。"
+        )
+        lines.append("")
+        if not inp.drift.get("enough_rows", True):
+            lines.append("样本不足，未作漂移判断（PSI 仅供参考）。")
+        elif inp.drift.get("drift"):
+            lines.append("**提示：输入或风险分布较训练时明显变化（PSI > 0.25），请复核研判结果。**")
+        else:
+            lines.append(
+                "轻度变化：" + "、".join(flagged) if flagged else "与训练参照相比未见明显漂移。"
+            )
+        lines.append("")
+        lines.append("| 指标 | PSI |")
+        lines.append("|---|---:|")
+        lines += [f"| {k} | {v:.3f} |" for k, v in inp.drift.get("psi", {}).items()]
+    return "\n".join(lines) + "\n"

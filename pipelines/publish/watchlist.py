@@ -1,0 +1,191 @@
+"""The dispatcher's watchlist: 三色三单 tickets, in CSV (UTF-8 with BOM) and .xlsx, riskiest first.
+
+Ticket rules (from the seeds' 三色三单 and 限时办理):
+  高 -> 红色督办单, 30分钟内响应联系
+  中 -> 黄色交办单, 24小时内办理
+  低 -> 蓝色预警单, 纳入日常走访，7日内回访, when follow-up is due:
+        - 婚恋家庭 disputes (divorce, domestic violence): followed up whether or not mediation
+          succeeded (西固's rule for 离婚、家庭暴力、邻里积怨);
+        - the text reports domestic violence;
+        - 邻里纠纷 whose parties have reported before within a year (a long-running feud);
+        - mediation failed (调解未果, or status 未化解).
+  Other 低 cases get no ticket: they stay in scores.parquet but not on the watchlist.
+
+Every text cell is protected against formula injection. In the CSV a cell that starts with =, +, -,
+@, tab or carriage return gets a leading apostrophe, so Excel and WPS show it as text; in the .xlsx
+every text cell is stored with the string type, which a spreadsheet never evaluates.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+TICKETS = {"高": ("红色督办单", "30分钟内响应联系"), "中": ("黄色交办单", "24小时内办理")}
+BLUE = ("蓝色预警单", "纳入日常走访，7日内回访")
+GRADE_RANK = {"高": 3, "中": 2, "低": 1}
+SUMMARY_CHARS = 80
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+COLUMNS = [
+    "案件编号",
+    "受理时间",
+    "来源渠道",
+    "纠纷类型",
+    "区县",
+    "街道",
+    "社区",
+    "网格",
+    "风险等级",
+    "风险分",
+    "预警单",
+    "响应时限",
+    "主要原因",
+    "同案编号",
+    "同案数",
+    "七何缺项",
+    "案情摘要",
+    "模型版本",
+]
+_FILLS = {"红色督办单": "FFC7CE", "黄色交办单": "FFEB9C", "蓝色预警单": "BDD7EE"}
+_WIDTHS = {
+    "案件编号": 18,
+    "受理时间": 20,
+    "主要原因": 60,
+    "案情摘要": 70,
+    "七何缺项": 18,
+    "同案编号": 18,
+}
+
+
+def follow_up_reasons(scored: pd.DataFrame) -> list[list[str]]:
+    """Return, per case, why a 低 case still needs a blue ticket (empty: it does not)."""
+    from features.lexicon import find_cues
+
+    out = []
+    for row in scored.itertuples(index=False):
+        why = []
+        if row.dispute_type == "婚恋家庭":
+            why.append("婚恋家庭纠纷，无论调解与否均需跟进")
+        cues = find_cues(row.description or "")
+        if (
+            cues.counts.get("domestic_violence", 0)
+            and "婚恋家庭纠纷，无论调解与否均需跟进" not in why
+        ):
+            why.append("涉及家庭暴力，需跟进")
+        if row.dispute_type == "邻里纠纷" and (getattr(row, "hist_party_n_365", 0) or 0) >= 1:
+            why.append("邻里积怨，当事人一年内曾报事")
+        if cues.counts.get("failed_mediation", 0) or row.status == "未化解":
+            why.append("调解未果，需跟进")
+        out.append(why)
+    return out
+
+
+def assign_tickets(scored: pd.DataFrame) -> pd.DataFrame:
+    """Return scored cases with ticket, deadline and the reasons a dispatcher reads."""
+    follow = follow_up_reasons(scored)
+    ticket, deadline, reasons = [], [], []
+    for grade, model_reasons, extra in zip(
+        scored["grade"], scored["reasons"].fillna(""), follow, strict=True
+    ):
+        if grade in TICKETS:
+            t, d = TICKETS[grade]
+            r = model_reasons
+        elif extra:
+            t, d = BLUE
+            r = "；".join([*extra, model_reasons] if model_reasons else extra)
+        else:
+            t, d, r = "", "", model_reasons
+        ticket.append(t)
+        deadline.append(d)
+        reasons.append(r)
+    return scored.assign(ticket=ticket, deadline=deadline, dispatch_reasons=reasons)
+
+
+def protect_cell(value: object) -> object:
+    """Return a text cell that a spreadsheet cannot run as a formula; other values unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def watchlist_frame(ticketed: pd.DataFrame, model_version: str) -> pd.DataFrame:
+    """Return the watchlist table: ticketed cases, Chinese headers, riskiest first."""
+    rows = ticketed[ticketed["ticket"] != ""].copy()
+    rows["_rank"] = rows["grade"].map(GRADE_RANK)
+    rows = rows.sort_values(
+        ["_rank", "score", "reported_at", "case_id"], ascending=[False, False, True, True]
+    )
+    summary = [
+        t if len(t) <= SUMMARY_CHARS else t[:SUMMARY_CHARS] + "…"
+        for t in rows["description"].fillna("")
+    ]
+    table = pd.DataFrame(
+        {
+            "案件编号": rows["case_id"].to_numpy(),
+            "受理时间": pd.to_datetime(rows["reported_at"])
+            .dt.strftime("%Y-%m-%d %H:%M")
+            .to_numpy(),
+            "来源渠道": rows["channel"].to_numpy(),
+            "纠纷类型": rows["dispute_type"].to_numpy(),
+            "区县": rows["district"].to_numpy(),
+            "街道": rows["street"].to_numpy(),
+            "社区": rows["community"].to_numpy(),
+            "网格": rows["grid_id"].to_numpy(),
+            "风险等级": rows["grade"].to_numpy(),
+            "风险分": rows["score"].round(1).to_numpy(),
+            "预警单": rows["ticket"].to_numpy(),
+            "响应时限": rows["deadline"].to_numpy(),
+            "主要原因": rows["dispatch_reasons"].to_numpy(),
+            "同案编号": rows["group_id"].to_numpy(),
+            "同案数": rows["grp_size"].astype(int).to_numpy(),
+            "七何缺项": rows["missing_elements"].fillna("").to_numpy(),
+            "案情摘要": summary,
+            "模型版本": model_version,
+        }
+    )
+    return table.fillna("")
+
+
+def write_watchlist(table: pd.DataFrame, folder: Path) -> list[Path]:
+    """Write watchlist.csv (UTF-8 with BOM) and watchlist.xlsx (ticket fills); return the paths."""
+    csv_path = Path(folder) / "watchlist.csv"
+    table.map(protect_cell).to_csv(
+        csv_path, index=False, encoding="utf-8-sig", lineterminator="\r\n"
+    )
+    xlsx_path = Path(folder) / "watchlist.xlsx"
+    _write_xlsx(table, xlsx_path)
+    return [csv_path, xlsx_path]
+
+
+def _write_xlsx(table: pd.DataFrame, path: Path) -> None:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "预警清单"
+    sheet.append(list(table.columns))
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+        cell.alignment = Alignment(horizontal="center", vertical="center")
+    ticket_at = list(table.columns).index("预警单")
+    for values in table.itertuples(index=False):
+        row = [v.item() if isinstance(v, np.generic) else v for v in values]
+        sheet.append(row)
+        fill = _FILLS.get(row[ticket_at])
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # never a formula, whatever the text starts with
+            if fill:
+                cell.fill = PatternFill("solid", start_color=fill, end_color=fill)
+    for i, name in enumerate(table.columns, start=1):
+        sheet.column_dimensions[get_column_letter(i)].width = _WIDTHS.get(
+            name, max(8, len(name) * 2 + 2)
+        )
+    sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = sheet.dimensions
+    book.save(path)

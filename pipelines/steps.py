@@ -1,0 +1,328 @@
+"""The pipeline's steps as plain functions; the Prefect flows only orchestrate them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+from features.context import ContextParams, build_context
+from models.backtest import BacktestResult, run_backtest
+from models.drift import drift_report
+from models.grader import DRIFT_FEATURES, GraderConfig, RiskGrader
+from models.metrics import grade_metrics
+from models.registry import (
+    PromotionDecision,
+    champion_config,
+    champion_version,
+    decide,
+    grader_of,
+    load_model,
+    log_grader,
+    record_promotion,
+    setup_tracking,
+    summary_metrics,
+)
+from pipelines.config import Settings
+from pipelines.ingest import IngestResult, ingest_file, load_mapping
+from pipelines.publish import DayOutputs
+from pipelines.store import HistoryStore
+
+HISTORY_DAYS = 400  # the longest history window (365 days) plus slack for late reports and merges
+
+
+def ingest(
+    path: Path, mapping_path: Path | None, settings: Settings, run_date: dt.date | None
+) -> IngestResult:
+    """Return one export ingested: validated, masked, quarantined rows set aside."""
+    return ingest_file(Path(path), load_mapping(mapping_path), settings.secret(), run_date)
+
+
+def context(cases: pd.DataFrame, history: pd.DataFrame | None, settings: Settings) -> pd.DataFrame:
+    """Return cases with their point-in-time context features."""
+    return build_context(cases, history, ContextParams(h3_resolution=settings.h3_resolution))
+
+
+@dataclass
+class TrainOutcome:
+    """What a training run produced."""
+
+    model_name: str
+    version: str
+    decision: PromotionDecision
+    backtest: BacktestResult | None
+    training: dict = field(default_factory=dict)
+
+
+def train_and_register(
+    cases: pd.DataFrame,
+    ingested: IngestResult,
+    settings: Settings,
+    config: GraderConfig,
+    model_name: str,
+    oracle: pd.DataFrame | None = None,
+    with_backtest: bool = True,
+    progress=None,
+) -> TrainOutcome:
+    """Backtest, fit on all labelled history, register as challenger, and decide on promotion."""
+    experiment = setup_tracking(settings.mlflow_uri(), settings.mlflow_dir / "artifacts")
+    backtest = (
+        run_backtest(cases, config, oracle=oracle, progress=progress) if with_backtest else None
+    )
+    _say(
+        progress,
+        f"fitting the final grader on {cases[config.target].notna().sum():,} labelled cases",
+    )
+    grader = RiskGrader(config).fit(cases)
+    data = {**ingested.summary(), "rows_labelled": int(cases[config.target].notna().sum())}
+    version = log_grader(grader, backtest, cases, model_name, data, experiment)
+    decision = promote(cases, backtest, config, model_name, str(version.version), progress)
+    return TrainOutcome(model_name, str(version.version), decision, backtest, grader.training_)
+
+
+def promote(
+    cases: pd.DataFrame,
+    backtest: BacktestResult | None,
+    config: GraderConfig,
+    model_name: str,
+    challenger: str,
+    progress=None,
+) -> PromotionDecision:
+    """Compare the challenger with the champion on the same backtest, record the decision, move the alias.
+
+    The two are compared on the test folds the champion never saw (reported after its data
+    cut-off): the champion model as registered against the challenger's fold models. When no such
+    fold exists (the champion was trained on data as recent), the champion's configuration is
+    retrained on the challenger's folds instead, so the comparison is always on the same cases.
+    """
+    current = champion_version(model_name)
+    if current is None or backtest is None:
+        promoted, reason = (
+            decide({}, None)
+            if current is None
+            else (False, "no backtest was run, so no comparison")
+        )
+        decision = PromotionDecision(
+            promoted,
+            reason,
+            challenger,
+            current.version if current else None,
+            summary_metrics(backtest) if backtest else {},
+            None,
+            "none",
+        )
+        record_promotion(model_name, decision)
+        return decision
+    cutoff = pd.Timestamp(current.tags.get("data.cutoff", "1900-01-01"))
+    unseen = [f for f in backtest.folds if f.origin > cutoff]
+    if unseen:
+        _say(progress, f"scoring {len(unseen)} unseen fold(s) with champion v{current.version}")
+        champion_metrics = _score_folds_with(
+            model_name, current.version, cases, unseen, backtest.classes, config.target
+        )
+        challenger_metrics = summary_metrics(backtest, "lightgbm", [f.name for f in unseen])
+        how = f"registered champion v{current.version} vs challenger fold models on {len(unseen)} fold(s) after {cutoff:%Y-%m-%d}"
+    else:
+        _say(progress, f"retraining champion v{current.version}'s configuration on the same folds")
+        rerun = run_backtest(cases, champion_config(current), folds=backtest.folds, baselines=False)
+        champion_metrics, challenger_metrics = summary_metrics(rerun), summary_metrics(backtest)
+        how = f"champion v{current.version}'s configuration retrained on the same {len(backtest.folds)} folds"
+    promoted, reason = decide(challenger_metrics, champion_metrics)
+    decision = PromotionDecision(
+        promoted,
+        reason,
+        challenger,
+        str(current.version),
+        challenger_metrics,
+        champion_metrics,
+        how,
+    )
+    record_promotion(model_name, decision)
+    return decision
+
+
+def _score_folds_with(model_name, version, cases, folds, classes, target) -> dict:
+    model = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
+    grader = grader_of(model)
+    labelled = cases[cases[target].notna()]
+    parts = []
+    for fold in folds:
+        test = labelled[
+            (labelled["reported_at"] >= fold.origin) & (labelled["reported_at"] < fold.end)
+        ]
+        out = grader.predict(test, reasons=False)
+        parts.append((test[target].astype(str).to_numpy(), out))
+    y = np.concatenate([p[0] for p in parts])
+    scored = pd.concat([p[1] for p in parts], ignore_index=True)
+    index = {c: i for i, c in enumerate(classes)}
+    proba = np.column_stack(
+        [scored[f"p_{c}"] if f"p_{c}" in scored else np.zeros(len(scored)) for c in classes]
+    )
+    m = grade_metrics(
+        np.array([index[v] for v in y]), proba, scored["grade"].map(index).to_numpy(), classes
+    )
+    return {"macro_f1": m["macro_f1"], "log_loss": m["log_loss"], "n": float(m["n"])}
+
+
+def history_for(store: HistoryStore, run_date: pd.Timestamp, today: pd.DataFrame) -> pd.DataFrame:
+    """Return the stored cases that count as the past for day D (today's own cases excluded)."""
+    return store.read(
+        start=run_date.normalize() - pd.Timedelta(days=HISTORY_DAYS),
+        end=run_date.normalize() + pd.Timedelta(days=1),
+        exclude_case_ids=set(today["case_id"]),
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_model(tracking_uri: str, model_name: str, version: str):
+    mlflow.set_tracking_uri(tracking_uri)
+    return mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
+
+
+def score_partition(
+    part: pd.DataFrame, tracking_uri: str, model_name: str, version: str
+) -> pd.DataFrame:
+    """Return one partition scored by the given model version (loaded once per process)."""
+    model = _cached_model(tracking_uri, model_name, version)
+    return model.predict(part, params={"reasons": True})
+
+
+def partitions(frame: pd.DataFrame, n: int) -> list[pd.DataFrame]:
+    """Return the frame cut into n row ranges of nearly equal size (in order)."""
+    bounds = np.linspace(0, len(frame), max(1, n) + 1).astype(int)
+    return [frame.iloc[a:b] for a, b in itertools.pairwise(bounds) if b > a]
+
+
+def champion(settings: Settings, model_name: str):
+    """Return (pyfunc model, version) of the champion; raises ChampionMissing if there is none."""
+    setup_tracking(settings.mlflow_uri(), settings.mlflow_dir / "artifacts")
+    return load_model(model_name)
+
+
+def finish_day(
+    ctx: pd.DataFrame,
+    predictions: pd.DataFrame,
+    ingested: IngestResult,
+    store: HistoryStore,
+    run_date: pd.Timestamp,
+    grader: RiskGrader,
+    model_info: dict,
+    settings: Settings,
+    timings: dict,
+) -> Path:
+    """Stage day D's scored cases for publishing, append them to the history store; return the stage."""
+    started = time.perf_counter()
+    dropped = [c for c in predictions.columns if c in ctx.columns and c != "case_id"]
+    scored = ctx.merge(
+        predictions.drop(columns=dropped), on="case_id", how="left", validate="one_to_one"
+    )
+    drift = _drift(settings, run_date, scored, grader)
+    store.append(scored.assign(predicted_grade=scored["grade"]), batch=f"day-{run_date:%Y-%m-%d}")
+    timings["store"] = time.perf_counter() - started
+    meta = {
+        "run_date": f"{run_date:%Y-%m-%d}",
+        "ingest": [ingested.summary()],
+        "model": model_info,
+        "drift": drift,
+        "timings": timings,
+        "settings": {
+            "h3_resolution": settings.h3_resolution,
+            "hotspot_days": settings.hotspot_days,
+            "trend_weeks": settings.trend_weeks,
+            "mode": settings.mode,
+        },
+    }
+    return stage_day(settings, run_date, scored, ingested.quarantine, meta)
+
+
+DRIFT_DAYS = 7
+
+
+def _drift(
+    settings: Settings, run_date: pd.Timestamp, scored: pd.DataFrame, grader: RiskGrader
+) -> dict:
+    """Return drift over the last DRIFT_DAYS scored days (today's cases and the staged days before)."""
+    frames = [scored]
+    for back in range(1, DRIFT_DAYS):
+        staged = _stage_dir(settings, run_date - pd.Timedelta(days=back)) / "scored.parquet"
+        if staged.exists():
+            frames.append(pd.read_parquet(staged))
+    window = pd.concat(frames, ignore_index=True)
+    features = grader.featuriser_.dense_features(window)
+    days = window["reported_at"].dt.normalize()
+    return drift_report(
+        grader.reference_,
+        window["score"].to_numpy(),
+        {n: features[n].to_numpy() for n in DRIFT_FEATURES if n in features},
+        {
+            c: window[c].astype("string").fillna("未知").value_counts(normalize=True).to_dict()
+            for c in ("channel", "dispute_type")
+        },
+        window=f"{days.min():%Y-%m-%d} – {days.max():%Y-%m-%d}",
+    )
+
+
+def _stage_dir(settings: Settings, run_date: pd.Timestamp) -> Path:
+    return settings.home / "scored" / f"{run_date:%Y-%m-%d}"
+
+
+def stage_day(
+    settings: Settings,
+    run_date: pd.Timestamp,
+    scored: pd.DataFrame,
+    quarantine: pd.DataFrame,
+    meta: dict,
+) -> Path:
+    """Write day D's scored cases, quarantine and metadata where publishing reads them (atomically)."""
+    from pipelines.publish import atomic_folder
+
+    with atomic_folder(_stage_dir(settings, run_date)) as folder:
+        scored.drop(columns=["party_keys"], errors="ignore").to_parquet(
+            folder / "scored.parquet", index=False
+        )
+        quarantine.astype(str).to_parquet(folder / "quarantine.parquet", index=False)
+        (folder / "meta.json").write_text(
+            json.dumps(meta, ensure_ascii=False, default=str), encoding="utf-8"
+        )
+    return _stage_dir(settings, run_date)
+
+
+def load_day(settings: Settings, run_date: pd.Timestamp) -> DayOutputs:
+    """Return a staged day with the recent history publishing compares it against."""
+    folder = _stage_dir(settings, run_date)
+    if not (folder / "meta.json").exists():
+        raise FileNotFoundError(
+            f"day {run_date:%Y-%m-%d} has not been scored: no {folder}; run fengqiao score first"
+        )
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    scored = pd.read_parquet(folder / "scored.parquet")
+    store = HistoryStore(settings.store_dir)
+    recent = store.read(
+        start=run_date.normalize() - pd.Timedelta(weeks=settings.trend_weeks + 1),
+        end=run_date.normalize() + pd.Timedelta(days=1),
+        exclude_case_ids=set(scored["case_id"]),
+    )
+    return DayOutputs(
+        run_date=run_date,
+        scored=scored,
+        quarantine=pd.read_parquet(folder / "quarantine.parquet"),
+        recent=recent.assign(grade=recent["history_grade"]),
+        ingest=meta["ingest"],
+        model=meta["model"],
+        drift=meta["drift"],
+        timings=meta["timings"],
+        settings=meta["settings"],
+    )
+
+
+def _say(progress, message: str) -> None:
+    if progress is not None:
+        progress(message)
