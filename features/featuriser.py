@@ -4,6 +4,10 @@ It is fitted once in training and travels inside the model artifact to nightly s
 scorer builds exactly the training features: the same dictionary, vocabulary, IDF weights and
 category codes. Context features (history, merge groups, spatial intensity) are computed beforehand
 by features.context.build_context and passed in as columns.
+
+Risk cues enter only through the lexicon's counts, which the grader constrains to be monotone. The
+word and character n-grams see the text with the lexicon's terms taken out: they carry the context
+around the cues, and adding a cue to a report changes nothing but the cue counts.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from features.calendar import calendar_features
 from features.context import context_columns
-from features.lexicon import lexicon_features
+from features.lexicon import lexicon_features, load_lexicon, strip_cues
 from features.pii import ID_TOKEN, NAME_TOKEN, PHONE_TOKEN
 from features.segment import Segmenter
 from features.text import normalise_texts
@@ -30,6 +34,11 @@ def _split(text: str) -> list[str]:
     return text.split()
 
 
+def _free_texts(texts: list[str]) -> list[str]:
+    lex = load_lexicon()
+    return [strip_cues(t, lex) for t in texts]
+
+
 class CaseFeaturiser(TransformerMixin, BaseEstimator):
     """Turn canonical case records (with context columns) into a sparse feature matrix.
 
@@ -38,6 +47,7 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
     engine : segmentation engine ("rjieba" or "jieba")
     word_features, char_features : vocabulary sizes of the word and character n-gram TF-IDF (0: off)
     min_df : minimum documents a term must appear in to enter a vocabulary
+    char_ngrams : the character n-gram lengths
     n_jobs : processes for segmenting large inputs
     """
 
@@ -47,12 +57,14 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
         word_features: int = 20000,
         char_features: int = 20000,
         min_df: int = 3,
+        char_ngrams: tuple[int, int] = (1, 3),
         n_jobs: int = 1,
     ):
         self.engine = engine
         self.word_features = word_features
         self.char_features = char_features
         self.min_df = min_df
+        self.char_ngrams = char_ngrams
         self.n_jobs = n_jobs
 
     def fit(self, cases: pd.DataFrame, y=None) -> CaseFeaturiser:
@@ -90,11 +102,12 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
             )
         texts = normalise_texts(cases["description"])
         dense = self.dense_features(cases, texts)
+        free = _free_texts(texts)
         blocks = [sparse.csr_matrix(dense.to_numpy(np.float32))]
         if self.word_vectorizer_ is not None:
-            blocks.append(self.word_vectorizer_.transform(self.segmenter_.transform(texts)))
+            blocks.append(self.word_vectorizer_.transform(self.segmenter_.transform(free)))
         if self.char_vectorizer_ is not None:
-            blocks.append(self.char_vectorizer_.transform(texts))
+            blocks.append(self.char_vectorizer_.transform(free))
         return sparse.hstack(blocks, format="csr", dtype=np.float32)
 
     def dense_features(self, cases: pd.DataFrame, texts: list[str] | None = None) -> pd.DataFrame:
@@ -129,9 +142,10 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
             if "completeness" in cases
             else pd.Series(np.nan, index=cases.index)
         )
+        free = _free_texts(texts)
         return pd.DataFrame(
             {
-                "text_length": np.fromiter((len(t) for t in texts), float, len(texts)),
+                "text_length": np.fromiter((len(t) for t in free), float, len(free)),
                 "text_has_phone": np.fromiter((PHONE_TOKEN in t for t in texts), float, len(texts)),
                 "text_has_id": np.fromiter((ID_TOKEN in t for t in texts), float, len(texts)),
                 "text_names_masked": np.fromiter(
@@ -185,6 +199,16 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
             sublinear_tf=True,
             dtype=np.float32,
         )
+
+    def text_block(self, X):
+        """Return the word and character n-gram columns of a feature matrix."""
+        return X[:, len(self._dense_names()) :]
+
+    def monotone_directions(self) -> list[int]:
+        """Return +1/-1/0 per feature: the lexicon's direction for its cue counts, 0 elsewhere."""
+        lex = load_lexicon()
+        sign = {f"lex_{c.name}": (1 if c.direction == "up" else -1) for c in lex.categories}
+        return [sign.get(name, 0) for name in self.feature_names_]
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         check_is_fitted(self, "feature_names_")

@@ -136,6 +136,11 @@ def lexicon_features(texts: Iterable[str]) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
+def strip_cues(text: str, lex: Lexicon | None = None) -> str:
+    """Return text with every lexicon term removed: what free-text features see besides the cues."""
+    return (lex or load_lexicon()).term_pattern.sub("", text or "")
+
+
 def cue_terms(texts: Iterable[str]) -> list[dict[str, str]]:
     """Return per text the first firing term of each category, for the reasons' wording."""
     lex = load_lexicon()

@@ -38,3 +38,33 @@ class MatrixScaling(BaseEstimator):
         if self.model_ is None:
             return proba / proba.sum(axis=1, keepdims=True)
         return self.model_.predict_proba(np.log(np.clip(proba, _EPS, 1)))
+
+
+class PlattScaling(BaseEstimator):
+    """Logistic regression on a binary booster's log-odds: a monotone increasing recalibration.
+
+    Monotone by construction (the slope is kept non-negative), so a case that scores riskier
+    before calibration never scores less risky after it.
+    """
+
+    def __init__(self, C: float = 100.0):
+        self.C = C
+
+    def fit(self, p: np.ndarray, y: np.ndarray) -> PlattScaling:
+        """Learn slope and intercept on held-out (later) cases."""
+        if len(np.unique(y)) < 2:
+            self.slope_, self.intercept_ = 1.0, 0.0
+            return self
+        model = LogisticRegression(C=self.C, max_iter=2000).fit(_logit(p)[:, None], y)
+        self.slope_ = max(float(model.coef_[0, 0]), 0.0)
+        self.intercept_ = float(model.intercept_[0])
+        return self
+
+    def transform(self, p: np.ndarray) -> np.ndarray:
+        """Return calibrated probabilities."""
+        return 1 / (1 + np.exp(-(self.slope_ * _logit(p) + self.intercept_)))
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, _EPS, 1 - _EPS)
+    return np.log(p / (1 - p))

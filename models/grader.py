@@ -1,10 +1,17 @@
-"""The LightGBM risk grader: features, booster, calibration, thresholds and reasons in one object.
+"""The LightGBM risk grader: features, boosters, calibration, thresholds and reasons in one object.
+
+Risk grades are ordinal (低 < 中 < 高), and the grader treats them so (Frank & Hall's cumulative
+decomposition): one binary booster learns P(高), another P(at least 中). Both are monotone in the
+lexicon's cues (a threat never lowers risk, mitigation never raises it), and each is calibrated by
+a monotone map (Platt scaling), so adding "扬言报复" to a report can never lower its P(高). The
+staff grades' own structure is ordinal too: a centre grades one latent risk against two cut-offs.
+Any other label (dispute_type, a mapped label) gets one multiclass booster with matrix scaling.
 
 Training splits the labelled cases by report time, oldest first:
-  fit slice         the booster learns here (and the featuriser its vocabulary);
+  fit slice         the boosters learn here (and the featuriser its vocabulary);
   early-stop slice  the next cases, which pick the number of boosting rounds;
-  calibration slice the latest cases, on which probabilities are calibrated (matrix scaling) and
-                    grade thresholds are chosen by the documented rule (models/thresholds.py).
+  calibration slice the latest cases, on which probabilities are calibrated and grade thresholds
+                    are chosen by the documented rule (models/thresholds.py).
 No class reweighting: measured on the demo city, sqrt-inverse-frequency weights raised argmax F1
 but worsened log-loss even after calibration; the thresholds do the recall trade-off instead.
 """
@@ -16,11 +23,14 @@ from dataclasses import asdict, dataclass
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from scipy import sparse
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
 
 from features.featuriser import CaseFeaturiser
 from features.lexicon import cue_terms
 from features.text import normalise_texts
-from models.calibration import MatrixScaling
+from models.calibration import MatrixScaling, PlattScaling
 from models.reasons import top_reasons
 from models.thresholds import (
     OVER_CAPACITY_REASON,
@@ -40,6 +50,7 @@ DRIFT_FEATURES = (
     "geo_n_30",
     "text_length",
 )
+ORDINAL_TARGETS = {"high": 2, "at_least_medium": 1}  # booster name -> the lowest grade it counts
 
 
 @dataclass(frozen=True)
@@ -51,16 +62,20 @@ class GraderConfig:
     word_features: int = 2000
     char_features: int = 1000
     min_df: int = 3
+    char_ngrams: tuple[int, int] = (1, 3)
     num_leaves: int = 31
     learning_rate: float = 0.1
     max_rounds: int = 2000
     early_stopping_rounds: int = 50
     max_bin: int = 63
-    min_child_samples: int = 40
+    min_child_samples: int | None = None  # None: scaled to the data, 5..40
     colsample_bytree: float = 0.5
     subsample: float = 0.8
     reg_lambda: float = 1.0
     class_weight: str = "none"  # "none" or "sqrt" (sqrt-inverse class frequency)
+    monotone_cues: bool = True
+    text_model: bool = True  # stack a linear model's out-of-fold text scores into the boosters
+    text_model_folds: int = 5
     early_stopping_fraction: float = 0.10
     calibration_fraction: float = 0.15
     threshold_rule: str = "f1"  # "f1" or "capacity"
@@ -101,6 +116,7 @@ class RiskGrader:
         self.classes_ = RISK_CLASSES if set(found) <= set(RISK_CLASSES) else found
         if len(self.classes_) < 2:
             raise ValueError(f"target {cfg.target!r} needs at least two classes, found {found}")
+        self.ordinal_ = is_ordinal(self.classes_)
         y = values.map({c: i for i, c in enumerate(self.classes_)}).to_numpy()
         fit, stop, cal = time_slices(
             labelled["reported_at"], cfg.early_stopping_fraction, cfg.calibration_fraction
@@ -111,13 +127,41 @@ class RiskGrader:
             word_features=cfg.word_features,
             char_features=cfg.char_features,
             min_df=cfg.min_df,
+            char_ngrams=cfg.char_ngrams,
             n_jobs=cfg.n_jobs,
         ).fit(labelled[fit])
         X = self.featuriser_.transform(labelled)
-        self.booster_ = self._train_booster(X[fit], y[fit], X[stop], y[stop])
-        raw_cal = self._raw_proba(X[cal])
-        self.calibrator_ = MatrixScaling().fit(raw_cal, y[cal])
-        proba_cal = self.calibrator_.transform(raw_cal)
+        if cfg.text_model:
+            self.text_model_ = TextModel(cfg.text_model_folds, cfg.seed).fit(
+                self.featuriser_.text_block(X), y, fit, self.ordinal_
+            )
+            X = self._with_text_scores(X, fit)
+        else:
+            self.text_model_ = None
+        if self.ordinal_:
+            self.boosters_ = {
+                name: self._train_booster(
+                    X[fit],
+                    (y[fit] >= k).astype(int),
+                    X[stop],
+                    (y[stop] >= k).astype(int),
+                    binary=True,
+                )
+                for name, k in ORDINAL_TARGETS.items()
+            }
+            raw = self._raw_scores(X[cal])
+            self.calibrators_ = {
+                name: PlattScaling().fit(raw[name], (y[cal] >= k).astype(int))
+                for name, k in ORDINAL_TARGETS.items()
+            }
+        else:
+            self.boosters_ = {
+                "multiclass": self._train_booster(X[fit], y[fit], X[stop], y[stop], binary=False)
+            }
+            self.calibrators_ = {
+                "multiclass": MatrixScaling().fit(self._multiclass_raw(X[cal]), y[cal])
+            }
+        proba_cal = self._calibrated(X[cal])
         self.thresholds_ = choose_thresholds(
             proba_cal,
             y[cal],
@@ -136,26 +180,24 @@ class RiskGrader:
             "fit_to": str(times[fit].max()),
             "calibration_from": str(times[cal].min()),
             "data_cutoff": str(times.max()),
-            "rounds": int(self.booster_.current_iteration()),
+            "rounds": {name: int(b.current_iteration()) for name, b in self.boosters_.items()},
             "class_counts": {c: int((y == i).sum()) for i, c in enumerate(self.classes_)},
         }
         self.reference_ = self._reference(labelled[cal], X[cal], proba_cal)
         return self
 
-    def _train_booster(self, X_fit, y_fit, X_stop, y_stop) -> lgb.Booster:
+    def _train_booster(self, X_fit, y_fit, X_stop, y_stop, binary: bool) -> lgb.Booster:
         cfg = self.config
         weight = None
         if cfg.class_weight == "sqrt":
-            freq = np.bincount(y_fit, minlength=len(self.classes_)) / len(y_fit)
+            freq = np.bincount(y_fit) / len(y_fit)
             weight = (1 / np.sqrt(np.maximum(freq, 1e-6)))[y_fit]
+        min_child = cfg.min_child_samples or int(np.clip(len(y_fit) // 250, 5, 40))
         params = {
-            "objective": "multiclass",
-            "num_class": len(self.classes_),
-            "metric": "multi_logloss",
             "learning_rate": cfg.learning_rate,
             "num_leaves": cfg.num_leaves,
             "max_bin": cfg.max_bin,
-            "min_child_samples": cfg.min_child_samples,
+            "min_child_samples": min_child,
             "colsample_bytree": cfg.colsample_bytree,
             "subsample": cfg.subsample,
             "subsample_freq": 1,
@@ -166,7 +208,19 @@ class RiskGrader:
             "num_threads": cfg.n_jobs,
             "verbose": -1,
         }
-        names = [_lgb_name(n) for n in self.featuriser_.feature_names_]
+        if binary:
+            params.update(objective="binary", metric="binary_logloss")
+            if cfg.monotone_cues:
+                directions = self.featuriser_.monotone_directions()
+                directions += [0] * (len(self.feature_names_) - len(directions))
+                params.update(
+                    monotone_constraints=directions, monotone_constraints_method="intermediate"
+                )
+        else:
+            params.update(
+                objective="multiclass", num_class=len(self.classes_), metric="multi_logloss"
+            )
+        names = [_lgb_name(n) for n in self.feature_names_]
         train = lgb.Dataset(
             X_fit,
             y_fit,
@@ -186,16 +240,15 @@ class RiskGrader:
 
     def _reference(self, cases: pd.DataFrame, X, proba: np.ndarray) -> dict:
         """Return the calibration slice's distributions, the reference for drift checks."""
-        names = self.featuriser_.feature_names_
+        names = self.feature_names_
         dense = {
             n: np.asarray(X[:, names.index(n)].todense()).ravel()
             for n in DRIFT_FEATURES
             if n in names
         }
+        score = self.risk_score(proba) if self.ordinal_ else proba.max(axis=1)
         return {
-            "score": (
-                self.risk_score(proba) if is_ordinal(self.classes_) else proba.max(axis=1)
-            ).astype(np.float32),
+            "score": score.astype(np.float32),
             "features": {n: v.astype(np.float32) for n, v in dense.items()},
             "channel": cases["channel"]
             .astype("string")
@@ -209,13 +262,47 @@ class RiskGrader:
             .to_dict(),
         }
 
+    def _with_text_scores(self, X, out_of_fold: np.ndarray | None = None):
+        """Return X with the text model's scores appended (out-of-fold for the rows that trained it)."""
+        scores = self.text_model_.scores(self.featuriser_.text_block(X))
+        if out_of_fold is not None:
+            scores[out_of_fold] = self.text_model_.oof_
+        return sparse.hstack([X, sparse.csr_matrix(scores.astype(np.float32))], format="csr")
+
+    @property
+    def feature_names_(self) -> list[str]:
+        """Return the boosters' feature names: the featuriser's, then the text model's scores."""
+        extra = self.text_model_.names if getattr(self, "text_model_", None) is not None else []
+        return [*self.featuriser_.feature_names_, *extra]
+
     # ---- scoring --------------------------------------------------------------------------
-    def _raw_proba(self, X) -> np.ndarray:
-        return self.booster_.predict(X, num_iteration=self.booster_.best_iteration or None)
+    def _predict(self, name: str, X, **kwargs):
+        booster = self.boosters_[name]
+        return booster.predict(X, num_iteration=booster.best_iteration or None, **kwargs)
+
+    def _raw_scores(self, X) -> dict[str, np.ndarray]:
+        return {name: self._predict(name, X) for name in ORDINAL_TARGETS}
+
+    def _multiclass_raw(self, X) -> np.ndarray:
+        return self._predict("multiclass", X)
+
+    def _features(self, cases: pd.DataFrame):
+        X = self.featuriser_.transform(cases)
+        return self._with_text_scores(X) if getattr(self, "text_model_", None) is not None else X
+
+    def _calibrated(self, X) -> np.ndarray:
+        if not self.ordinal_:
+            return self.calibrators_["multiclass"].transform(self._multiclass_raw(X))
+        raw = self._raw_scores(X)
+        p_high = self.calibrators_["high"].transform(raw["high"])
+        p_at_least_medium = np.maximum(
+            self.calibrators_["at_least_medium"].transform(raw["at_least_medium"]), p_high
+        )
+        return np.column_stack([1 - p_at_least_medium, p_at_least_medium - p_high, p_high])
 
     def predict_proba(self, cases: pd.DataFrame) -> np.ndarray:
         """Return calibrated class probabilities, columns in classes_ order."""
-        return self.calibrator_.transform(self._raw_proba(self.featuriser_.transform(cases)))
+        return self._calibrated(self._features(cases))
 
     @staticmethod
     def risk_score(proba: np.ndarray) -> np.ndarray:
@@ -226,8 +313,8 @@ class RiskGrader:
         self, cases: pd.DataFrame, reasons: bool = True, days: pd.Series | None = None
     ) -> pd.DataFrame:
         """Return per case: grade, score, one probability column per class, and reasons."""
-        X = self.featuriser_.transform(cases)
-        proba = self.calibrator_.transform(self._raw_proba(X))
+        X = self._features(cases)
+        proba = self._calibrated(X)
         days = cases["reported_at"] if days is None else days
         grade, demoted = apply_thresholds(proba, self.thresholds_, days)
         out = pd.DataFrame(
@@ -239,42 +326,43 @@ class RiskGrader:
         )
         out["grade"] = np.asarray(self.classes_, dtype=object)[grade]
         out["score"] = (
-            self.risk_score(proba)
-            if is_ordinal(self.classes_)
-            else np.round(100 * proba.max(axis=1), 1)
+            self.risk_score(proba) if self.ordinal_ else np.round(100 * proba.max(axis=1), 1)
         )
         for i, c in enumerate(self.classes_):
             out[f"p_{c}"] = proba[:, i]
         if reasons:
             said = self.explain(cases, X, grade)
-            said = [
-                ([OVER_CAPACITY_REASON] if d else []) + r
+            out["reasons"] = [
+                "；".join(([OVER_CAPACITY_REASON] if d else []) + r)
                 for r, d in zip(said, demoted, strict=True)
             ]
-            out["reasons"] = ["；".join(r) for r in said]
         return out
 
     def explain(self, cases: pd.DataFrame, X, grade: np.ndarray, k: int = 3) -> list[list[str]]:
-        """Return up to k reasons per case, from LightGBM's own feature contributions."""
+        """Return up to k reasons per case, from LightGBM's own feature contributions (TreeSHAP).
+
+        Risk: a case graded 高 is explained by the P(高) booster, any other by the P(at least 中)
+        booster, both in log-odds toward more risk. Other targets: the predicted class's trees.
+        """
         terms = cue_terms(normalise_texts(cases["description"]))
-        names = self.featuriser_.feature_names_
+        names = self.feature_names_
         n_features = len(names)
         out: list[list[str]] = []
-        ordinal = is_ordinal(self.classes_)
         for start in range(0, X.shape[0], _CONTRIB_CHUNK):
-            chunk = X[start : start + _CONTRIB_CHUNK]
-            contrib = self.booster_.predict(
-                chunk, pred_contrib=True, num_iteration=self.booster_.best_iteration or None
-            )
-            per_class = (
-                [np.asarray(c.todense()) for c in contrib]
-                if isinstance(contrib, list)
-                else np.split(np.asarray(contrib), len(self.classes_), axis=1)
-            )
-            if ordinal:
-                toward = per_class[2][:, :n_features] - per_class[0][:, :n_features]
+            chunk, chosen = X[start : start + _CONTRIB_CHUNK], grade[start : start + _CONTRIB_CHUNK]
+            if self.ordinal_:
+                high = _dense(self._predict("high", chunk, pred_contrib=True))[:, :n_features]
+                medium = _dense(self._predict("at_least_medium", chunk, pred_contrib=True))[
+                    :, :n_features
+                ]
+                toward = np.where((chosen == 2)[:, None], high, medium)
             else:
-                chosen = grade[start : start + chunk.shape[0]]
+                contrib = self._predict("multiclass", chunk, pred_contrib=True)
+                per_class = (
+                    [_dense(c) for c in contrib]
+                    if isinstance(contrib, list)
+                    else np.split(np.asarray(contrib), len(self.classes_), axis=1)
+                )
                 stacked = np.stack([c[:, :n_features] for c in per_class])
                 toward = stacked[chosen, np.arange(chunk.shape[0])]
             out += top_reasons(
@@ -301,6 +389,69 @@ class RiskGrader:
             "completeness",
             *self.featuriser_.context_columns_,
         ]
+
+    def model_input(self, cases: pd.DataFrame) -> pd.DataFrame:
+        """Return the columns scoring needs, counts as floats (a signature's integers cannot be missing)."""
+        frame = cases[self.input_columns].reset_index(drop=True)
+        return frame.astype({c: float for c in frame.select_dtypes("integer").columns})
+
+
+class TextModel:
+    """A linear model on the word and character n-grams, whose scores the boosters read.
+
+    Trees split one n-gram at a time and need many cases to learn from text; a regularised linear
+    model reads all n-grams at once. Its scores on the fit slice are out-of-fold (each case scored by
+    a model that did not see it), so the boosters learn how far to trust it; elsewhere the model
+    refitted on the whole fit slice scores. For risk, its targets are the two ordinal thresholds.
+    """
+
+    def __init__(self, folds: int = 5, seed: int = 0, C: float = 4.0):
+        self.folds, self.seed, self.C = folds, seed, C
+
+    def _targets(self, y: np.ndarray) -> list[np.ndarray]:
+        if self.ordinal_:
+            return [(y >= 2).astype(int), (y >= 1).astype(int)]
+        return [y]
+
+    def _fit_one(self, X, target):
+        return LogisticRegression(C=self.C, max_iter=1000).fit(X, target)
+
+    @staticmethod
+    def _logits(model, X) -> np.ndarray:
+        p = np.clip(model.predict_proba(X), 1e-6, 1 - 1e-6)
+        if p.shape[1] == 2:
+            return np.log(p[:, 1] / p[:, 0])[:, None]
+        return np.log(p)
+
+    def fit(self, X, y: np.ndarray, rows: np.ndarray, ordinal: bool) -> TextModel:
+        """Fit on the given rows; keep out-of-fold scores for them."""
+        self.ordinal_ = ordinal
+        X, y = X[rows], y[rows]
+        self.models_ = [self._fit_one(X, t) for t in self._targets(y)]
+        self.oof_ = np.zeros(
+            (X.shape[0], sum(self._logits(m, X[:1]).shape[1] for m in self.models_))
+        )
+        split_on = self._targets(y)[0]
+        folds = StratifiedKFold(self.folds, shuffle=True, random_state=self.seed)
+        for train, test in folds.split(np.zeros(len(split_on)), split_on):
+            parts = [
+                self._logits(self._fit_one(X[train], t[train]), X[test]) for t in self._targets(y)
+            ]
+            self.oof_[test] = np.hstack(parts)
+        self.names = (
+            [f"text_model:{n}" for n in ("high", "at_least_medium")]
+            if ordinal
+            else [f"text_model:{c}" for c in range(self.oof_.shape[1])]
+        )
+        return self
+
+    def scores(self, X) -> np.ndarray:
+        """Return the text scores (log-odds) of the refitted models."""
+        return np.hstack([self._logits(m, X) for m in self.models_])
+
+
+def _dense(matrix) -> np.ndarray:
+    return np.asarray(matrix.todense()) if hasattr(matrix, "todense") else np.asarray(matrix)
 
 
 def _lgb_name(name: str) -> str:

@@ -67,7 +67,9 @@ def gi_star(
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # libpysal warns about islands and disconnected components
-        w = libpysal.weights.W({c: neighbours[c] for c in cells}, silence_warnings=True)
+        w = libpysal.weights.W(
+            {c: neighbours[c] for c in cells}, id_order=list(cells), silence_warnings=True
+        )
         w.transform = "B"
         if np.allclose(values, values[0]):
             return np.zeros(len(values)), np.ones(len(values))

@@ -111,7 +111,7 @@ def log_grader(
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "grader.joblib"
             joblib.dump(grader, path)
-            example = input_example[grader.input_columns].head(5).reset_index(drop=True)
+            example = grader.model_input(input_example.head(5))
             output = grader.predict(example)
             info = mlflow.pyfunc.log_model(
                 name="model",

@@ -65,6 +65,47 @@ def _check_settings(home: str | None) -> None:
     settings.secret()  # production refuses to start without a real site secret
 
 
+def _check_input(cases: Path, mapping: Path | None) -> None:
+    """Fail fast, before any flow starts, on the problems a person must fix in the file or mapping."""
+    from pipelines.ingest import load_mapping
+    from pipelines.ingest.mapping import resolve_columns
+    from pipelines.ingest.readers import read_header
+
+    spec = load_mapping(mapping)
+    resolve_columns(read_header(cases, spec.sheet, spec.encoding), spec, str(cases))
+
+
+def _check_champion(home: str | None, model_name: str | None) -> None:
+    from mlflow import MlflowClient
+
+    from models.registry import CHAMPION, ChampionMissing, registered_name, setup_tracking
+    from pipelines.config import Settings
+
+    settings = Settings(home=Path(home)) if home else Settings()
+    setup_tracking(settings.mlflow_uri(), settings.mlflow_dir / "artifacts")
+    name = model_name or registered_name("risk_grade")
+    try:
+        MlflowClient().get_model_version_by_alias(name, CHAMPION)
+    except Exception:
+        raise ChampionMissing(
+            f"no model '{name}' carries the 'champion' alias in {settings.mlflow_uri()}. "
+            "Train one first: fengqiao train --cases FILE"
+        ) from None
+
+
+def _check_output(out: Path | None, home: str | None) -> None:
+    from pipelines.config import Settings
+    from pipelines.publish import OutputError
+
+    settings = Settings(home=Path(home)) if home else Settings()
+    folder = Path(out) if out else settings.outputs_dir
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not os.access(probe, os.W_OK):
+        raise OutputError(f"cannot write the output folder {folder}: {probe} is not writable")
+
+
 @app.command()
 def demo(
     cases: Annotated[int, typer.Option("--cases", "-n", help="cases in the demo year")] = 45_000,
@@ -111,6 +152,7 @@ def train(
 
     home = _home(home)
     _run(lambda: _check_settings(home))
+    _run(lambda: _check_input(cases, mapping))
     with console.status("[bold]fengqiao train[/]: backtesting and training…"):
         result = _run(
             lambda: train_flow(
@@ -157,6 +199,9 @@ def score(
 
     home = _home(home)
     _run(lambda: _check_settings(home))
+    _run(lambda: _check_input(cases, mapping))
+    _run(lambda: _check_champion(home, model_name))
+    _run(lambda: _check_output(out, home))
     if coordinates not in ("wgs84", "gcj02"):
         console.print("[bold red]fengqiao:[/] --coordinates must be wgs84 or gcj02")
         raise typer.Exit(code=2)

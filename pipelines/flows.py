@@ -201,7 +201,7 @@ def score_flow(
     history = read_history_task(settings, run_date, ingested.cases)
     ctx = context_task(ingested.cases, history, settings)
     timings["context"], clock = time.perf_counter() - clock, time.perf_counter()
-    parts = steps.partitions(ctx[grader.input_columns], partitions)
+    parts = steps.partitions(grader.model_input(ctx), partitions)
     futures = score_task.map(parts, settings.mlflow_uri(), name, version)
     predictions = (
         pd.concat([f.result() for f in futures], ignore_index=True)

@@ -282,8 +282,8 @@ def _disputes(rng, config, city, calendar, zones, people, n) -> pd.DataFrame:
         w = np.where(allowed, base_w, 0.0)
         community[sel] = rng.choice(len(comm), size=len(sel), p=w / w.sum())
         if allowed[emerging_idx]:
-            # The emerging zone starts as an ordinary place and grows to six times its size.
-            e_w = comm["population"].to_numpy()[emerging_idx] * (1 + 5.0 * ramp[sel] ** 1.5)
+            # The emerging zone starts as an ordinary place and grows to ten times its rate.
+            e_w = comm["population"].to_numpy()[emerging_idx] * (1 + 9.0 * ramp[sel] ** 1.5)
             to_emerging = rng.random(len(sel)) < e_w / (w.sum() + e_w)
             community[sel[to_emerging]] = emerging_idx
 

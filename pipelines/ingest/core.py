@@ -200,6 +200,11 @@ def _text(values: pd.Series) -> pd.Series:
     return pd.Series([clean(v) for v in values], index=values.index, dtype=object)
 
 
+def _norm(value: str | None) -> str | None:
+    """Return a categorical cell in the canonical text form (Simplified, half-width), None if empty."""
+    return normalise_text(value) if value is not None else None
+
+
 def _row_schema(run_date: dt.date | None) -> pa.DataFrameSchema:
     """Return the row-level contract; a row failing any check goes to the quarantine."""
     latest = pd.Timestamp(run_date or dt.date.today()) + pd.Timedelta(days=1)
@@ -208,7 +213,7 @@ def _row_schema(run_date: dt.date | None) -> pa.DataFrameSchema:
             "case_id": pa.Column(str, pa.Check.str_length(min_value=1), nullable=False),
             "reported_at": pa.Column(
                 "datetime64[ns]",
-                [pa.Check.ge(EARLIEST, name="too_early"), pa.Check.lt(latest, name="in_future")],
+                [pa.Check.ge(EARLIEST), pa.Check.lt(latest)],
                 nullable=False,
             ),
             "description": pa.Column(str, pa.Check.str_length(min_value=1), nullable=False),
@@ -276,9 +281,10 @@ def _reason(column: str, check: str, raw_value: object, run_date: dt.date | None
     if column == "description":
         return "案情描述为空，无法研判"
     if column == "reported_at":
-        if check == "too_early":
+        # pandera names failed checks after the check: greater_than_or_equal_to(...), less_than(...).
+        if check.startswith("greater_than_or_equal_to"):
             return f"受理时间“{shown}”早于2000年，疑似录入错误"
-        if check == "in_future":
+        if check.startswith("less_than"):
             return f"受理时间“{shown}”晚于运行日期{run_date or dt.date.today()}，请核对"
         if not shown:
             return "受理时间为空"
@@ -359,7 +365,7 @@ def _canonical_cases(
 
     channel_raw = _text(rows["channel"])
     channel = np.array(
-        [canonical(v, CHANNEL_SYNONYMS, CHANNELS) for v in channel_raw], dtype=object
+        [canonical(_norm(v), CHANNEL_SYNONYMS, CHANNELS) for v in channel_raw], dtype=object
     )
     unknown = channel_raw.notna().to_numpy() & pd.isna(channel)
     note(unknown, lambda i: f"来源渠道“{channel_raw.iloc[i]}”未识别，记为{CHANNEL_OTHER}")
@@ -367,21 +373,23 @@ def _canonical_cases(
 
     type_raw = _text(rows["dispute_type"])
     dispute_type = np.array(
-        [canonical(v, DISPUTE_TYPE_SYNONYMS, DISPUTE_TYPES) for v in type_raw], dtype=object
+        [canonical(_norm(v), DISPUTE_TYPE_SYNONYMS, DISPUTE_TYPES) for v in type_raw], dtype=object
     )
     unknown = type_raw.notna().to_numpy() & pd.isna(dispute_type)
     note(unknown, lambda i: f"纠纷类型“{type_raw.iloc[i]}”不在分类表中，记为其他")
     dispute_type = np.where(unknown, "其他", dispute_type)
 
     grade_raw = _text(rows["risk_grade"])
-    grade = np.array([canonical(v, GRADE_SYNONYMS, GRADES) for v in grade_raw], dtype=object)
+    grade = np.array([canonical(_norm(v), GRADE_SYNONYMS, GRADES) for v in grade_raw], dtype=object)
     note(
         grade_raw.notna().to_numpy() & pd.isna(grade),
         lambda i: f"风险等级“{grade_raw.iloc[i]}”未识别（应为高/中/低），按未定级处理",
     )
 
     status_raw = _text(rows["status"])
-    status = np.array([v if v in STATUSES else None for v in status_raw], dtype=object)
+    status = np.array(
+        [_norm(v) if _norm(v) in STATUSES else None for v in status_raw], dtype=object
+    )
     escalated = np.array(
         [
             YES_NO.get(str(v).strip().upper()) if v is not None else None

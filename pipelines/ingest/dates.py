@@ -79,7 +79,11 @@ def _from_excel_serial(number: float) -> pd.Timestamp | None:
         return None
     if 19000101 <= number <= 21001231 and float(number).is_integer():
         # A date written as a number, 20240305.
-        return parse_datetime(str(int(number)))
+        match = _COMPACT.match(str(int(number)))
+        try:
+            return pd.Timestamp(year=int(match["y"]), month=int(match["m"]), day=int(match["d"]))
+        except ValueError:
+            return None
     if not (_EXCEL_RANGE[0] <= number <= _EXCEL_RANGE[1]):
         return None
     return (_EXCEL_EPOCH + pd.Timedelta(days=number)).round("s")

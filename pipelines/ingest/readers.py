@@ -252,3 +252,62 @@ def _dedupe(header: list[str]) -> list[str]:
         seen[h] = seen.get(h, 0) + 1
         out.append(h if seen[h] == 1 else f"{h}.{seen[h]}")
     return out
+
+
+def read_header(path: Path, sheet: str | None = None, encoding: str | None = None) -> list[str]:
+    """Return an export's header row without reading its rows: the fast pre-flight check."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, expected a CSV, .xlsx or Parquet file")
+    if path.stat().st_size == 0:
+        raise InputError(
+            f"{path}: the file is empty (0 bytes); expected a header row and case rows"
+        )
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            return [str(c).strip() for c in pq.read_schema(path).names]
+        except Exception as error:
+            raise InputError(
+                f"{path}: cannot read as Parquet ({type(error).__name__}: {error})"
+            ) from None
+    if suffix in (".xlsx", ".xlsm"):
+        import openpyxl
+
+        try:
+            book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        except Exception as error:
+            raise InputError(
+                f"{path}: cannot open as an Excel workbook ({type(error).__name__}: {error})"
+            ) from None
+        if sheet is not None and sheet not in book.sheetnames:
+            raise InputError(f"{path}: no sheet named {sheet!r}; the sheets are {book.sheetnames}")
+        ws = book[sheet] if sheet is not None else book.worksheets[0]
+        rows = [
+            r
+            for _, r in zip(range(_HEADER_SCAN_ROWS), ws.iter_rows(values_only=True), strict=False)
+        ]
+        at = _find_header_row(rows)
+        if at is None:
+            raise InputError(
+                f"{path}: sheet {ws.title!r} has no header row in its first {_HEADER_SCAN_ROWS} rows"
+            )
+        return [("" if h is None else str(h)).strip() for h in rows[at]]
+    if suffix not in (".csv", ".txt", ".tsv"):
+        raise InputError(f"{path}: unsupported file type {suffix!r}; use .csv, .xlsx or .parquet")
+    with open(path, "rb") as handle:
+        head = handle.read(256 * 1024)
+    if b"\x00" in head[:8192] and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputError(
+            f"{path}: this is not a text file (it contains NUL bytes); export the table as CSV or .xlsx"
+        )
+    text, _ = _decode(head, encoding or detect_encoding(head))
+    text = text.lstrip("\ufeff")
+    for fields in csv.reader(io.StringIO(text, newline=""), _sniff_dialect(text)):
+        if any(f.strip() for f in fields):
+            return [f.strip() for f in fields]
+    raise InputError(f"{path}: no header row found in its first 256 KB")

@@ -1,0 +1,117 @@
+"""Point-in-time history and 同案 merging: nothing from the future, ever."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.context import build_context, context_columns
+from features.dedup import merge_cases, pair_precision_recall
+from features.history import as_of_stats
+
+
+def test_as_of_counts_only_strictly_earlier_events_in_the_window():
+    t = pd.to_datetime(
+        ["2025-01-01", "2025-01-05", "2025-01-20", "2025-01-05", "2025-03-01"]
+    ).to_numpy()
+    keys = np.array(["a", "a", "a", "b", None], dtype=object)
+    stats = as_of_stats(keys, t, {"high": np.array([1, 0, 1, 1, 1.0])}, keys, t, (7, 30))
+    assert stats["n_7"].tolist() == [0, 1, 0, 0, 0]
+    assert stats["n_30"].tolist() == [0, 1, 2, 0, 0]
+    assert stats["high_30"].tolist() == [0, 1, 1, 0, 0]
+    assert stats["days_since"][:3].tolist()[1:] == [4.0, 15.0] and np.isnan(stats["days_since"][0])
+
+
+def test_a_cases_features_never_change_when_later_cases_are_appended(ingested):
+    cases = ingested.cases.sort_values("reported_at", ignore_index=True)
+    cut = cases["reported_at"].quantile(0.7)
+    early = cases[cases["reported_at"] < cut].reset_index(drop=True)
+    alone = build_context(early).set_index("case_id")
+    with_future = build_context(cases).set_index("case_id").loc[alone.index]
+    columns = [*context_columns(alone), "group_id"]
+    pd.testing.assert_frame_equal(alone[columns], with_future[columns], check_dtype=False)
+
+
+def test_scoring_with_stored_history_gives_the_training_features(ingested):
+    """The nightly path (history from the store + the day) equals the training path (everything at once)."""
+    cases = ingested.cases
+    day = cases["reported_at"].max().normalize()
+    today = cases[cases["reported_at"] >= day].reset_index(drop=True)
+    past = build_context(cases[cases["reported_at"] < day].reset_index(drop=True))
+    stored = past.drop(columns=context_columns(past)).assign(history_grade=past["risk_grade"])
+    nightly = build_context(today, stored).set_index("case_id")
+    trained = build_context(cases).set_index("case_id").loc[nightly.index]
+    columns = [*context_columns(nightly), "group_id"]
+    pd.testing.assert_frame_equal(nightly[columns], trained[columns], check_dtype=False)
+
+
+def test_merge_finds_the_true_re_reports(city, ingested):
+    groups = merge_cases(ingested.cases).merge(city.truth[["case_id", "dispute_id"]], on="case_id")
+    precision, recall = pair_precision_recall(groups["group_id"], groups["dispute_id"])
+    assert precision >= 0.9 and recall >= 0.9, (precision, recall)
+
+
+def test_group_counts_grow_with_each_report_and_count_distinct_channels():
+    base = {
+        "description": "当事人甲因楼上漏水与邻居争执，要求赔偿损失2000元",
+        "dispute_type": "邻里纠纷",
+        "district": "龙山区",
+        "street": "向阳街道",
+        "community": "幸福社区",
+        "grid_id": "g1",
+        "party_keys": ["p1"],
+    }
+    cases = pd.DataFrame(
+        [
+            {
+                **base,
+                "case_id": "a",
+                "reported_at": pd.Timestamp("2025-05-01 09:00"),
+                "channel": "12345",
+            },
+            {
+                **base,
+                "case_id": "b",
+                "reported_at": pd.Timestamp("2025-05-01 15:00"),
+                "channel": "110",
+            },
+            {
+                **base,
+                "case_id": "c",
+                "reported_at": pd.Timestamp("2025-05-02 10:00"),
+                "channel": "12345",
+            },
+            {
+                **base,
+                "case_id": "d",
+                "reported_at": pd.Timestamp("2025-07-01 10:00"),
+                "channel": "12345",
+            },
+        ]
+    )
+    out = merge_cases(cases).set_index("case_id")
+    assert out.loc[["a", "b", "c"], "group_id"].tolist() == ["a", "a", "a"]
+    assert out.loc[["a", "b", "c"], "group_size"].tolist() == [1, 2, 3]
+    assert out.loc[["a", "b", "c"], "group_channels"].tolist() == [1, 2, 2]
+    assert out.loc["d", "group_id"] == "d"  # two months later: outside the window, a new dispute
+
+
+def test_merge_against_stored_history_keeps_its_groups():
+    base = {
+        "description": "当事人甲讨要工资3万元，扬言聚集",
+        "dispute_type": "劳资纠纷",
+        "district": "龙山区",
+        "street": "向阳街道",
+        "community": "幸福社区",
+        "grid_id": "g1",
+        "party_keys": ["p9"],
+        "channel": "12345",
+    }
+    history = pd.DataFrame(
+        [{**base, "case_id": "h1", "reported_at": pd.Timestamp("2025-05-01"), "group_id": "h0"}]
+    )
+    today = pd.DataFrame(
+        [{**base, "case_id": "t1", "reported_at": pd.Timestamp("2025-05-03"), "channel": "110"}]
+    )
+    out = merge_cases(today, history)
+    assert out["group_id"].tolist() == ["h0"] and out["group_size"].tolist() == [2]

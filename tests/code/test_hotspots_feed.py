@@ -1,0 +1,145 @@
+"""Hotspot statistics and the GeoJSON feed."""
+
+from __future__ import annotations
+
+import esda
+import h3
+import libpysal
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.hotspots import (
+    classify,
+    emerging_class,
+    fdr_cutoff,
+    gi_star,
+    h3_neighbours,
+    hotspot_cells,
+    study_cells,
+)
+from pipelines.publish.feed import feed_document
+
+
+def test_gi_star_matches_esda_computed_directly_on_a_lattice():
+    w = libpysal.weights.lat2W(6, 6)
+    values = np.random.default_rng(3).poisson(4, 36).astype(float)
+    values[:4] += 12  # a cluster in one corner
+    names = [str(i) for i in range(36)]
+    neighbours = {str(i): [str(j) for j in w.neighbors[i]] for i in range(36)}
+    z, p = gi_star(values, names, neighbours)
+    direct = esda.G_Local(values, w, transform="B", star=True, permutations=0)
+    np.testing.assert_allclose(z, direct.Zs, rtol=1e-10)
+    np.testing.assert_allclose(p, 2 * direct.p_norm, rtol=1e-10)
+
+
+def test_fdr_cutoff_is_benjamini_hochberg():
+    p = np.array([0.001, 0.008, 0.039, 0.041, 0.042, 0.06, 0.074, 0.205, 0.212, 0.216])
+    assert fdr_cutoff(p, 0.05) == 0.008  # 0.039 > 3/10 * 0.05
+    assert fdr_cutoff(np.array([0.5, 0.9]), 0.05) == -1.0
+
+
+def test_classes_use_fdr_not_raw_p_values():
+    z = np.array([3.0, 2.0, -3.0, 0.1])
+    p = np.array([0.0001, 0.04, 0.0002, 0.9])
+    labels, level = classify(z, p)
+    assert labels[0] == "热点-99%" and labels[2] == "冷点-99%" and labels[3] == "不显著"
+    # 0.04 passes 0.05 raw, but not Benjamini-Hochberg at 0.05 (3/4 * 0.05 = 0.0375); it does at 0.10.
+    assert labels[1] == "热点-90%"
+    assert level.tolist() == [99, 90, 99, 0]
+
+
+@pytest.mark.parametrize(
+    ("hot", "z", "expected"),
+    [
+        ([0, 0, 0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0, 0, 3], "new"),
+        ([1] * 8, [1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5], "intensifying"),
+        ([1] * 8, [3, 3.1, 2.9, 3, 3.2, 2.8, 3.1, 3], "persistent"),
+        ([1] * 8, [5, 4.5, 4, 3.5, 3, 2.5, 2.2, 2], "diminishing"),
+        ([1, 0, 1, 0, 0, 1, 0, 1], [2, 0, 2, 0, 0, 2, 0, 2], "sporadic"),
+        ([1, 1, 1, 1, 1, 1, 1, 0], [3] * 7 + [0], "none"),
+    ],
+)
+def test_emerging_trend_classes(hot, z, expected):
+    assert emerging_class(np.array(z, float), np.array(hot, bool)) == expected
+
+
+def _cluster_cases(n_hot=60, n_background=200, seed=5):
+    rng = np.random.default_rng(seed)
+    lon = np.concatenate(
+        [125.14 + rng.normal(0, 0.002, n_hot), 125.0 + rng.uniform(0, 0.4, n_background)]
+    )
+    lat = np.concatenate(
+        [42.90 + rng.normal(0, 0.002, n_hot), 42.7 + rng.uniform(0, 0.3, n_background)]
+    )
+    n = n_hot + n_background
+    return pd.DataFrame(
+        {
+            "case_id": [f"c{i}" for i in range(n)],
+            "lon": lon,
+            "lat": lat,
+            "reported_at": pd.Timestamp("2025-12-31")
+            - pd.to_timedelta(rng.integers(0, 25, n), unit="D"),
+            "grade": np.where(np.arange(n) < n_hot, "高", "低"),
+            "score": np.where(np.arange(n) < n_hot, 80.0, 10.0),
+            "dispute_type": "邻里纠纷",
+            "ticket": "",
+            "grp_size": 1,
+        }
+    )
+
+
+def test_a_planted_cluster_is_found_as_a_hot_spot():
+    cases = _cluster_cases()
+    cells = hotspot_cells(
+        cases, pd.Timestamp("2025-12-31"), resolution=8, window_days=28, trend_weeks=4
+    )
+    hot_cell = h3.latlng_to_cell(42.90, 125.14, 8)
+    assert cells.set_index("cell").loc[hot_cell, "hot_class"].startswith("热点")
+    assert (cells["n_cases"].sum()) == len(cases)
+
+
+def test_the_feed_is_valid_rfc7946_geojson():
+    cases = _cluster_cases()
+    cells = hotspot_cells(cases, pd.Timestamp("2025-12-31"), trend_weeks=4)
+    doc = feed_document(cells, cases, {"run_date": "2025-12-31"})
+    assert doc["type"] == "FeatureCollection" and "crs" not in doc
+    for feature in doc["features"]:
+        geometry = feature["geometry"]
+        if geometry["type"] == "Polygon":
+            ring = np.array(geometry["coordinates"][0])
+            assert (ring[0] == ring[-1]).all() and len(ring) >= 4
+            area = np.sum(ring[:-1, 0] * ring[1:, 1] - ring[1:, 0] * ring[:-1, 1])
+            assert area > 0  # exterior rings counter-clockwise (RFC 7946 section 3.1.6)
+        else:
+            lon, lat = geometry["coordinates"]
+            assert 73 < lon < 136 and 3 < lat < 54
+            assert round(lon, 3) == lon and set(feature["properties"]) >= {
+                "case_id",
+                "grade",
+                "score",
+            }
+    points = [f for f in doc["features"] if f["properties"]["layer"] == "case"]
+    assert len(points) == 60  # the 高 cases; 低 cases are not on the point layer
+
+
+def test_gcj02_option_shifts_the_feed_and_says_so():
+    cases = _cluster_cases()
+    cells = hotspot_cells(cases, pd.Timestamp("2025-12-31"), trend_weeks=4)
+    wgs = feed_document(cells, cases, {}, "wgs84")
+    gcj = feed_document(cells, cases, {}, "gcj02")
+    assert (
+        gcj["fengqiao"]["coordinate_system"] == "GCJ-02"
+        and wgs["fengqiao"]["coordinate_system"] == "WGS-84"
+    )
+    a, b = (
+        wgs["features"][0]["geometry"]["coordinates"][0][0],
+        gcj["features"][0]["geometry"]["coordinates"][0][0],
+    )
+    assert 0.003 < b[0] - a[0] < 0.01  # GCJ-02 lies a few hundred metres east here
+
+
+def test_study_area_includes_empty_neighbours():
+    cell = h3.latlng_to_cell(42.9, 125.1, 8)
+    area = study_cells(pd.Series([cell]))
+    assert len(area) == 7 and set(h3_neighbours(area)[cell]) == set(area) - {cell}

@@ -1,0 +1,84 @@
+"""The risk lexicon and the segmenter."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from features.lexicon import find_cues, lexicon_features, load_lexicon
+from features.segment import Segmenter, domain_dictionary, token_agreement
+
+
+@pytest.mark.parametrize(
+    ("text", "fires", "negated"),
+    [
+        ("当事人甲扬言要报复对方", {"threat"}, set()),
+        ("未扬言报复，无过激言行，未发生肢体冲突", set(), {"threat", "violence"}),
+        ("情绪稳定，无轻生倾向，双方均未饮酒", set(), {"selfharm", "alcohol"}),
+        ("未饮酒但扬言要跳楼", {"threat", "selfharm"}, {"alcohol"}),
+        ("现场未发现凶器", set(), {"weapon"}),
+        ("不解决就跟他同归于尽", {"threat"}, set()),
+        ("扬言要组织20余人集体上访", {"threat", "crowd"}, set()),
+        ("长期遭受家暴", {"domestic_violence"}, set()),
+    ],
+)
+def test_cues_fire_and_negation_cancels_them(text, fires, negated):
+    hits = find_cues(text)
+    assert {c for c, n in hits.counts.items() if n} == fires
+    assert {c for c, n in hits.negated.items() if n} == negated
+
+
+@pytest.mark.parametrize(
+    ("text", "amount", "people"),
+    [
+        ("涉及30名工人工资共计5万余元", 50000, 30),
+        ("借款金额3.2万元，损失约8600元", 32000, 0),
+        ("拖欠3千元", 3000, 0),
+        ("30余人聚集", 0, 30),
+    ],
+)
+def test_amounts_and_headcounts_are_extracted(text, amount, people):
+    hits = find_cues(text)
+    assert hits.amount == amount and hits.people == people
+
+
+def test_lexicon_features_are_named_for_reasons_and_versioned():
+    lex = load_lexicon()
+    frame = lexicon_features(["扬言报复", "无"])
+    assert lex.version
+    assert {f"lex_{c}" for c in lex.names} <= set(frame.columns)
+    assert lex.label("threat") == "威胁性言语"
+    assert frame["lex_threat"].tolist() == [2, 0]
+
+
+def test_segmenter_keeps_domain_words_whole_and_learns_place_names():
+    seg = Segmenter().fit(places=["春晖新村社区"])
+    tokens = seg.transform(["网格员上报：当事人甲扬言要报复，诉调对接，春晖新村社区"])[0].split()
+    for word in ("网格员", "扬言", "报复", "诉调对接", "春晖新村社区", "当事人甲"):
+        assert word in tokens
+    assert "，" not in tokens  # punctuation is a stop word
+
+
+def test_segmenter_pickles_without_its_tokenizer_and_works_after():
+    seg = Segmenter().fit()
+    seg.transform(["先用一次"])
+    assert seg._cut_fn is not None
+    clone = pickle.loads(pickle.dumps(seg))
+    assert getattr(clone, "_cut_fn", None) is None
+    assert clone.transform(["当事人甲扬言报复"]) == seg.transform(["当事人甲扬言报复"])
+
+
+def test_both_engines_agree_on_demo_text(city):
+    texts = city.export["案情描述"].head(300).fillna("").tolist()
+    a, b = Segmenter("rjieba").fit(), Segmenter("jieba").fit()
+    assert token_agreement(texts, a, b) >= 0.995
+
+
+def test_every_dictionary_entry_has_an_explicit_frequency():
+    assert all(freq > 0 and word for word, freq, _ in domain_dictionary())
+
+
+def test_unknown_engine_is_refused():
+    with pytest.raises(ValueError, match="unknown segmentation engine"):
+        Segmenter("pkuseg").fit()

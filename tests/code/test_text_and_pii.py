@@ -1,0 +1,127 @@
+"""Text normalisation and personal-data masking."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from features.pii import (
+    ID_TOKEN,
+    NAME_TOKEN,
+    NUMBER_TOKEN,
+    PHONE_TOKEN,
+    NameIndex,
+    keyed_hash,
+    mask_contacts,
+    mask_names,
+    mask_text,
+    party_keys,
+    split_parties,
+    valid_id_number,
+)
+from features.text import normalise_text
+
+VALID_ID = "220402199705243210"
+
+
+def _id_with_check(body17: str) -> str:
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    return (
+        body17 + "10X98765432"[sum(int(d) * w for d, w in zip(body17, weights, strict=True)) % 11]
+    )
+
+
+def test_normalise_turns_traditional_full_width_and_stray_whitespace_into_one_form():
+    messy = " 來電人反映：\t鄰居噪音擾民，損失３５００元\n 诉求：要求賠償。 "
+    assert normalise_text(messy) == "来电人反映：邻居噪音扰民，损失3500元诉求：要求赔偿。"
+
+
+def test_normalise_keeps_ascii_punctuation_between_digits():
+    assert normalise_text("拖欠工资3,500元") == "拖欠工资3,500元"
+
+
+@given(
+    st.text(
+        alphabet=st.sampled_from([*"來電人反映鄰居噪音，。：３５ab \t\n!?(),工资擾賠"]), max_size=60
+    )
+)
+@settings(max_examples=200, deadline=None)
+def test_normalise_is_idempotent(text):
+    once = normalise_text(text)
+    assert normalise_text(once) == once
+
+
+def test_valid_id_number_checks_the_check_digit():
+    assert valid_id_number(VALID_ID)
+    assert not valid_id_number(VALID_ID[:-1] + "1")
+    assert valid_id_number(_id_with_check("11010519491231002"))  # the GB 11643 example body
+
+
+def test_mask_contacts_finds_numbers_whatever_separates_their_digits():
+    text = "电话138-1234-5678或0437 3212345，(0437)1234567，+86 139 1234 5678，身份证220402199705243210，卡号6222021234567890123"
+    masked = mask_contacts(text)
+    assert not re.search(r"\d{7,}", masked.replace("-", "").replace(" ", ""))
+    assert masked.count(PHONE_TOKEN) == 4
+    assert ID_TOKEN in masked and NUMBER_TOKEN in masked
+
+
+def test_mask_contacts_leaves_dates_amounts_and_case_numbers():
+    text = "2025-03-05 14:20受理，案件编号LY2025010100001，金额35000元，涉及30名工人"
+    assert mask_contacts(text) == text
+
+
+def test_stray_whitespace_inside_a_number_does_not_hide_it():
+    assert mask_contacts("联系电话0 437-7814213。") == f"联系电话{PHONE_TOKEN}。"
+
+
+def test_names_become_role_tokens_and_other_known_names_the_name_token():
+    names = split_parties("王秀英、李建国")
+    known = NameIndex(["王秀英", "李建国", "张伟"])
+    masked = mask_text("王秀英与李建国争吵，张伟在场劝解", names, known)
+    assert masked == f"当事人甲与当事人乙争吵，{NAME_TOKEN}在场劝解"
+
+
+def test_longer_names_are_masked_before_their_prefixes():
+    assert mask_names("王秀英和王秀", ["王秀", "王秀英"]) == "当事人乙和当事人甲"
+
+
+digits = st.text(alphabet="0123456789", min_size=8, max_size=8)
+
+
+@given(
+    prefix=st.sampled_from(["138", "139", "150", "186", "198"]),
+    rest=digits,
+    sep=st.sampled_from(["", "-", " "]),
+    filler=st.text(alphabet="纠纷电话是，。的", max_size=10),
+)
+@settings(max_examples=300, deadline=None)
+def test_masking_removes_every_generated_phone_and_is_idempotent(prefix, rest, sep, filler):
+    phone = prefix + sep + rest[:4] + sep + rest[4:]
+    text = f"{filler}{phone}{filler}"
+    masked = mask_contacts(text)
+    assert prefix + rest not in re.sub(r"\D", "", masked)
+    assert mask_contacts(masked) == masked
+
+
+@given(
+    body=st.text(alphabet="0123456789", min_size=17, max_size=17),
+    filler=st.text(alphabet="身份证号码：", max_size=6),
+)
+@settings(max_examples=300, deadline=None)
+def test_masking_removes_every_generated_id_number(body, filler):
+    number = _id_with_check(body)
+    masked = mask_contacts(f"{filler}{number}{filler}")
+    assert number not in masked
+    assert mask_contacts(masked) == masked
+
+
+def test_keyed_hash_depends_on_the_secret_and_links_the_same_person():
+    a = party_keys("secret-one-xxxxxxxx", ["王秀英"], "13812345678", VALID_ID, "龙山区")
+    b = party_keys("secret-one-xxxxxxxx", ["王秀英"], "138 1234 5678", VALID_ID, "龙山区")
+    c = party_keys("secret-two-xxxxxxxx", ["王秀英"], "13812345678", VALID_ID, "龙山区")
+    assert a == b
+    assert not set(a) & set(c)
+    assert all(VALID_ID not in k and "13812345678" not in k for k in a)
+    assert keyed_hash("k", "v") != keyed_hash("k2", "v")

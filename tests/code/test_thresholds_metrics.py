@@ -1,0 +1,81 @@
+"""Grade thresholds and the evaluation metrics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.metrics import brier_score, classwise_ece, expected_calibration_error, grade_metrics
+from models.thresholds import RISK_CLASSES, Thresholds, apply_thresholds, choose_thresholds
+
+
+def _synthetic(n=4000, seed=0):
+    rng = np.random.default_rng(seed)
+    latent = rng.normal(0, 1.5, n)
+    p_high = 1 / (1 + np.exp(-(latent - 3)))
+    p_ge_medium = 1 / (1 + np.exp(-(latent - 1.2)))
+    proba = np.column_stack([1 - p_ge_medium, p_ge_medium - p_high, p_high])
+    y = (rng.random(n)[:, None] > np.cumsum(proba, axis=1)).sum(axis=1).clip(0, 2)
+    days = pd.Series(pd.Timestamp("2025-01-01") + pd.to_timedelta(np.arange(n) % 40, unit="D"))
+    return proba, y, days
+
+
+def test_f1_rule_gives_ordered_grades():
+    proba, y, _ = _synthetic()
+    t = choose_thresholds(proba, y, RISK_CLASSES, "f1")
+    grade, _ = apply_thresholds(proba, t)
+    assert t.rule == "f1" and 0 < t.high < 1 and 0 < t.medium < 1
+    assert set(np.unique(grade)) == {0, 1, 2}
+    # The documented rule, exactly: 高 by p(高), else 中 by p(中) + p(高).
+    assert ((grade == 2) == (proba[:, 2] >= t.high)).all()
+    below = grade < 2
+    assert ((grade[below] == 1) == (proba[below, 1:].sum(axis=1) >= t.medium)).all()
+
+
+def test_capacity_rule_never_exceeds_the_daily_red_tickets():
+    proba, y, days = _synthetic()
+    t = choose_thresholds(proba, y, RISK_CLASSES, "capacity", days, capacity_per_day=3)
+    grade, demoted = apply_thresholds(proba, t, days)
+    per_day = pd.Series(grade == 2).groupby(days.to_numpy()).sum()
+    assert per_day.max() <= 3
+    assert (grade[demoted] == 1).all()
+
+
+def test_capacity_rule_needs_its_inputs():
+    proba, y, _ = _synthetic()
+    with pytest.raises(ValueError, match="capacity"):
+        choose_thresholds(proba, y, RISK_CLASSES, "capacity")
+
+
+def test_other_targets_use_the_most_probable_class():
+    proba = np.array([[0.2, 0.5, 0.3], [0.6, 0.3, 0.1]])
+    t = choose_thresholds(proba, np.array([1, 0]), ["a", "b", "c"])
+    assert t == Thresholds("argmax")
+    assert apply_thresholds(proba, t)[0].tolist() == [1, 0]
+
+
+def test_metrics_on_known_values():
+    y = np.array([0, 1, 2, 0])
+    perfect = np.eye(3)[y]
+    assert brier_score(y, perfect) == 0
+    assert expected_calibration_error(y, perfect) == 0
+    uniform = np.full((4, 3), 1 / 3)
+    assert brier_score(y, uniform) == pytest.approx(2 / 3)
+    m = grade_metrics(y, perfect, y, RISK_CLASSES)
+    assert (
+        m["macro_f1"] == 1
+        and m["high_recall"] == 1
+        and m["confusion"] == [[2, 0, 0], [0, 1, 0], [0, 0, 1]]
+    )
+
+
+def test_calibrated_probabilities_have_small_ece_and_overconfident_ones_do_not():
+    rng = np.random.default_rng(1)
+    p = rng.uniform(0.05, 0.95, 20000)
+    y = (rng.random(20000) < p).astype(int)
+    calibrated = np.column_stack([1 - p, p])
+    overconfident = np.column_stack([1 - p**0.3, p**0.3])
+    assert expected_calibration_error(y, calibrated) < 0.02
+    assert expected_calibration_error(y, overconfident / overconfident.sum(1, keepdims=True)) > 0.05
+    assert classwise_ece(y, calibrated) < 0.02

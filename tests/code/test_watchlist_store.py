@@ -1,0 +1,129 @@
+"""The dispatcher's watchlist and the history store."""
+
+from __future__ import annotations
+
+import csv
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from pipelines.publish.watchlist import (
+    COLUMNS,
+    assign_tickets,
+    protect_cell,
+    watchlist_frame,
+    write_watchlist,
+)
+from pipelines.store import HistoryStore
+
+
+def _scored(rows):
+    base = {
+        "reported_at": pd.Timestamp("2025-12-31 10:00"),
+        "channel": "12345",
+        "district": "龙山区",
+        "street": "向阳街道",
+        "community": "幸福社区",
+        "grid_id": "g1",
+        "status": "待受理",
+        "description": "案情",
+        "reasons": "描述含威胁性言语(扬言)",
+        "group_id": "x",
+        "grp_size": 1,
+        "missing_elements": "",
+        "hist_party_n_365": 0,
+        "dispute_type": "消费纠纷",
+    }
+    return pd.DataFrame([{**base, **r} for r in rows])
+
+
+@pytest.mark.parametrize("value", ["=1+1", "+86", "-SUM(A1)", "@cmd", "\tx", "\rx"])
+def test_formula_starts_are_neutralised(value):
+    assert protect_cell(value) == "'" + value
+    assert protect_cell("正常文本") == "正常文本" and protect_cell(3.5) == 3.5
+
+
+def test_tickets_follow_the_three_colour_rules():
+    scored = _scored(
+        [
+            {"case_id": "h", "grade": "高", "score": 80.0},
+            {"case_id": "m", "grade": "中", "score": 40.0},
+            {"case_id": "family", "grade": "低", "score": 10.0, "dispute_type": "婚恋家庭"},
+            {
+                "case_id": "feud",
+                "grade": "低",
+                "score": 9.0,
+                "dispute_type": "邻里纠纷",
+                "hist_party_n_365": 2,
+            },
+            {"case_id": "failed", "grade": "低", "score": 8.0, "status": "未化解"},
+            {"case_id": "quiet", "grade": "低", "score": 5.0},
+        ]
+    )
+    tickets = assign_tickets(scored).set_index("case_id")
+    assert tickets.loc["h", ["ticket", "deadline"]].tolist() == ["红色督办单", "30分钟内响应联系"]
+    assert tickets.loc["m", ["ticket", "deadline"]].tolist() == ["黄色交办单", "24小时内办理"]
+    assert (tickets.loc[["family", "feud", "failed"], "ticket"] == "蓝色预警单").all()
+    assert "婚恋家庭" in tickets.loc["family", "dispatch_reasons"]
+    assert tickets.loc["quiet", "ticket"] == ""
+
+
+def test_watchlist_reads_back_from_excel_and_csv(tmp_path):
+    scored = _scored(
+        [
+            {"case_id": "b", "grade": "中", "score": 40.0, "description": '=HYPERLINK("x")'},
+            {"case_id": "a", "grade": "高", "score": 70.0},
+            {"case_id": "c", "grade": "高", "score": 90.0},
+        ]
+    )
+    table = watchlist_frame(assign_tickets(scored), "7")
+    csv_path, xlsx_path = write_watchlist(table, tmp_path)
+    raw = csv_path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(csv_path.open(encoding="utf-8-sig")))
+    assert rows[0] == COLUMNS
+    assert [r[0] for r in rows[1:]] == ["c", "a", "b"]  # riskiest first
+    assert all(not cell.startswith(("=", "+", "-", "@")) for r in rows[1:] for cell in r)
+    sheet = openpyxl.load_workbook(xlsx_path).active
+    assert sheet.freeze_panes == "A2"
+    fills = {
+        sheet.cell(r, 1).value: sheet.cell(r, 1).fill.start_color.rgb
+        for r in range(2, sheet.max_row + 1)
+    }
+    assert fills["c"].endswith("FFC7CE") and fills["b"].endswith("FFEB9C")
+    summary_col = COLUMNS.index("案情摘要") + 1
+    formula_cell = next(
+        sheet.cell(r, summary_col)
+        for r in range(2, sheet.max_row + 1)
+        if sheet.cell(r, 1).value == "b"
+    )
+    assert formula_cell.data_type == "s"  # stored as text, never evaluated
+
+
+def _store_rows(ids, day):
+    return pd.DataFrame(
+        {
+            "case_id": ids,
+            "reported_at": pd.Timestamp(day),
+            "description": "x",
+            "risk_grade": "低",
+            "party_keys": [["k"]] * len(ids),
+            "lon": 125.0,
+            "lat": 42.9,
+        }
+    )
+
+
+def test_store_appends_are_idempotent_per_batch_and_read_by_window(tmp_path):
+    store = HistoryStore(tmp_path)
+    store.append(_store_rows(["a", "b"], "2025-11-30"), "day-2025-11-30")
+    store.append(_store_rows(["c"], "2025-12-01"), "day-2025-12-01")
+    store.append(_store_rows(["c"], "2025-12-01"), "day-2025-12-01")  # a re-run of the same day
+    everything = store.read()
+    assert everything["case_id"].tolist() == ["a", "b", "c"]
+    december = store.read(start=pd.Timestamp("2025-12-01"), end=pd.Timestamp("2026-01-01"))
+    assert december["case_id"].tolist() == ["c"]
+    assert store.read(exclude_case_ids={"a"})["case_id"].tolist() == ["b", "c"]
+    assert everything["party_keys"].tolist() == [["k"], ["k"], ["k"]]
+    assert (everything["history_grade"] == "低").all()

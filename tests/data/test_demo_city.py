@@ -1,0 +1,128 @@
+"""The demo city generator: deterministic, realistic where it matters, honest about its labels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.pii import valid_id_number
+from pipelines.demo_city import DemoConfig, generate_demo_city
+from pipelines.demo_city.generate import EXPORT_COLUMNS
+
+
+def test_a_seed_fixes_everything():
+    a = generate_demo_city(DemoConfig(n_cases=800, seed=3))
+    b = generate_demo_city(DemoConfig(n_cases=800, seed=3))
+    c = generate_demo_city(DemoConfig(n_cases=800, seed=4))
+    pd.testing.assert_frame_equal(a.export, b.export)
+    pd.testing.assert_frame_equal(a.truth, b.truth)
+    assert not a.export["案情描述"].equals(c.export["案情描述"])
+
+
+def test_the_export_has_chinese_headers_and_about_the_asked_size(city):
+    assert list(city.export.columns) == list(EXPORT_COLUMNS.values())
+    assert 0.9 * 4000 <= len(city.export) <= 1.05 * 4000
+
+
+def test_grade_prevalence_and_the_oracle_are_consistent(city):
+    shares = city.export["风险等级"].value_counts(normalize=True)
+    assert abs(shares["高"] - 0.05) < 0.015 and abs(shares["中"] - 0.20) < 0.03
+    oracle = city.truth[["p_low", "p_medium", "p_high"]].to_numpy()
+    np.testing.assert_allclose(oracle.sum(axis=1), 1.0)
+    # Grades are drawn from the oracle: its mean probability matches the observed share.
+    assert abs(oracle[:, 2].mean() - shares["高"]) < 0.015
+
+
+def test_labels_follow_text_cues_history_and_channels(city):
+    frame = city.export.drop_duplicates("案件编号").merge(
+        city.truth, left_on="案件编号", right_on="case_id"
+    )
+    threat = frame["案情描述"].str.contains("扬言要报复|同归于尽|威胁要")
+    assert frame.loc[threat, "p_high"].mean() > 2 * frame.loc[~threat, "p_high"].mean()
+    multi = frame.groupby("dispute_id")["channel"].transform("nunique") > 1
+    assert frame.loc[multi, "p_high"].mean() > frame.loc[~multi, "p_high"].mean()
+
+
+def test_escalation_follows_risk(city):
+    frame = city.export
+    known = frame[frame["是否升级"].notna()]
+    rate = known.groupby("风险等级")["是否升级"].apply(lambda s: (s == "是").mean())
+    assert rate["高"] > rate["中"] > rate["低"]
+    assert frame["是否升级"].isna().any()  # the last 30 days' outcomes are not known yet
+
+
+def test_places_are_real_counties_and_every_case_has_coordinates(city):
+    frame = city.export
+    assert set(frame["区县"]) == {"龙山区", "西安区", "东丰县", "东辽县"}
+    assert frame["经度"].between(124.5, 126.0).all() and frame["纬度"].between(42.2, 43.4).all()
+    assert (
+        len(city.city.townships) == 47
+        and len(city.city.communities) == 563
+        and len(city.city.grids) == 1916
+    )
+
+
+def test_channels_write_in_their_own_styles(city):
+    truth = city.truth.set_index("case_id")
+    frame = city.export.drop_duplicates("案件编号").set_index("案件编号")
+    text = frame["案情描述"].str.strip()
+    channel = truth.loc[frame.index, "channel"]
+    assert text[channel == "12345"].str.startswith(("来电人反映", "來電人反映")).mean() > 0.95
+    assert text[channel == "110"].str.startswith(("报警人称", "報警人稱")).mean() > 0.95
+    assert (
+        text[channel == "我要报事"].str.startswith(("【我要报事】", "【我要報事】")).mean() > 0.95
+    )
+    # Several export systems name the channels their own way.
+    assert frame["来源渠道"].nunique() > 7
+
+
+def test_text_carries_real_world_mess(city):
+    text = city.export["案情描述"].fillna("")
+    traditional = text.str.contains("來電人|報警人|糾紛|與|為")
+    assert 0.01 < traditional.mean() < 0.08
+    assert text.str.contains("[０-９]").mean() > 0.01
+    assert text.str.contains("[\t\n]").mean() > 0.03
+    assert text.str.contains("未发生肢体冲突|无过激言行|未扬言报复|未发生聚集").mean() > 0.02
+
+
+def test_fake_personal_data_looks_real(city):
+    frame = city.export
+    phones = frame["联系电话"].dropna().astype(str)
+    assert phones.str.fullmatch(r"1[3-9]\d{9}").all()
+    ids = frame["身份证号"].dropna().astype(str)
+    assert ids.map(valid_id_number).all() and ids.str[:4].eq("2204").all()
+    assert frame["案情描述"].str.contains(r"1[3-9]\d{9}").mean() > 0.05
+
+
+def test_re_reports_are_recorded_as_true_groups(city):
+    sizes = city.truth.groupby("dispute_id").size()
+    in_groups = sizes[sizes > 1].sum() / sizes.sum()
+    assert 0.15 < in_groups < 0.5
+
+
+def test_hot_zones_and_the_emerging_zone_are_there():
+    big = generate_demo_city(DemoConfig(n_cases=12000, seed=2))
+    truth = big.truth.merge(
+        big.export[["案件编号", "受理时间"]], left_on="case_id", right_on="案件编号"
+    )
+    when = pd.to_datetime(truth["受理时间"], errors="coerce", format="mixed")
+    per_community = truth.groupby("community_id").size()
+    hot = per_community.reindex(big.zones["persistent"]).fillna(0)
+    assert (hot > per_community.quantile(0.9)).all()
+    emerging = truth["community_id"] == big.zones["emerging"][0]
+    last_weeks = when >= pd.Timestamp("2025-11-19")
+    before = emerging[~last_weeks].sum() / (~last_weeks).sum()
+    after = emerging[last_weeks].sum() / last_weeks.sum()
+    assert after > 2 * before
+
+
+def test_wage_arrears_peak_before_spring_festival(city):
+    truth = city.truth.merge(
+        city.export[["案件编号", "受理时间"]], left_on="case_id", right_on="案件编号"
+    )
+    when = pd.to_datetime(truth["受理时间"], errors="coerce", format="mixed")
+    wage = truth["dispute_type"] == "劳资纠纷"
+    before_festival = (when >= "2025-01-01") & (when < "2025-01-28")
+    per_day_before = (wage & before_festival).sum() / 27
+    per_day_summer = (wage & (when >= "2025-06-01") & (when < "2025-09-01")).sum() / 92
+    assert per_day_before > 1.5 * per_day_summer

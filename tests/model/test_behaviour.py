@@ -1,0 +1,127 @@
+"""Model behaviour: invariance to how a text is written, direction of risk cues, honest artifacts."""
+
+from __future__ import annotations
+
+import functools
+import pickle
+
+import numpy as np
+import pytest
+
+from features.text import normalise_text
+from models.thresholds import RISK_CLASSES
+
+pytestmark = pytest.mark.xdist_group("model")
+
+
+def _sample(cases_with_context, n=300):
+    return (
+        cases_with_context[cases_with_context["reported_at"] >= "2025-12-01"]
+        .head(n)
+        .reset_index(drop=True)
+    )
+
+
+@functools.cache
+def _s2t():
+    import opencc
+
+    return opencc.OpenCC("s2t")
+
+
+def _to_traditional(text):
+    return _s2t().convert(text)
+
+
+def _full_width(text):
+    return text.translate(str.maketrans("0123456789，", "０１２３４５６７８９,"))
+
+
+@pytest.mark.parametrize(
+    "variant", [_to_traditional, _full_width, lambda t: "  " + t.replace("，", ", ") + "\n"]
+)
+def test_how_a_text_is_written_does_not_change_features_or_grade(
+    grader, cases_with_context, variant
+):
+    cases = _sample(cases_with_context)
+    varied = cases.assign(description=cases["description"].map(variant))
+    assert (varied["description"] != cases["description"]).any()
+    original, changed = grader.featuriser_.transform(cases), grader.featuriser_.transform(varied)
+    np.testing.assert_array_equal(
+        original.toarray(), changed.toarray()
+    )  # NaN-aware: missing stays missing
+    a, b = grader.predict(cases, reasons=False), grader.predict(varied, reasons=False)
+    assert a["grade"].tolist() == b["grade"].tolist()
+    np.testing.assert_array_equal(a["p_高"], b["p_高"])
+
+
+def test_adding_a_threat_never_lowers_the_high_risk_probability(grader, cases_with_context):
+    """By construction: cues enter only through monotone-constrained counts and monotone calibration."""
+    cases = _sample(cases_with_context)
+    threatened = cases.assign(description=cases["description"] + "扬言报复")
+    before = grader.predict(cases, reasons=False)["p_高"].to_numpy()
+    after = grader.predict(threatened, reasons=False)["p_高"].to_numpy()
+    assert (after >= before - 1e-12).all(), np.sort(after - before)[:5]
+    assert after.mean() > before.mean()
+
+
+def test_adding_mitigation_never_raises_the_high_risk_probability(grader, cases_with_context):
+    cases = _sample(cases_with_context)
+    calmed = cases.assign(description=cases["description"] + "已和解")
+    before = grader.predict(cases, reasons=False)["p_高"].to_numpy()
+    after = grader.predict(calmed, reasons=False)["p_高"].to_numpy()
+    assert (after <= before + 1e-12).all()
+
+
+def test_probabilities_are_a_distribution_and_grades_follow_the_thresholds(
+    grader, cases_with_context
+):
+    out = grader.predict(_sample(cases_with_context), reasons=False)
+    proba = out[[f"p_{c}" for c in RISK_CLASSES]].to_numpy()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert (proba >= 0).all()
+    t = grader.thresholds_
+    assert ((out["grade"] == "高") == (out["p_高"] >= t.high)).all()
+    assert set(out["grade"]) <= set(RISK_CLASSES)
+
+
+def test_the_pickled_grader_scores_exactly_as_the_trained_one(grader, cases_with_context):
+    cases = _sample(cases_with_context, 100)
+    clone = pickle.loads(pickle.dumps(grader))
+    a, b = grader.predict(cases), clone.predict(cases)
+    assert a.equals(b)
+
+
+def test_reasons_are_plain_chinese_from_the_models_contributions(grader, cases_with_context):
+    cases = _sample(cases_with_context)
+    out = grader.predict(cases)
+    flagged = out[out["grade"].isin(["高", "中"])]
+    assert len(flagged) and (flagged["reasons"].str.len() > 0).mean() > 0.9
+    phrases = {p for r in flagged["reasons"] for p in r.split("；") if p}
+    assert all(not p.isascii() for p in phrases)
+    threat = cases.assign(description="当事人甲扬言要报复对方，手持菜刀，情绪激动")
+    said = grader.predict(threat.head(20))
+    assert said["reasons"].str.contains("威胁性言语|持械").mean() > 0.5
+
+
+def test_the_featuriser_is_reused_unchanged_and_never_refits(grader, cases_with_context):
+    vocabulary = dict(grader.featuriser_.word_vectorizer_.vocabulary_)
+    grader.featuriser_.transform(
+        _sample(cases_with_context).assign(description="全新的词汇从未出现过")
+    )
+    assert grader.featuriser_.word_vectorizer_.vocabulary_ == vocabulary
+
+
+def test_any_label_column_can_be_the_target(cases_with_context):
+    from models.grader import GraderConfig, RiskGrader
+
+    train = cases_with_context[cases_with_context["reported_at"] < "2025-12-01"]
+    typed = RiskGrader(
+        GraderConfig(target="dispute_type", word_features=500, char_features=300)
+    ).fit(train)
+    assert not typed.ordinal_ and len(typed.classes_) >= 10
+    test = _sample(cases_with_context).dropna(subset=["dispute_type"])
+    out = typed.predict(test)
+    accuracy = (out["grade"].to_numpy() == test["dispute_type"].to_numpy()).mean()
+    assert accuracy > 0.8, accuracy
+    assert normalise_text("糾紛") == "纠纷"

@@ -1,0 +1,35 @@
+"""Fixtures for flow tests: a Prefect test server, and one small demo run shared by the tests."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+
+DEMO_CASES = 3000
+
+
+@pytest.fixture(scope="session")
+def prefect_server():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="session")
+def demo_home(prefect_server, tmp_path_factory):
+    """Run `fengqiao demo` once on a small city; return its data folder."""
+    home = tmp_path_factory.mktemp("demo-home")
+    result = CliRunner().invoke(app, ["demo", "--cases", str(DEMO_CASES), "--home", str(home)])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return home
+
+
+@pytest.fixture(scope="session")
+def demo_day(demo_home):
+    """Return the published folder of the demo's scored day."""
+    folders = sorted((demo_home / "outputs").iterdir())
+    assert len(folders) == 1
+    return folders[0]

@@ -1,0 +1,49 @@
+"""What counts as the input's personal data, for tests that scan outputs for leaks."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+_PHONE = re.compile(r"(?<!\d)(?:1[3-9]\d{9}|0437-\d{7})(?!\d)")
+_ID = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+
+
+def personal_data(export: pd.DataFrame) -> set[str]:
+    """Return every party name, phone number and ID number in a demo export (columns and texts)."""
+    found: set[str] = set()
+    for cell in export["当事人"].dropna():
+        found.update(
+            n
+            for n in str(cell).split("、")
+            if len(n) >= 2
+            and not n.endswith(
+                (
+                    "公司",
+                    "医院",
+                    "卫生院",
+                    "诊所",
+                    "村委会",
+                    "指挥部",
+                    "小学",
+                    "中学",
+                    "幼儿园",
+                    "超市",
+                    "商场",
+                    "会所",
+                    "工地",
+                    "饭店",
+                    "烧烤店",
+                    "厂",
+                    "中心",
+                )
+            )
+        )
+    found.update(str(v) for v in export["联系电话"].dropna())
+    found.update(str(v) for v in export["身份证号"].dropna())
+    for text in export["案情描述"].dropna():
+        normal = str(text).translate(str.maketrans("０１２３４５６７８９", "0123456789"))
+        found.update(_PHONE.findall(normal))
+        found.update(_ID.findall(normal))
+    return found
