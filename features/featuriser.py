@@ -27,7 +27,7 @@ from features.segment import Segmenter
 from features.text import normalise_texts
 
 CATEGORICAL = ("channel", "dispute_type", "district")
-_INPUT_COLUMNS = ("description", "reported_at", *CATEGORICAL)
+_TEXT_INPUTS = ("description", "reported_at")
 
 
 def _split(text: str) -> list[str]:
@@ -48,6 +48,7 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
     word_features, char_features : vocabulary sizes of the word and character n-gram TF-IDF (0: off)
     min_df : minimum documents a term must appear in to enter a vocabulary
     char_ngrams : the character n-gram lengths
+    exclude : categorical inputs to leave out, e.g. the label when training on dispute_type
     n_jobs : processes for segmenting large inputs
     """
 
@@ -58,6 +59,7 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
         char_features: int = 20000,
         min_df: int = 3,
         char_ngrams: tuple[int, int] = (1, 3),
+        exclude: tuple[str, ...] = (),
         n_jobs: int = 1,
     ):
         self.engine = engine
@@ -65,59 +67,55 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
         self.char_features = char_features
         self.min_df = min_df
         self.char_ngrams = char_ngrams
+        self.exclude = exclude
         self.n_jobs = n_jobs
+
+    @property
+    def categoricals(self) -> tuple[str, ...]:
+        """Return the categorical inputs used (CATEGORICAL minus `exclude`)."""
+        return tuple(c for c in CATEGORICAL if c not in self.exclude)
 
     def fit(self, cases: pd.DataFrame, y=None) -> CaseFeaturiser:
         """Learn the dictionary, vocabularies, IDF weights and category levels from training cases."""
-        missing = [c for c in _INPUT_COLUMNS if c not in cases]
+        missing = [c for c in (*_TEXT_INPUTS, *self.categoricals) if c not in cases]
         if missing:
             raise ValueError(f"cases lack column(s) {missing}")
-        texts = normalise_texts(cases["description"])
-        places = (
-            pd.concat([cases[c] for c in ("street", "community") if c in cases]).dropna().unique()
-        )
+        free = _free_texts(normalise_texts(cases["description"]))
+        places = pd.concat([cases[c] for c in ("street", "community") if c in cases]).dropna().unique()
         self.segmenter_ = Segmenter(self.engine, n_jobs=self.n_jobs).fit(places=places)
-        self.word_vectorizer_ = (
-            self._word_vectorizer().fit(self.segmenter_.transform(texts))
-            if self.word_features
-            else None
-        )
-        self.char_vectorizer_ = self._char_vectorizer().fit(texts) if self.char_features else None
-        self.categories_ = {
-            c: sorted(cases[c].dropna().astype(str).unique()) if c in cases else []
-            for c in CATEGORICAL
-        }
+        self.word_vectorizer_ = None
+        if self.word_features:
+            self.word_vectorizer_ = self._word_vectorizer().fit(self.segmenter_.transform(free))
+        self.char_vectorizer_ = self._char_vectorizer().fit(free) if self.char_features else None
+        self.categories_ = {c: sorted(cases[c].dropna().astype(str).unique()) for c in self.categoricals}
         self.context_columns_ = context_columns(cases)
         self.feature_names_ = self._names()
-        self.categorical_features_ = [self.feature_names_.index(c) for c in CATEGORICAL]
+        self.categorical_features_ = [self.feature_names_.index(c) for c in self.categoricals]
         return self
 
     def transform(self, cases: pd.DataFrame) -> sparse.csr_matrix:
         """Return the feature matrix (rows: cases, columns: feature_names_)."""
         check_is_fitted(self, "feature_names_")
-        missing = [c for c in (*_INPUT_COLUMNS, *self.context_columns_) if c not in cases]
+        missing = [c for c in (*_TEXT_INPUTS, *self.categoricals, *self.context_columns_) if c not in cases]
         if missing:
-            raise ValueError(
-                f"cases lack column(s) {missing}; context features come from build_context"
-            )
+            raise ValueError(f"cases lack column(s) {missing}; context features come from build_context")
         texts = normalise_texts(cases["description"])
-        dense = self.dense_features(cases, texts)
         free = _free_texts(texts)
-        blocks = [sparse.csr_matrix(dense.to_numpy(np.float32))]
+        blocks = [sparse.csr_matrix(self.dense_features(cases, texts, free).to_numpy(np.float32))]
         if self.word_vectorizer_ is not None:
             blocks.append(self.word_vectorizer_.transform(self.segmenter_.transform(free)))
         if self.char_vectorizer_ is not None:
             blocks.append(self.char_vectorizer_.transform(free))
         return sparse.hstack(blocks, format="csr", dtype=np.float32)
 
-    def dense_features(self, cases: pd.DataFrame, texts: list[str] | None = None) -> pd.DataFrame:
+    def dense_features(self, cases: pd.DataFrame, texts: list[str] | None = None,
+                       free: list[str] | None = None) -> pd.DataFrame:
         """Return the named, non-text features: categories, calendar, lexicon, text shape, context."""
         texts = normalise_texts(cases["description"]) if texts is None else texts
+        free = _free_texts(texts) if free is None else free
         codes = {
-            c: pd.Categorical(
-                cases[c].astype("string") if c in cases else None, categories=self.categories_[c]
-            ).codes
-            for c in CATEGORICAL
+            c: pd.Categorical(cases[c].astype("string"), categories=self.categories_[c]).codes
+            for c in self.categoricals
         }
         frame = pd.DataFrame({c: np.where(v >= 0, v, np.nan) for c, v in codes.items()})
         frame = pd.concat(
@@ -125,7 +123,7 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
                 frame,
                 calendar_features(cases["reported_at"]).reset_index(drop=True),
                 lexicon_features(texts),
-                self._text_shape(cases, texts),
+                self._text_shape(cases, texts, free),
                 cases[self.context_columns_].reset_index(drop=True).astype(float),
             ],
             axis=1,
@@ -133,24 +131,15 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
         return frame[self._dense_names()]
 
     @staticmethod
-    def _text_shape(cases: pd.DataFrame, texts: list[str]) -> pd.DataFrame:
-        n_parties = (
-            cases["n_parties"] if "n_parties" in cases else pd.Series(np.nan, index=cases.index)
-        )
-        completeness = (
-            cases["completeness"]
-            if "completeness" in cases
-            else pd.Series(np.nan, index=cases.index)
-        )
-        free = _free_texts(texts)
+    def _text_shape(cases: pd.DataFrame, texts: list[str], free: list[str]) -> pd.DataFrame:
+        n_parties = cases["n_parties"] if "n_parties" in cases else pd.Series(np.nan, index=cases.index)
+        completeness = cases["completeness"] if "completeness" in cases else pd.Series(np.nan, index=cases.index)
         return pd.DataFrame(
             {
                 "text_length": np.fromiter((len(t) for t in free), float, len(free)),
                 "text_has_phone": np.fromiter((PHONE_TOKEN in t for t in texts), float, len(texts)),
                 "text_has_id": np.fromiter((ID_TOKEN in t for t in texts), float, len(texts)),
-                "text_names_masked": np.fromiter(
-                    (t.count(NAME_TOKEN) for t in texts), float, len(texts)
-                ),
+                "text_names_masked": np.fromiter((t.count(NAME_TOKEN) for t in texts), float, len(texts)),
                 "n_parties": pd.to_numeric(n_parties, errors="coerce").to_numpy(float),
                 "completeness": pd.to_numeric(completeness, errors="coerce").to_numpy(float),
             }
@@ -167,7 +156,7 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
             "n_parties",
             "completeness",
         ]
-        return [*CATEGORICAL, *calendar, *lexicon, *shape, *self.context_columns_]
+        return [*self.categoricals, *calendar, *lexicon, *shape, *self.context_columns_]
 
     def _names(self) -> list[str]:
         names = self._dense_names()

@@ -129,6 +129,7 @@ class RiskGrader:
             min_df=cfg.min_df,
             char_ngrams=cfg.char_ngrams,
             n_jobs=cfg.n_jobs,
+            exclude=(cfg.target,),  # a model of dispute_type must not read dispute_type
         ).fit(labelled[fit])
         X = self.featuriser_.transform(labelled)
         if cfg.text_model:

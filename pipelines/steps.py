@@ -71,12 +71,13 @@ def train_and_register(
     oracle: pd.DataFrame | None = None,
     with_backtest: bool = True,
     progress=None,
+    baselines: bool = True,
 ) -> TrainOutcome:
     """Backtest, fit on all labelled history, register as challenger, and decide on promotion."""
     experiment = setup_tracking(settings.mlflow_uri(), settings.mlflow_dir / "artifacts")
-    backtest = (
-        run_backtest(cases, config, oracle=oracle, progress=progress) if with_backtest else None
-    )
+    backtest = None
+    if with_backtest:
+        backtest = run_backtest(cases, config, oracle=oracle, baselines=baselines, progress=progress)
     _say(
         progress,
         f"fitting the final grader on {cases[config.target].notna().sum():,} labelled cases",
