@@ -81,13 +81,17 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
         if missing:
             raise ValueError(f"cases lack column(s) {missing}")
         free = _free_texts(normalise_texts(cases["description"]))
-        places = pd.concat([cases[c] for c in ("street", "community") if c in cases]).dropna().unique()
+        places = (
+            pd.concat([cases[c] for c in ("street", "community") if c in cases]).dropna().unique()
+        )
         self.segmenter_ = Segmenter(self.engine, n_jobs=self.n_jobs).fit(places=places)
         self.word_vectorizer_ = None
         if self.word_features:
             self.word_vectorizer_ = self._word_vectorizer().fit(self.segmenter_.transform(free))
         self.char_vectorizer_ = self._char_vectorizer().fit(free) if self.char_features else None
-        self.categories_ = {c: sorted(cases[c].dropna().astype(str).unique()) for c in self.categoricals}
+        self.categories_ = {
+            c: sorted(cases[c].dropna().astype(str).unique()) for c in self.categoricals
+        }
         self.context_columns_ = context_columns(cases)
         self.feature_names_ = self._names()
         self.categorical_features_ = [self.feature_names_.index(c) for c in self.categoricals]
@@ -96,9 +100,13 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
     def transform(self, cases: pd.DataFrame) -> sparse.csr_matrix:
         """Return the feature matrix (rows: cases, columns: feature_names_)."""
         check_is_fitted(self, "feature_names_")
-        missing = [c for c in (*_TEXT_INPUTS, *self.categoricals, *self.context_columns_) if c not in cases]
+        missing = [
+            c for c in (*_TEXT_INPUTS, *self.categoricals, *self.context_columns_) if c not in cases
+        ]
         if missing:
-            raise ValueError(f"cases lack column(s) {missing}; context features come from build_context")
+            raise ValueError(
+                f"cases lack column(s) {missing}; context features come from build_context"
+            )
         texts = normalise_texts(cases["description"])
         free = _free_texts(texts)
         blocks = [sparse.csr_matrix(self.dense_features(cases, texts, free).to_numpy(np.float32))]
@@ -108,8 +116,9 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
             blocks.append(self.char_vectorizer_.transform(free))
         return sparse.hstack(blocks, format="csr", dtype=np.float32)
 
-    def dense_features(self, cases: pd.DataFrame, texts: list[str] | None = None,
-                       free: list[str] | None = None) -> pd.DataFrame:
+    def dense_features(
+        self, cases: pd.DataFrame, texts: list[str] | None = None, free: list[str] | None = None
+    ) -> pd.DataFrame:
         """Return the named, non-text features: categories, calendar, lexicon, text shape, context."""
         texts = normalise_texts(cases["description"]) if texts is None else texts
         free = _free_texts(texts) if free is None else free
@@ -132,14 +141,22 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
 
     @staticmethod
     def _text_shape(cases: pd.DataFrame, texts: list[str], free: list[str]) -> pd.DataFrame:
-        n_parties = cases["n_parties"] if "n_parties" in cases else pd.Series(np.nan, index=cases.index)
-        completeness = cases["completeness"] if "completeness" in cases else pd.Series(np.nan, index=cases.index)
+        n_parties = (
+            cases["n_parties"] if "n_parties" in cases else pd.Series(np.nan, index=cases.index)
+        )
+        completeness = (
+            cases["completeness"]
+            if "completeness" in cases
+            else pd.Series(np.nan, index=cases.index)
+        )
         return pd.DataFrame(
             {
                 "text_length": np.fromiter((len(t) for t in free), float, len(free)),
                 "text_has_phone": np.fromiter((PHONE_TOKEN in t for t in texts), float, len(texts)),
                 "text_has_id": np.fromiter((ID_TOKEN in t for t in texts), float, len(texts)),
-                "text_names_masked": np.fromiter((t.count(NAME_TOKEN) for t in texts), float, len(texts)),
+                "text_names_masked": np.fromiter(
+                    (t.count(NAME_TOKEN) for t in texts), float, len(texts)
+                ),
                 "n_parties": pd.to_numeric(n_parties, errors="coerce").to_numpy(float),
                 "completeness": pd.to_numeric(completeness, errors="coerce").to_numpy(float),
             }

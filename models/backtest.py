@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import f1_score
 
+from features.progress import progress_bar
 from features.text import normalise_texts
 from models.baselines import KeywordChecklist, TfidfLogistic, jieba_tokens
 from models.grader import GraderConfig, RiskGrader, time_slices
@@ -88,7 +89,7 @@ def run_backtest(
     tokens = jieba_tokens(normalise_texts(labelled["description"])) if baselines else None
     rows, predictions, seconds = [], [], {}
 
-    for fold in folds:
+    for fold in progress_bar(folds, "backtest folds"):
         train = (labelled["reported_at"] < fold.origin).to_numpy()
         test = (
             (labelled["reported_at"] >= fold.origin) & (labelled["reported_at"] < fold.end)

@@ -117,10 +117,8 @@ def demo(
 
     home = _home(home)
     _run(lambda: _check_settings(home))
-    with console.status(
-        "[bold]fengqiao demo[/]: generating the city, training, scoring, publishing…"
-    ):
-        result = _run(lambda: demo_flow(n_cases=cases, seed=seed, home=home))
+    console.print("[bold]fengqiao demo[/]: generating the city, training, scoring, publishing…")
+    result = _run(lambda: demo_flow(n_cases=cases, seed=seed, home=home))
     _print_train(result["train"])
     _print_outputs(result["score"])
 
@@ -153,20 +151,20 @@ def train(
     home = _home(home)
     _run(lambda: _check_settings(home))
     _run(lambda: _check_input(cases, mapping))
-    with console.status("[bold]fengqiao train[/]: backtesting and training…"):
-        result = _run(
-            lambda: train_flow(
-                str(cases),
-                str(mapping) if mapping else None,
-                target,
-                model_name,
-                str(oracle) if oracle else None,
-                backtest,
-                into_store,
-                red_capacity,
-                home,
-            )
+    console.print("[bold]fengqiao train[/]: backtesting and training…")
+    result = _run(
+        lambda: train_flow(
+            str(cases),
+            str(mapping) if mapping else None,
+            target,
+            model_name,
+            str(oracle) if oracle else None,
+            backtest,
+            into_store,
+            red_capacity,
+            home,
         )
+    )
     _print_train(result)
 
 
@@ -220,20 +218,20 @@ def score(
     elif executor != "local":
         console.print("[bold red]fengqiao:[/] --executor must be local or dask")
         raise typer.Exit(code=2)
-    with console.status("[bold]fengqiao score[/]: scoring and publishing…"):
-        result = _run(
-            lambda: flow_fn(
-                str(cases),
-                str(mapping) if mapping else None,
-                date,
-                str(out) if out else None,
-                model_name,
-                n,
-                coordinates,
-                tiles,
-                home,
-            )
+    console.print("[bold]fengqiao score[/]: scoring and publishing…")
+    result = _run(
+        lambda: flow_fn(
+            str(cases),
+            str(mapping) if mapping else None,
+            date,
+            str(out) if out else None,
+            model_name,
+            n,
+            coordinates,
+            tiles,
+            home,
         )
+    )
     _print_outputs(result)
 
 

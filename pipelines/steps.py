@@ -77,7 +77,9 @@ def train_and_register(
     experiment = setup_tracking(settings.mlflow_uri(), settings.mlflow_dir / "artifacts")
     backtest = None
     if with_backtest:
-        backtest = run_backtest(cases, config, oracle=oracle, baselines=baselines, progress=progress)
+        backtest = run_backtest(
+            cases, config, oracle=oracle, baselines=baselines, progress=progress
+        )
     _say(
         progress,
         f"fitting the final grader on {cases[config.target].notna().sum():,} labelled cases",

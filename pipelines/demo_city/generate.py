@@ -24,6 +24,7 @@ from scipy.optimize import brentq
 from scipy.special import expit
 
 from features.calendar import holiday_table
+from features.progress import progress_bar
 from pipelines.demo_city import text as T
 from pipelines.demo_city.geography import City, build_city
 
@@ -572,7 +573,7 @@ def _describe(rng, config, reports, disputes, people, city) -> list[str]:
     amount, n_people = d["amount"].to_numpy(), d["people"].to_numpy()
     cats = np.array(T.CUE_CATEGORIES)
     texts = []
-    for i in range(n):
+    for i in progress_bar(range(n), "writing reports"):
         p, r, ch = primary[i], respondent[i], channel[i]
         spec = T.ReportSpec(
             channel=ch,
