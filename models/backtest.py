@@ -72,6 +72,7 @@ def run_backtest(
     oracle: pd.DataFrame | None = None,
     baselines: bool = True,
     progress=None,
+    dask_client=None,
 ) -> BacktestResult:
     """Return the backtest of the grader (and baselines, and the oracle if given) over the folds.
 
@@ -102,7 +103,7 @@ def run_backtest(
 
         started = time.perf_counter()
         _say(progress, f"{fold.name}: training the LightGBM grader on {train.sum():,} cases")
-        grader = RiskGrader(config).fit(labelled[train])
+        grader = RiskGrader(config).fit(labelled[train], dask_client)
         scored = grader.predict(labelled[test], reasons=False)
         # A class absent from this fold's training data gets probability 0.
         proba = np.column_stack(

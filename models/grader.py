@@ -76,6 +76,7 @@ class GraderConfig:
     monotone_cues: bool = True
     text_model: bool = True  # stack a linear model's out-of-fold text scores into the boosters
     text_model_folds: int = 5
+    dask_rounds: int = 300  # boosting rounds when trained on Dask (no early stopping there)
     early_stopping_fraction: float = 0.10
     calibration_fraction: float = 0.15
     threshold_rule: str = "f1"  # "f1" or "capacity"
@@ -107,9 +108,14 @@ class RiskGrader:
         self.config = config or GraderConfig()
 
     # ---- training -------------------------------------------------------------------------
-    def fit(self, cases: pd.DataFrame) -> RiskGrader:
-        """Train on labelled cases (with context columns); cases without a label are ignored."""
+    def fit(self, cases: pd.DataFrame, dask_client=None) -> RiskGrader:
+        """Train on labelled cases (with context columns); cases without a label are ignored.
+
+        With a Dask client the boosters train on its cluster (lightgbm.dask); the client is used
+        during fit only and never stored, so the fitted grader pickles as usual.
+        """
         cfg = self.config
+        self._dask_client = dask_client
         labelled = cases[cases[cfg.target].notna()].reset_index(drop=True)
         values = labelled[cfg.target].astype(str)
         found = sorted(values.unique())
@@ -222,6 +228,18 @@ class RiskGrader:
                 objective="multiclass", num_class=len(self.classes_), metric="multi_logloss"
             )
         names = [_lgb_name(n) for n in self.feature_names_]
+        if getattr(self, "_dask_client", None) is not None:
+            from models.distributed import train_on_dask
+
+            return train_on_dask(
+                self._dask_client,
+                X_fit,
+                y_fit,
+                params,
+                cfg.dask_rounds,
+                names,
+                self.featuriser_.categorical_features_,
+            )
         train = lgb.Dataset(
             X_fit,
             y_fit,
@@ -275,6 +293,11 @@ class RiskGrader:
         """Return the boosters' feature names: the featuriser's, then the text model's scores."""
         extra = self.text_model_.names if getattr(self, "text_model_", None) is not None else []
         return [*self.featuriser_.feature_names_, *extra]
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_dask_client", None)
+        return state
 
     # ---- scoring --------------------------------------------------------------------------
     def _predict(self, name: str, X, **kwargs):

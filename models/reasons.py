@@ -18,7 +18,8 @@ from features.lexicon import describe_amount, load_lexicon
 
 _WINDOW = re.compile(r"_(\d+)$")
 _READABLE_WORD = re.compile(r"^[\u4e00-\u9fff]{2,}( [\u4e00-\u9fff]{2,})?$")
-_UNQUOTABLE_WORDS = {"当事人甲", "当事人乙", "当事人丙", "身份证号", "电话", "号码", "姓名"}
+# Masking tokens and the words around them say nothing a dispatcher can act on.
+_UNQUOTABLE = re.compile(r"当事人|身份证|电话|号码|姓名|来电人|报警人|来访人|信访人")
 _LEVEL = {"grid": "所在网格", "community": "所在社区"}
 
 
@@ -43,7 +44,7 @@ def phrase(
         return f"描述含{lex.label(category)}({term})" if term else f"描述含{lex.label(category)}"
     if name.startswith("word:"):
         word = name[5:]
-        if value <= 0 or not _READABLE_WORD.match(word) or word in _UNQUOTABLE_WORDS:
+        if value <= 0 or not _READABLE_WORD.match(word) or _UNQUOTABLE.search(word):
             return None
         return f"描述含“{word.replace(' ', '')}”"
     if name == "grp_channels":

@@ -143,6 +143,12 @@ def train(
     red_capacity: Annotated[
         int | None, typer.Option(help="red tickets a day the centre can handle (capacity rule)")
     ] = None,
+    executor: Annotated[
+        str, typer.Option(help="local, or dask to train the boosters with lightgbm.dask")
+    ] = "local",
+    dask_address: Annotated[
+        str | None, typer.Option(help="scheduler of an existing Dask cluster")
+    ] = None,
     home: Home = None,
 ) -> None:
     """Train, backtest and register a grader; promote it if it beats the champion."""
@@ -163,6 +169,7 @@ def train(
             into_store,
             red_capacity,
             home,
+            (dask_address or "local") if executor == "dask" else None,
         )
     )
     _print_train(result)
@@ -249,6 +256,40 @@ def publish(
     home = _home(home)
     folder = _run(lambda: publish_flow(date, str(out) if out else None, coordinates, tiles, home))
     console.print(f"published {folder}")
+
+
+@app.command()
+def serve(
+    inbox: Annotated[
+        Path, typer.Option(help="folder where the centre's system drops each day's export")
+    ],
+    pattern: Annotated[
+        str, typer.Option(help="export file name; {date} is replaced by YYYY-MM-DD")
+    ] = "{date}.csv",
+    mapping: Mapping = None,
+    out: Annotated[Path | None, typer.Option(help="output folder (default: DATA/outputs)")] = None,
+    home: Home = None,
+) -> None:
+    """Serve the nightly scoring (02:00) and the monthly retrain (1st, 03:00), Asia/Shanghai time."""
+    from prefect import serve as prefect_serve
+
+    from pipelines.flows import deployments
+
+    home = _home(home)
+    _run(lambda: _check_settings(home))
+    _run(lambda: _check_champion(home, None))
+    console.print(
+        f"serving: nightly scoring of {inbox}/{pattern} at 02:00 and a monthly retrain, Asia/Shanghai"
+    )
+    prefect_serve(
+        *deployments(
+            str(inbox.resolve()),
+            pattern,
+            str(mapping.resolve()) if mapping else None,
+            str(out.resolve()) if out else None,
+            str(Path(home).resolve()) if home else None,
+        )
+    )
 
 
 def _print_train(result: dict) -> None:

@@ -7,6 +7,7 @@ values so that a deployment can schedule them.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 from pathlib import Path
@@ -71,13 +72,36 @@ def read_history_task(
 
 @task(cache_policy=NO_CACHE)
 def train_task(
-    cases, ingested, settings, config, model_name, oracle, with_backtest
+    cases, ingested, settings, config, model_name, oracle, with_backtest, dask_address=None
 ) -> steps.TrainOutcome:
-    """Backtest, train, register and decide promotion."""
+    """Backtest, train, register and decide promotion (boosters on Dask when an address is given)."""
     logger = get_run_logger()
-    return steps.train_and_register(
-        cases, ingested, settings, config, model_name, oracle, with_backtest, logger.info
-    )
+    if dask_address is None:
+        return steps.train_and_register(
+            cases, ingested, settings, config, model_name, oracle, with_backtest, logger.info
+        )
+    from dask.distributed import Client, LocalCluster
+
+    with contextlib.ExitStack() as stack:
+        if dask_address == "local":
+            cluster = stack.enter_context(
+                LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None)
+            )
+            client = stack.enter_context(Client(cluster))
+        else:
+            client = stack.enter_context(Client(dask_address))
+        logger.info("training the boosters on Dask (%s)", client.scheduler.address)
+        return steps.train_and_register(
+            cases,
+            ingested,
+            settings,
+            config,
+            model_name,
+            oracle,
+            with_backtest,
+            logger.info,
+            dask_client=client,
+        )
 
 
 @task(cache_policy=NO_CACHE, **IO_RETRIES)
@@ -123,8 +147,12 @@ def train_flow(
     into_store: bool = False,
     red_capacity: int | None = None,
     home: str | None = None,
+    dask_address: str | None = None,
 ) -> dict:
-    """Ingest labelled history, backtest, train, register as challenger and decide promotion."""
+    """Ingest labelled history, backtest, train, register as challenger and decide promotion.
+
+    dask_address: train the boosters with lightgbm.dask on this scheduler ("local": a LocalCluster).
+    """
     settings = _settings(home)
     started = time.perf_counter()
     ingested = ingest_task(cases, mapping, settings, None)
@@ -141,7 +169,7 @@ def train_flow(
     )
     name = model_name or registered_name(target.removeprefix("label:"))
     truth = pd.read_parquet(oracle) if oracle else None
-    outcome = train_task(ctx, ingested, settings, config, name, truth, backtest)
+    outcome = train_task(ctx, ingested, settings, config, name, truth, backtest, dask_address)
     if into_store:
         store_append_task(ctx, settings, f"import-{ingested.sha256[:12]}")
     summary = {
@@ -312,3 +340,106 @@ def demo_flow(n_cases: int = 45_000, seed: int = 20251231, home: str | None = No
     )
     scored = score_flow(str(files["day"]), date=files["run_date"], home=str(settings.home))
     return {"files": {k: str(v) for k, v in files.items()}, "train": trained, "score": scored}
+
+
+NIGHTLY_CRON = "0 2 * * *"
+RETRAIN_CRON = "0 3 1 * *"
+TIMEZONE = "Asia/Shanghai"
+
+
+@task(cache_policy=NO_CACHE, retries=6, retry_delay_seconds=600)
+def find_export_task(inbox: str, pattern: str, run_date: str) -> str:
+    """Return day D's export in the inbox; retried for an hour, as exports can arrive late."""
+    path = Path(inbox) / pattern.format(date=run_date)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no export for {run_date} at {path} (inbox {inbox}, pattern {pattern!r})"
+        )
+    return str(path)
+
+
+@flow(name="fengqiao-nightly")
+def nightly_flow(
+    inbox: str,
+    pattern: str = "{date}.csv",
+    mapping: str | None = None,
+    date: str | None = None,
+    out: str | None = None,
+    home: str | None = None,
+) -> dict:
+    """Score yesterday's export (Asia/Shanghai) from the inbox with the champion, and publish it."""
+    run_date = date or (pd.Timestamp.now(tz=TIMEZONE).normalize() - pd.Timedelta(days=1)).strftime(
+        "%Y-%m-%d"
+    )
+    path = find_export_task(inbox, pattern, run_date)
+    return score_flow(path, mapping, run_date, out, home=home)
+
+
+@flow(name="fengqiao-retrain")
+def retrain_flow(
+    months: int = 12,
+    model_name: str | None = None,
+    red_capacity: int | None = None,
+    home: str | None = None,
+) -> dict:
+    """Retrain on the labelled history in the store; promote only if the challenger beats the champion."""
+    settings = _settings(home)
+    end = pd.Timestamp.now(tz=TIMEZONE).tz_localize(None).normalize() + pd.Timedelta(days=1)
+    history = read_history_task(settings, end, pd.DataFrame({"case_id": []}))
+    history = history[history["reported_at"] >= end - pd.DateOffset(months=months)]
+    labelled = history[history["risk_grade"].notna()].drop(
+        columns=["history_grade", "predicted_grade", "score", "batch", "group_id"], errors="ignore"
+    )
+    if labelled.empty:
+        raise ValueError(
+            f"the history store at {settings.store_dir} holds no graded cases to retrain on"
+        )
+    ctx = context_task(labelled.reset_index(drop=True), None, settings)
+    ingested = IngestResult(
+        cases=labelled,
+        quarantine=pd.DataFrame(),
+        source=str(settings.store_dir),
+        sha256="store",
+        encoding=None,
+        sheet=None,
+        rows_in=len(labelled),
+    )
+    config = GraderConfig(
+        threshold_rule="capacity" if red_capacity else "f1", capacity_per_day=red_capacity
+    )
+    outcome = train_task(
+        ctx, ingested, settings, config, model_name or registered_name("risk_grade"), None, True
+    )
+    return {
+        "model_name": outcome.model_name,
+        "version": outcome.version,
+        "promoted": outcome.decision.promoted,
+        "decision": outcome.decision.reason,
+    }
+
+
+def deployments(
+    inbox: str, pattern: str, mapping: str | None, out: str | None, home: str | None
+) -> list:
+    """Return the nightly scoring (02:00) and monthly retrain (1st, 03:00) deployments, Asia/Shanghai."""
+    from prefect.schedules import Cron
+
+    nightly = nightly_flow.to_deployment(
+        name="fengqiao-nightly",
+        schedule=Cron(NIGHTLY_CRON, timezone=TIMEZONE),
+        parameters={
+            "inbox": inbox,
+            "pattern": pattern,
+            "mapping": mapping,
+            "out": out,
+            "home": home,
+        },
+        description="Score yesterday's export with the champion and publish the watchlist, feed and report.",
+    )
+    monthly = retrain_flow.to_deployment(
+        name="fengqiao-monthly-retrain",
+        schedule=Cron(RETRAIN_CRON, timezone=TIMEZONE),
+        parameters={"home": home},
+        description="Retrain on the store's labelled history; promote only a challenger that beats the champion.",
+    )
+    return [nightly, monthly]

@@ -72,19 +72,25 @@ def train_and_register(
     with_backtest: bool = True,
     progress=None,
     baselines: bool = True,
+    dask_client=None,
 ) -> TrainOutcome:
     """Backtest, fit on all labelled history, register as challenger, and decide on promotion."""
     experiment = setup_tracking(settings.mlflow_uri(), settings.mlflow_dir / "artifacts")
     backtest = None
     if with_backtest:
         backtest = run_backtest(
-            cases, config, oracle=oracle, baselines=baselines, progress=progress
+            cases,
+            config,
+            oracle=oracle,
+            baselines=baselines,
+            progress=progress,
+            dask_client=dask_client,
         )
     _say(
         progress,
         f"fitting the final grader on {cases[config.target].notna().sum():,} labelled cases",
     )
-    grader = RiskGrader(config).fit(cases)
+    grader = RiskGrader(config).fit(cases, dask_client)
     data = {**ingested.summary(), "rows_labelled": int(cases[config.target].notna().sum())}
     version = log_grader(grader, backtest, cases, model_name, data, experiment)
     decision = promote(cases, backtest, config, model_name, str(version.version), progress)

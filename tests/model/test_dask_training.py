@@ -1,0 +1,31 @@
+"""LightGBM on Dask: a small distributed training run completes and grades like a local one."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from models.grader import GraderConfig, RiskGrader
+
+pytestmark = pytest.mark.xdist_group("model")
+
+
+def test_a_small_lightgbm_dask_training_run_completes(cases_with_context):
+    from dask.distributed import Client, LocalCluster
+
+    train = cases_with_context[cases_with_context["reported_at"] < "2025-12-01"]
+    test = cases_with_context[cases_with_context["reported_at"] >= "2025-12-01"].head(300)
+    config = GraderConfig(word_features=300, char_features=200, dask_rounds=40)
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
+        grader = RiskGrader(config).fit(train, dask_client=client)
+    out = grader.predict(test)
+    proba = out[["p_低", "p_中", "p_高"]].to_numpy()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert grader.boosters_["high"].current_iteration() == 40
+    clone = pickle.loads(pickle.dumps(grader))  # the client is not part of the model
+    assert clone.predict(test).equals(out)

@@ -1,0 +1,135 @@
+"""The nightly job: idempotent re-runs, recovery from a killed run, Dask scale-out, schedules."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+
+pytestmark = pytest.mark.xdist_group("flows")
+# The .xlsx is a zip that records when it was written; its cells are compared instead.
+SAME_BYTES = ["watchlist.csv", "hotspots.geojson", "report.md", "quarantine.csv"]
+
+
+def _cells(path: Path) -> list[tuple]:
+    import openpyxl
+
+    return list(openpyxl.load_workbook(path).active.iter_rows(values_only=True))
+
+
+def _day_file(demo_home: Path) -> Path:
+    return next((demo_home / "demo").glob("day-*.csv"))
+
+
+def _score(demo_home: Path, out: Path, *extra: str):
+    return CliRunner().invoke(
+        app,
+        [
+            "score",
+            "--cases",
+            str(_day_file(demo_home)),
+            "--home",
+            str(demo_home),
+            "--out",
+            str(out),
+            *extra,
+        ],
+    )
+
+
+def test_re_running_a_day_gives_byte_identical_outputs(demo_home, demo_day, tmp_path):
+    result = _score(demo_home, tmp_path)
+    assert result.exit_code == 0, result.output
+    again = tmp_path / demo_day.name
+    for name in SAME_BYTES:
+        assert (again / name).read_bytes() == (demo_day / name).read_bytes(), name
+    assert _cells(again / "watchlist.xlsx") == _cells(demo_day / "watchlist.xlsx")
+
+
+def test_a_run_killed_while_publishing_leaves_no_partial_day_and_the_rerun_completes(
+    demo_home, demo_day, tmp_path
+):
+    from prefect.settings import PREFECT_API_URL
+
+    out = tmp_path / "out"
+    out.mkdir()
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value() or ""}
+    command = [
+        str(Path(sys.executable).parent / "fengqiao"),
+        "score",
+        "--cases",
+        str(_day_file(demo_home)),
+        "--home",
+        str(demo_home),
+        "--out",
+        str(out),
+    ]
+    process = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.time() + 240
+    staging = []
+    while time.time() < deadline and process.poll() is None and not staging:
+        staging = list(out.glob(f".{demo_day.name}.partial-*"))
+        time.sleep(0.005)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert staging, "the run ended before it started publishing; cannot test a kill mid-publish"
+    assert not (out / demo_day.name).exists()  # nothing half-written under the day's name
+
+    result = _score(demo_home, out)
+    assert result.exit_code == 0, result.output
+    assert not list(out.glob(".*"))  # the leftover staging folder was cleaned up
+    for name in SAME_BYTES:
+        assert (out / demo_day.name / name).read_bytes() == (demo_day / name).read_bytes(), name
+
+
+def test_scoring_on_a_two_worker_dask_cluster_matches_local(demo_home, demo_day, tmp_path):
+    result = _score(demo_home, tmp_path, "--executor", "dask", "--partitions", "4")
+    assert result.exit_code == 0, result.output
+    local = pd.read_parquet(demo_day / "scores.parquet")
+    dask = pd.read_parquet(tmp_path / demo_day.name / "scores.parquet")
+    pd.testing.assert_frame_equal(local, dask)
+
+
+def test_the_nightly_flow_finds_the_days_export_in_the_inbox(demo_home, demo_day, tmp_path):
+    from pipelines.flows import nightly_flow
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(_day_file(demo_home), inbox / f"综治中心-{demo_day.name}.csv")
+    result = nightly_flow(
+        str(inbox),
+        "综治中心-{date}.csv",
+        date=demo_day.name,
+        out=str(tmp_path / "out"),
+        home=str(demo_home),
+    )
+    assert Path(result["output"]).name == demo_day.name
+    assert (tmp_path / "out" / demo_day.name / "watchlist.csv").read_bytes() == (
+        demo_day / "watchlist.csv"
+    ).read_bytes()
+
+
+def test_deployments_run_nightly_at_two_and_retrain_monthly_in_shanghai_time(tmp_path):
+    from pipelines.flows import deployments
+
+    nightly, monthly = deployments(str(tmp_path), "{date}.csv", None, None, str(tmp_path))
+    assert nightly.schedules[0].schedule.cron == "0 2 * * *"
+    assert monthly.schedules[0].schedule.cron == "0 3 1 * *"
+    assert {d.schedules[0].schedule.timezone for d in (nightly, monthly)} == {"Asia/Shanghai"}
+    assert nightly.parameters["inbox"] == str(tmp_path)
