@@ -15,12 +15,15 @@ on each cell's weekly Gi* z-scores over the trend period.
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import h3
 import numpy as np
 import pandas as pd
 import pymannkendall
 from scipy.stats import norm
+
+from features.geo import h3_cells, wgs84_to_gcj02
 
 GRADE_WEIGHT = {"高": 1.0, "中": 0.5, "低": 0.1}
 CONFIDENCE = [(0.01, 99), (0.05, 95), (0.10, 90)]
@@ -35,8 +38,126 @@ TREND_CLASSES = {
 }
 
 
+class H3Cells:
+    """H3 hexagons at one resolution; the study area is the cells with cases and their neighbours."""
+
+    def __init__(self, resolution: int = 8):
+        self.resolution = resolution
+
+    def assign(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        return h3_cells(lon, lat, self.resolution)
+
+    def study_area(self, cells: pd.Series) -> list[str]:
+        return study_cells(cells)
+
+    def neighbours(self, cells: list[str]) -> dict[str, list[str]]:
+        return h3_neighbours(cells)
+
+    def geometry(self, cell: str, coordinates: str = "wgs84") -> dict:
+        boundary = h3.cell_to_boundary(cell)  # (lat, lng) pairs
+        ring = _oriented_ring(
+            np.array([b[1] for b in boundary]), np.array([b[0] for b in boundary]), coordinates
+        )
+        return {"type": "Polygon", "coordinates": [ring]}
+
+
+class PolygonCells:
+    """The centre's own polygons (grids, communities) from a GeoJSON boundary file.
+
+    Every polygon is in the study area (a quiet community is a zero, not a gap); neighbours share
+    an edge or a corner (queen contiguity).
+    """
+
+    def __init__(self, ids: list[str], geometries: list):
+        from shapely import STRtree
+
+        if len(set(ids)) != len(ids):
+            raise ValueError("boundary polygons need unique ids")
+        self.ids, self.geometries = list(ids), list(geometries)
+        self._tree = STRtree(self.geometries)
+
+    @classmethod
+    def from_geojson(cls, path, id_property: str) -> PolygonCells:
+        """Return the polygons of a GeoJSON FeatureCollection, named by one of their properties."""
+        import json
+
+        from shapely.geometry import shape
+
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+        features = [
+            f
+            for f in document.get("features", [])
+            if f.get("geometry", {}).get("type") in ("Polygon", "MultiPolygon")
+        ]
+        if not features:
+            raise ValueError(f"{path}: no Polygon or MultiPolygon features")
+        missing = [
+            i for i, f in enumerate(features) if id_property not in (f.get("properties") or {})
+        ]
+        if missing:
+            raise ValueError(f"{path}: feature(s) {missing[:5]} have no property {id_property!r}")
+        return cls(
+            [str(f["properties"][id_property]) for f in features],
+            [shape(f["geometry"]) for f in features],
+        )
+
+    def assign(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        from shapely import points
+
+        out = np.full(len(lon), None, dtype=object)
+        ok = np.isfinite(lon) & np.isfinite(lat)
+        where = np.flatnonzero(ok)
+        pairs = self._tree.query(points(lon[ok], lat[ok]), predicate="intersects")  # edges count
+        for point, polygon in zip(pairs[0], pairs[1], strict=True):
+            if out[where[point]] is None:
+                out[where[point]] = self.ids[polygon]
+        return out
+
+    def study_area(self, cells: pd.Series) -> list[str]:
+        return sorted(self.ids)
+
+    def neighbours(self, cells: list[str]) -> dict[str, list[str]]:
+        from libpysal.weights import Queen
+
+        index = {c: i for i, c in enumerate(self.ids)}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            w = Queen.from_iterable([self.geometries[index[c]] for c in cells], ids=list(cells))
+        return {c: sorted(w.neighbors[c]) for c in cells}
+
+    def geometry(self, cell: str, coordinates: str = "wgs84") -> dict:
+        from shapely.geometry import MultiPolygon
+
+        geometry = self.geometries[self.ids.index(cell)]
+        parts = list(geometry.geoms) if isinstance(geometry, MultiPolygon) else [geometry]
+        polygons = []
+        for part in parts:
+            x, y = np.asarray(part.exterior.coords.xy[0]), np.asarray(part.exterior.coords.xy[1])
+            rings = [_oriented_ring(x[:-1], y[:-1], coordinates)]
+            for hole in part.interiors:
+                hx, hy = np.asarray(hole.coords.xy[0]), np.asarray(hole.coords.xy[1])
+                rings.append(_oriented_ring(hx[:-1], hy[:-1], coordinates, clockwise=True))
+            polygons.append(rings)
+        if len(polygons) == 1:
+            return {"type": "Polygon", "coordinates": polygons[0]}
+        return {"type": "MultiPolygon", "coordinates": polygons}
+
+
+def _oriented_ring(
+    lon: np.ndarray, lat: np.ndarray, coordinates: str, clockwise: bool = False
+) -> list[list[float]]:
+    """Return a closed ring, counter-clockwise (exterior) or clockwise (hole) per RFC 7946."""
+    if coordinates == "gcj02":
+        lon, lat = wgs84_to_gcj02(lon, lat)
+    area = np.sum(lon * np.roll(lat, -1) - np.roll(lon, -1) * lat)
+    if (area < 0) != clockwise:
+        lon, lat = lon[::-1], lat[::-1]
+    ring = [[round(float(x), 6), round(float(y), 6)] for x, y in zip(lon, lat, strict=True)]
+    return [*ring, ring[0]]
+
+
 def study_cells(cells: pd.Series) -> list[str]:
-    """Return the study area: the given cells and their neighbours, sorted."""
+    """Return the study area: the given H3 cells and their neighbours, sorted."""
     present = {c for c in cells.dropna().unique()}
     area = set(present)
     for c in present:
@@ -109,7 +230,7 @@ def emerging_class(weekly_z: np.ndarray, weekly_hot: np.ndarray) -> str:
 def hotspot_cells(
     scored: pd.DataFrame,
     run_date: pd.Timestamp,
-    resolution: int = 8,
+    cells_system: H3Cells | PolygonCells | None = None,
     window_days: int = 28,
     trend_weeks: int = 8,
 ) -> pd.DataFrame:
@@ -123,13 +244,12 @@ def hotspot_cells(
     frame = frame[frame["lon"].notna() & frame["lat"].notna()]
     if frame.empty:
         return pd.DataFrame()
-    frame["cell"] = [
-        h3.latlng_to_cell(la, lo, resolution)
-        for lo, la in zip(frame["lon"], frame["lat"], strict=True)
-    ]
+    system = cells_system or H3Cells()
+    frame["cell"] = system.assign(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float))
+    frame = frame[frame["cell"].notna()]
     frame["weight"] = frame["grade"].map(GRADE_WEIGHT).fillna(0.1)
-    cells = study_cells(frame["cell"])
-    neighbours = h3_neighbours(cells)
+    cells = system.study_area(frame["cell"])
+    neighbours = system.neighbours(cells)
     recent = frame[frame["reported_at"] >= end - pd.Timedelta(days=window_days)]
 
     risk = recent.groupby("cell")["weight"].sum().reindex(cells, fill_value=0.0).to_numpy()

@@ -23,6 +23,11 @@ Cases = Annotated[
     Path, typer.Option("--cases", help="the export: CSV, .xlsx or Parquet", exists=False)
 ]
 Mapping = Annotated[Path | None, typer.Option(help="YAML column mapping for this centre's export")]
+Boundaries = Annotated[
+    Path | None,
+    typer.Option(help="GeoJSON of the centre's own polygons to map hotspots on (default: H3)"),
+]
+BoundaryId = Annotated[str, typer.Option(help="the boundary polygons' name property")]
 
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
@@ -197,6 +202,8 @@ def score(
     tiles: Annotated[
         str | None, typer.Option(help="base-tile URL template for map.html (default: no tiles)")
     ] = None,
+    boundaries: Boundaries = None,
+    boundary_id: BoundaryId = "name",
     home: Home = None,
 ) -> None:
     """Score every row of an export with the champion model and publish day D."""
@@ -237,6 +244,8 @@ def score(
             coordinates,
             tiles,
             home,
+            str(boundaries) if boundaries else None,
+            boundary_id,
         )
     )
     _print_outputs(result)
@@ -248,14 +257,45 @@ def publish(
     out: Annotated[Path | None, typer.Option(help="output folder (default: DATA/outputs)")] = None,
     coordinates: Annotated[str, typer.Option(help="feed coordinates: wgs84 or gcj02")] = "wgs84",
     tiles: Annotated[str | None, typer.Option(help="base-tile URL template for map.html")] = None,
+    boundaries: Boundaries = None,
+    boundary_id: BoundaryId = "name",
     home: Home = None,
 ) -> None:
-    """Publish an already scored day again (e.g. with GCJ-02 coordinates or base tiles)."""
+    """Publish an already scored day again (e.g. with GCJ-02 coordinates, base tiles, own polygons)."""
     from pipelines.flows import publish_flow
 
     home = _home(home)
-    folder = _run(lambda: publish_flow(date, str(out) if out else None, coordinates, tiles, home))
+    folder = _run(
+        lambda: publish_flow(
+            date,
+            str(out) if out else None,
+            coordinates,
+            tiles,
+            home,
+            str(boundaries) if boundaries else None,
+            boundary_id,
+        )
+    )
     console.print(f"published {folder}")
+
+
+@app.command()
+def report(
+    date: Annotated[str, typer.Option(help="the last day of the period")],
+    period: Annotated[str, typer.Option(help="周报 (7 days) or 月报 (30 days)")] = "周报",
+    out: Annotated[Path | None, typer.Option(help="folder (default: DATA/outputs/reports)")] = None,
+    home: Home = None,
+) -> None:
+    """Write the weekly or monthly 稳定专报 from the days scored in the period."""
+    from pipelines.flows import report_flow
+    from pipelines.publish.report import PERIOD_DAYS
+
+    if period not in PERIOD_DAYS:
+        console.print(f"[bold red]fengqiao:[/] --period must be one of {list(PERIOD_DAYS)}")
+        raise typer.Exit(code=2)
+    home = _home(home)
+    path = _run(lambda: report_flow(date, period, str(out) if out else None, home))
+    print(path)
 
 
 @app.command()

@@ -207,8 +207,14 @@ def score_flow(
     coordinates: str = "wgs84",
     tiles: str | None = None,
     home: str | None = None,
+    boundaries: str | None = None,
+    boundary_id: str = "name",
 ) -> dict:
-    """Score every row of one day's export with the champion and publish day D."""
+    """Score every row of one day's export with the champion and publish day D.
+
+    boundaries: a GeoJSON of the centre's own polygons (grids, communities) to use as hotspot cells,
+    each named by its `boundary_id` property; default H3 hexagons.
+    """
     settings = _settings(home)
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -245,7 +251,9 @@ def score_flow(
         "backtest": _backtest_summary(name, version),
     }
     finish_task(ctx, predictions, ingested, settings, run_date, grader, model_info, timings)
-    folder = publish_flow(f"{run_date:%Y-%m-%d}", out, coordinates, tiles, home)
+    folder = publish_flow(
+        f"{run_date:%Y-%m-%d}", out, coordinates, tiles, home, boundaries, boundary_id
+    )
     return {
         "run_date": f"{run_date:%Y-%m-%d}",
         "output": folder,
@@ -261,6 +269,8 @@ def publish_flow(
     coordinates: str = "wgs84",
     tiles: str | None = None,
     home: str | None = None,
+    boundaries: str | None = None,
+    boundary_id: str = "name",
 ) -> str:
     """Publish a scored day: watchlist, scores, feed, map, report, quarantine, manifest."""
     settings = _settings(home)
@@ -268,7 +278,16 @@ def publish_flow(
     started = time.perf_counter()
     day = steps.load_day(settings, run_date)
     out_dir = Path(out) if out else settings.outputs_dir
-    folder = publish_task(day, out_dir, coordinates, tiles or settings.map_tiles, settings, started)
+    folder = publish_task(
+        day,
+        out_dir,
+        coordinates,
+        tiles or settings.map_tiles,
+        settings,
+        started,
+        boundaries,
+        boundary_id,
+    )
     counts = day.scored["grade"].value_counts()
     create_markdown_artifact(
         "\n".join(
@@ -290,10 +309,20 @@ def publish_flow(
 
 @task(cache_policy=NO_CACHE, **IO_RETRIES)
 def publish_task(
-    day, out_dir: Path, coordinates: str, tiles: str | None, settings: Settings, started: float
+    day,
+    out_dir: Path,
+    coordinates: str,
+    tiles: str | None,
+    settings: Settings,
+    started: float,
+    boundaries: str | None = None,
+    boundary_id: str = "name",
 ) -> str:
     """Write day D's outputs atomically."""
+    from models.hotspots import PolygonCells
+
     day.timings["publish_started_after"] = time.perf_counter() - started
+    system = PolygonCells.from_geojson(boundaries, boundary_id) if boundaries else None
     return str(
         publish_day(
             day,
@@ -303,6 +332,7 @@ def publish_task(
             settings.h3_resolution,
             settings.hotspot_days,
             settings.trend_weeks,
+            system,
         )
     )
 
@@ -443,3 +473,27 @@ def deployments(
         description="Retrain on the store's labelled history; promote only a challenger that beats the champion.",
     )
     return [nightly, monthly]
+
+
+@flow(name="fengqiao-report")
+def report_flow(
+    date: str, period: str = "周报", out: str | None = None, home: str | None = None
+) -> str:
+    """Write the weekly (周报) or monthly (月报) 稳定专报 ending on a date; return its path."""
+    from pipelines.publish.periodic import period_report
+
+    settings = _settings(home)
+    text = period_report(
+        settings.home / "scored",
+        HistoryStore(settings.store_dir),
+        pd.Timestamp(date),
+        period,
+        trend_weeks=settings.trend_weeks,
+    )
+    folder = Path(out) if out else settings.outputs_dir / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{period}-{date}.md"
+    temporary = path.with_suffix(".md.partial")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)
+    return str(path)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from models.hotspots import hotspot_cells
+from models.hotspots import H3Cells, PolygonCells, hotspot_cells
 from pipelines.publish.feed import feed_document, write_feed
 from pipelines.publish.mapview import build_map, write_map
 from pipelines.publish.report import ReportInputs, build_report
@@ -103,8 +103,13 @@ def publish_day(
     resolution: int = 8,
     window_days: int = 28,
     trend_weeks: int = 8,
+    cells_system: H3Cells | PolygonCells | None = None,
 ) -> Path:
-    """Write every output for day D into out_dir/D atomically; return the folder."""
+    """Write every output for day D into out_dir/D atomically; return the folder.
+
+    cells_system: H3 hexagons at `resolution` (the default) or the centre's own polygons.
+    """
+    system = cells_system or H3Cells(resolution)
     final = Path(out_dir) / f"{day.run_date:%Y-%m-%d}"
     scored = day.scored.assign(
         p_high=day.scored["p_高"],
@@ -118,7 +123,7 @@ def publish_day(
     history = pd.concat(
         [day.recent, ticketed[day.recent.columns.intersection(ticketed.columns)]], ignore_index=True
     )
-    cells = hotspot_cells(history, day.run_date, resolution, window_days, trend_weeks)
+    cells = hotspot_cells(history, day.run_date, system, window_days, trend_weeks)
     with atomic_folder(final) as folder:
         outputs = write_watchlist(watchlist_frame(ticketed, day.model["version"]), folder)
         ticketed[SCORES_COLUMNS].assign(reasons=ticketed["dispatch_reasons"]).to_parquet(
@@ -130,12 +135,16 @@ def publish_day(
             ticketed,
             {
                 "run_date": f"{day.run_date:%Y-%m-%d}",
+                "cells": f"h3 resolution {resolution}"
+                if isinstance(system, H3Cells)
+                else "boundary polygons",
                 "h3_resolution": resolution,
                 "window_days": window_days,
                 "trend_weeks": trend_weeks,
                 "model_version": day.model["version"],
             },
             coordinates,
+            system,
         )
         outputs.append(write_feed(document, folder / "hotspots.geojson"))
         outputs.append(write_map(build_map(document, tiles), folder / "map.html"))
@@ -156,7 +165,7 @@ def publish_day(
                 rows_in=sum(i["rows_in"] for i in day.ingest),
                 model=day.model,
                 drift=day.drift,
-                place_of_cell=_place_of_cell(history, resolution),
+                place_of_cell=_place_of_cell(history, system),
             )
         )
         (folder / "report.md").write_text(report, encoding="utf-8")
@@ -193,18 +202,13 @@ def publish_day(
     return final
 
 
-def _place_of_cell(cases: pd.DataFrame, resolution: int) -> dict[str, str]:
-    import h3
-
+def _place_of_cell(cases: pd.DataFrame, system) -> dict[str, str]:
     located = cases[cases["lon"].notna() & cases["lat"].notna()]
-    cell = [
-        h3.latlng_to_cell(la, lo, resolution)
-        for lo, la in zip(located["lon"], located["lat"], strict=True)
-    ]
+    cell = system.assign(located["lon"].to_numpy(float), located["lat"].to_numpy(float))
     place = (
         located["district"].fillna("")
         + located["street"].fillna("")
         + located["community"].fillna("")
     ).to_numpy()
-    frame = pd.DataFrame({"cell": cell, "place": place})
+    frame = pd.DataFrame({"cell": cell, "place": place}).dropna(subset=["cell"])
     return frame.groupby("cell")["place"].agg(lambda s: s.value_counts().index[0]).to_dict()

@@ -11,31 +11,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import h3
 import numpy as np
 import pandas as pd
 
 from features.geo import wgs84_to_gcj02
+from models.hotspots import H3Cells, PolygonCells
 
 POINT_DECIMALS = 3  # about 100 m: enough for a map, not enough to find a flat
-CELL_DECIMALS = 6
-
-
-def _ring(cell: str, coordinates: str) -> list[list[float]]:
-    """Return a cell's boundary as a closed, counter-clockwise [lon, lat] ring (RFC 7946 right-hand rule)."""
-    boundary = h3.cell_to_boundary(cell)  # (lat, lng) pairs
-    lon = np.array([b[1] for b in boundary])
-    lat = np.array([b[0] for b in boundary])
-    if coordinates == "gcj02":
-        lon, lat = wgs84_to_gcj02(lon, lat)
-    area = np.sum(lon * np.roll(lat, -1) - np.roll(lon, -1) * lat)
-    if area < 0:
-        lon, lat = lon[::-1], lat[::-1]
-    ring = [
-        [round(float(x), CELL_DECIMALS), round(float(y), CELL_DECIMALS)]
-        for x, y in zip(lon, lat, strict=True)
-    ]
-    return [*ring, ring[0]]
 
 
 def _clean(value):
@@ -47,9 +29,14 @@ def _clean(value):
 
 
 def feed_document(
-    cells: pd.DataFrame, cases: pd.DataFrame, meta: dict, coordinates: str = "wgs84"
+    cells: pd.DataFrame,
+    cases: pd.DataFrame,
+    meta: dict,
+    coordinates: str = "wgs84",
+    system: H3Cells | PolygonCells | None = None,
 ) -> dict:
-    """Return the FeatureCollection: one Polygon per study cell, one Point per 高/中 case."""
+    """Return the FeatureCollection: one polygon per study cell, one Point per 高/中 case."""
+    system = system or H3Cells(int(meta.get("h3_resolution", 8)))
     features = []
     for row in cells.to_dict("records"):
         top = next(iter(row["types"]), None)
@@ -74,7 +61,7 @@ def feed_document(
         features.append(
             {
                 "type": "Feature",
-                "geometry": {"type": "Polygon", "coordinates": [_ring(row["cell"], coordinates)]},
+                "geometry": system.geometry(row["cell"], coordinates),
                 "properties": {k: _clean(v) for k, v in properties.items()},
             }
         )

@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 
 from models.hotspots import (
+    H3Cells,
+    PolygonCells,
     classify,
     emerging_class,
     fdr_cutoff,
@@ -92,7 +94,7 @@ def _cluster_cases(n_hot=60, n_background=200, seed=5):
 def test_a_planted_cluster_is_found_as_a_hot_spot():
     cases = _cluster_cases()
     cells = hotspot_cells(
-        cases, pd.Timestamp("2025-12-31"), resolution=8, window_days=28, trend_weeks=4
+        cases, pd.Timestamp("2025-12-31"), H3Cells(8), window_days=28, trend_weeks=4
     )
     hot_cell = h3.latlng_to_cell(42.90, 125.14, 8)
     assert cells.set_index("cell").loc[hot_cell, "hot_class"].startswith("热点")
@@ -143,3 +145,49 @@ def test_study_area_includes_empty_neighbours():
     cell = h3.latlng_to_cell(42.9, 125.1, 8)
     area = study_cells(pd.Series([cell]))
     assert len(area) == 7 and set(h3_neighbours(area)[cell]) == set(area) - {cell}
+
+
+def _square_communities(tmp_path):
+    """Write a 6x6 grid of square 'communities' around the planted cluster as a boundary file."""
+    import json
+
+    features = []
+    for i in range(6):
+        for j in range(6):
+            # Offset so that the planted cluster at (125.14, 42.90) lies inside one community.
+            x0, y0 = 124.965 + i * 0.07, 42.725 + j * 0.05
+            ring = [[x0, y0], [x0 + 0.07, y0], [x0 + 0.07, y0 + 0.05], [x0, y0 + 0.05], [x0, y0]]
+            features.append(
+                {
+                    "type": "Feature",
+                    "properties": {"社区": f"社区{i}{j}"},
+                    "geometry": {"type": "Polygon", "coordinates": [ring]},
+                }
+            )
+    path = tmp_path / "communities.geojson"
+    path.write_text(
+        json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False),
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_the_centres_own_polygons_can_be_the_cells(tmp_path):
+    system = PolygonCells.from_geojson(_square_communities(tmp_path), "社区")
+    cases = _cluster_cases()
+    cells = hotspot_cells(cases, pd.Timestamp("2025-12-31"), system, trend_weeks=4).set_index(
+        "cell"
+    )
+    assert len(cells) == 36  # quiet communities are in the study area as zeros
+    hot = system.assign(np.array([125.14]), np.array([42.90]))[0]
+    assert cells.loc[hot, "hot_class"].startswith("热点")
+    doc = feed_document(cells.reset_index(), cases, {}, "wgs84", system)
+    polygon = next(f for f in doc["features"] if f["properties"]["layer"] == "cell")
+    ring = np.array(polygon["geometry"]["coordinates"][0])
+    assert polygon["geometry"]["type"] == "Polygon" and (ring[0] == ring[-1]).all()
+    assert np.sum(ring[:-1, 0] * ring[1:, 1] - ring[1:, 0] * ring[:-1, 1]) > 0
+
+
+def test_a_boundary_file_without_the_id_property_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="no property '名称'"):
+        PolygonCells.from_geojson(_square_communities(tmp_path), "名称")

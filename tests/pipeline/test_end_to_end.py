@@ -134,3 +134,69 @@ def test_a_missing_required_column_is_an_error_without_a_traceback(demo_home, tm
         and "受理时间" in result.output
         and "Traceback" not in result.output
     )
+
+
+@pytest.mark.parametrize("period", ["周报", "月报"])
+def test_weekly_and_monthly_reports(demo_home, demo_day, tmp_path, period):
+    result = CliRunner().invoke(
+        app,
+        [
+            "report",
+            "--date",
+            demo_day.name,
+            "--period",
+            period,
+            "--home",
+            str(demo_home),
+            "--out",
+            str(tmp_path),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / f"{period}-{demo_day.name}.md").read_text(encoding="utf-8")
+    assert f"（{period}）" in text and "分纠纷类型" in text and "重点热点区域" in text
+
+
+def test_publishing_on_the_centres_own_polygons(demo_home, demo_day, tmp_path):
+    features = []
+    for i in range(12):
+        for j in range(10):
+            x0, y0 = 124.70 + i * 0.1, 42.40 + j * 0.08
+            ring = [[x0, y0], [x0 + 0.1, y0], [x0 + 0.1, y0 + 0.08], [x0, y0 + 0.08], [x0, y0]]
+            features.append(
+                {
+                    "type": "Feature",
+                    "properties": {"名称": f"片区{i:02d}{j:02d}"},
+                    "geometry": {"type": "Polygon", "coordinates": [ring]},
+                }
+            )
+    boundaries = tmp_path / "areas.geojson"
+    boundaries.write_text(
+        json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False),
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(
+        app,
+        [
+            "publish",
+            "--date",
+            demo_day.name,
+            "--home",
+            str(demo_home),
+            "--out",
+            str(tmp_path / "out"),
+            "--boundaries",
+            str(boundaries),
+            "--boundary-id",
+            "名称",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    feed = json.loads(
+        (tmp_path / "out" / demo_day.name / "hotspots.geojson").read_text(encoding="utf-8")
+    )
+    cells = [
+        f["properties"]["cell"] for f in feed["features"] if f["properties"]["layer"] == "cell"
+    ]
+    assert len(cells) == 120 and all(c.startswith("片区") for c in cells)
+    assert feed["fengqiao"]["cells"] == "boundary polygons"

@@ -1,0 +1,76 @@
+"""The weekly and monthly 稳定专报: the seeds' centres push reports by day, week and month."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from models.hotspots import H3Cells, PolygonCells, hotspot_cells
+from pipelines.publish.report import PERIOD_DAYS, ReportInputs, build_report
+from pipelines.publish.watchlist import assign_tickets
+from pipelines.store import HistoryStore
+
+
+def period_report(
+    stage_root: Path,
+    store: HistoryStore,
+    run_date: pd.Timestamp,
+    period: str,
+    system: H3Cells | PolygonCells | None = None,
+    trend_weeks: int = 8,
+) -> str:
+    """Return the 周报/月报 ending on run_date, from the scored days staged in that period.
+
+    stage_root holds one folder per scored day (scored.parquet, quarantine.parquet, meta.json); the
+    comparison period before it comes from the history store.
+    """
+    days = PERIOD_DAYS[period]
+    end = pd.Timestamp(run_date).normalize()
+    folders = [stage_root / f"{end - pd.Timedelta(days=k):%Y-%m-%d}" for k in range(days)]
+    folders = [f for f in folders if (f / "meta.json").exists()]
+    if not folders:
+        raise FileNotFoundError(
+            f"no scored day between {end - pd.Timedelta(days=days - 1):%Y-%m-%d} and "
+            f"{end:%Y-%m-%d} under {stage_root}; run fengqiao score for those days first"
+        )
+    metas = [json.loads((f / "meta.json").read_text(encoding="utf-8")) for f in sorted(folders)]
+    current = pd.concat([pd.read_parquet(f / "scored.parquet") for f in folders], ignore_index=True)
+    current = current.assign(
+        p_high=current["p_高"], p_medium=current["p_中"], p_low=current["p_低"]
+    )
+    ticketed = assign_tickets(current)
+    start = end - pd.Timedelta(days=days - 1)
+    previous = store.read(start=start - pd.Timedelta(days=days), end=start)
+    previous = previous.assign(grade=previous["history_grade"])
+    history = store.read(
+        start=end - pd.Timedelta(weeks=trend_weeks + 1),
+        end=end + pd.Timedelta(days=1),
+        exclude_case_ids=set(current["case_id"]),
+    )
+    history = pd.concat(
+        [
+            history.assign(grade=history["history_grade"]),
+            ticketed[history.columns.intersection(ticketed.columns)],
+        ],
+        ignore_index=True,
+    )
+    cells = hotspot_cells(history, end, system, window_days=max(days, 28), trend_weeks=trend_weeks)
+    quarantine = pd.concat(
+        [pd.read_parquet(f / "quarantine.parquet") for f in folders], ignore_index=True
+    )
+    return build_report(
+        ReportInputs(
+            run_date=end,
+            current=current,
+            previous=previous,
+            ticketed=ticketed,
+            cells=cells,
+            quarantine=quarantine,
+            rows_in=sum(i["rows_in"] for m in metas for i in m["ingest"]),
+            model=metas[-1]["model"],
+            drift=metas[-1]["drift"],
+            period=period,
+        )
+    )
