@@ -19,37 +19,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-import h3
 import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import machine, write_results
-from models.hotspots import H3Cells, hotspot_cells
+from models.hotspots import H3Cells, pai_evaluation
 from pipelines.demo_city import DemoConfig, generate_demo_city
 from pipelines.ingest import ColumnMapping, ingest_file
-
-BANDWIDTH_KM = 0.5
-
-
-def _kde(cells: list[str], lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    centres = np.array([h3.cell_to_latlng(c) for c in cells])  # (lat, lon)
-    ky = 110.57
-    kx = 111.32 * np.cos(np.radians(np.mean(lat))) if len(lat) else 81.0
-    density = np.zeros(len(cells))
-    for start in range(0, len(lon), 2000):
-        dx = (centres[:, 1][:, None] - lon[None, start : start + 2000]) * kx
-        dy = (centres[:, 0][:, None] - lat[None, start : start + 2000]) * ky
-        density += np.exp(-(dx**2 + dy**2) / (2 * BANDWIDTH_KM**2)).sum(axis=1)
-    return density
-
-
-def _top(scores: pd.Series, share: float) -> set[str]:
-    k = max(1, round(share * len(scores)))
-    # Ties are broken by cell id so that every method is deterministic.
-    ranked = sorted(scores.index, key=lambda cell: (-scores[cell], cell))
-    return set(ranked[:k])
 
 
 def main() -> int:
@@ -65,47 +43,9 @@ def main() -> int:
             path, ColumnMapping(), "bench-secret-xxxxxxxx", dt.date(2025, 12, 31)
         ).cases
     cases = cases.assign(grade=cases["risk_grade"], score=np.nan)
-    system = H3Cells(8)
-    cases["cell"] = system.assign(cases["lon"].to_numpy(float), cases["lat"].to_numpy(float))
-    rows = []
-    for day in pd.date_range("2025-09-07", "2025-12-21", freq="7D"):
-        known = cases[cases["reported_at"] < day + pd.Timedelta(days=1)]
-        cells = hotspot_cells(known, day, system, window_days=28, trend_weeks=8).set_index("cell")
-        study = list(cells.index)
-        recent = known[known["reported_at"] >= day - pd.Timedelta(days=27)]
-        future = cases[
-            (cases["reported_at"] >= day + pd.Timedelta(days=1))
-            & (cases["reported_at"] < day + pd.Timedelta(days=8))
-        ]
-        targets = future[future["grade"] == "高"]
-        methods = {
-            "feed (Gi*, risk-weighted)": cells["gi_z"].rename("s"),
-            "last-28-day counts": recent.groupby("cell")
-            .size()
-            .reindex(study, fill_value=0)
-            .rename("s")
-            .astype(float),
-            "kernel density (500 m)": pd.Series(
-                _kde(study, recent["lon"].to_numpy(float), recent["lat"].to_numpy(float)),
-                index=study,
-                name="s",
-            ),
-        }
-        for name, scores in methods.items():
-            flagged = _top(scores, args.top)
-            hits = targets["cell"].isin(flagged).sum()
-            hit_rate = hits / max(len(targets), 1)
-            rows.append(
-                {
-                    "day": f"{day:%Y-%m-%d}",
-                    "method": name,
-                    "hit_rate": hit_rate,
-                    "pai": hit_rate / (len(flagged) / len(study)),
-                    "targets": len(targets),
-                    "cells": len(study),
-                }
-            )
-    table = pd.DataFrame(rows)
+    days = list(pd.date_range("2025-09-07", "2025-12-21", freq="7D"))
+    table = pai_evaluation(cases, days, top=args.top, system=H3Cells(8))
+    rows = table.to_dict("records")
     summary = table.groupby("method", sort=False)[["hit_rate", "pai"]].mean()
     print(
         f"Demo city {args.cases:,} cases; top {args.top:.0%} of cells; {table['day'].nunique()} weekly evaluation days; "

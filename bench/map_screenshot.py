@@ -59,28 +59,42 @@ def main() -> int:
     RESULTS.mkdir(exist_ok=True)
     shot = RESULTS / "map.png"
     with tempfile.TemporaryDirectory() as profile:
-        subprocess.run(
+        run = subprocess.run(
             [
                 browser,
                 *FLAGS,
+                "--enable-logging=stderr",
                 f"--user-data-dir={profile}",
                 f"--screenshot={shot}",
                 page.resolve().as_uri(),
             ],
             check=True,
             capture_output=True,
+            text=True,
             timeout=120,
         )
+    errors = [line for line in run.stderr.splitlines() if "CONSOLE" in line and "Uncaught" in line]
     from PIL import Image
 
     pixels = np.asarray(Image.open(shot).convert("RGB")).reshape(-1, 3)
     colours = len(np.unique(pixels, axis=0))
     reds = int(((pixels[:, 0] > 170) & (pixels[:, 1] < 120) & (pixels[:, 2] < 120)).sum())
-    ok = colours > 50 and reds > 100
-    print(f"screenshot {shot}: {colours} distinct colours, {reds} red (hot-spot) pixels")
+    ok = colours > 50 and reds > 100 and not errors
+    print(
+        f"screenshot {shot}: {colours} distinct colours, {reds} red (hot-spot) pixels, {len(errors)} script error(s)"
+    )
+    for line in errors:
+        print("  " + line)
     print(f"{'PASS' if ok else 'FAIL'}  the page drew the map")
     write_results(
-        "map_screenshot", {"page": str(page), "colours": colours, "red_pixels": reds, "pass": ok}
+        "map_screenshot",
+        {
+            "page": str(page),
+            "colours": colours,
+            "red_pixels": reds,
+            "script_errors": errors,
+            "pass": ok,
+        },
     )
     return 0 if ok else 1
 

@@ -399,6 +399,14 @@ class RiskGrader:
             )
         return out
 
+    def importance(self) -> pd.DataFrame:
+        """Return each feature's total gain per booster, largest first (the global explanation)."""
+        gains = {
+            name: booster.feature_importance("gain") for name, booster in self.boosters_.items()
+        }
+        frame = pd.DataFrame(gains, index=self.feature_names_)
+        return frame.assign(total=frame.sum(axis=1)).sort_values("total", ascending=False)
+
     @property
     def input_columns(self) -> list[str]:
         """Return the case columns scoring needs (what the MLflow signature declares)."""

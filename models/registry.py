@@ -107,7 +107,7 @@ def log_grader(
             }
         )
         if backtest is not None:
-            _log_backtest(backtest)
+            _log_backtest(backtest, input_example)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "grader.joblib"
             joblib.dump(grader, path)
@@ -131,7 +131,17 @@ def log_grader(
     return version
 
 
-def _log_backtest(backtest: BacktestResult) -> None:
+def _log_backtest(backtest: BacktestResult, cases: pd.DataFrame) -> None:
+    """Log the backtest: metrics per fold, the table, plots, and the test predictions for review.
+
+    The predictions carry case numbers, district, channel and type (for fairness review), no text.
+    """
+    places = cases[["case_id", "district", "channel", "dispute_type"]].drop_duplicates("case_id")
+    predictions = backtest.predictions.merge(places, on="case_id", how="left")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "predictions.parquet"
+        predictions.to_parquet(path, index=False)
+        mlflow.log_artifact(str(path), "backtest")
     table = backtest.table.drop(columns=["confusion"])
     for row in table.itertuples(index=False):
         for metric in (

@@ -1,7 +1,9 @@
 """map.html: a self-contained folium/Leaflet preview of the feed, readable on an offline screen.
 
-Leaflet is inlined from pipelines/assets (no CDN). Base tiles are optional: give a tile URL template
-for a connected screen, or none for a plain background with the cells and cases only.
+Leaflet is inlined from pipelines/assets (no CDN). The Chinese text is set in a subset of Noto Sans
+CJK SC embedded in the page (only the characters it uses, tens of kilobytes), so a screen without
+a CJK font shows characters, not boxes. Base tiles are optional: give a tile URL template for a
+connected screen, or none for a plain background with the cells and cases only.
 """
 
 from __future__ import annotations
@@ -98,7 +100,8 @@ def build_map(document: dict, tiles: str | None = None, title: str = "平安地�
             weight=1,
             fill=True,
             fill_opacity=0.9,
-            popup=f"{p['case_id']}｜{p['grade']}风险｜{p['dispute_type']}｜风险分{p['score']}",
+            # A tooltip, not a popup: folium builds popups' HTML with jQuery, which this page leaves out.
+            tooltip=f"{p['case_id']}｜{p['grade']}风险｜{p['dispute_type']}｜风险分{p['score']}",
         ).add_to(layer)
     layer.add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
@@ -109,7 +112,7 @@ def build_map(document: dict, tiles: str | None = None, title: str = "平安地�
     fmap.get_root().html.add_child(
         folium.Element(
             f'<div style="position:fixed;bottom:24px;left:24px;z-index:9999;background:white;padding:8px;'
-            f'font:12px sans-serif;border:1px solid #999"><b>{title}</b>{legend}</div>'
+            f'font:12px FengqiaoCJK,sans-serif;border:1px solid #999"><b>{title}</b>{legend}</div>'
         )
     )
     return _inline_leaflet(fmap)
@@ -132,7 +135,44 @@ def _inline_leaflet(fmap: folium.Map) -> str:
     )
     if "LEAFLET_JS" in html or "LEAFLET_CSS" in html:
         raise RuntimeError("folium's page template changed: Leaflet could not be inlined")
-    return html
+    if "$(" in html:
+        raise RuntimeError(
+            "the page calls jQuery, which is not included: use tooltips or GeoJsonPopup"
+        )
+    return _embed_cjk_font(html)
+
+
+def _embed_cjk_font(html: str) -> str:
+    """Return the page with a subset of Noto Sans CJK SC, holding the page's own characters, embedded."""
+    import base64
+    import io
+
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    # The popups' text sits in JSON as \\uXXXX escapes; it is on the page all the same.
+    escaped = {chr(int(code, 16)) for code in re.findall(r"\\u([0-9a-fA-F]{4})", html)}
+    characters = "".join(
+        sorted({ch for ch in html if ord(ch) > 127} | {ch for ch in escaped if ord(ch) > 127})
+    )
+    if not characters:
+        return html
+    font = TTFont(str(resources.files("mplfonts").joinpath("fonts", "NotoSansCJKsc-Regular.otf")))
+    options = subset.Options()
+    options.notdef_outline = True
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(text=characters)
+    subsetter.subset(font)
+    buffer = io.BytesIO()
+    font.save(buffer)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    style = (
+        '<style>@font-face{font-family:"FengqiaoCJK";src:url(data:font/otf;base64,'
+        + data
+        + ') format("opentype");}'
+        'body,.leaflet-container,.leaflet-popup-content{font-family:"FengqiaoCJK",sans-serif;}</style>'
+    )
+    return html.replace("</head>", style + "</head>", 1)
 
 
 def write_map(html: str, path: Path) -> Path:
