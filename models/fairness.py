@@ -16,6 +16,12 @@ import pandas as pd
 RECALL_TOLERANCE = 0.15  # absolute difference in 高 recall worth a look
 FALSE_ALARM_TOLERANCE = 0.05  # absolute difference in 高 false-alarm rate worth a look
 MIN_HIGH_CASES = 20  # fewer staff-graded 高 cases than this and recall is too noisy to judge
+GROUP_LABELS = {
+    "district": "区县",
+    "channel": "来源渠道",
+    "dispute_type": "纠纷类型",
+    "street": "街道",
+}
 
 
 @dataclass
@@ -60,6 +66,7 @@ def fairness_report(
     table = frame.groupby(group).apply(rates, include_groups=False)
     overall = rates(frame)
     table.loc["（全部）"] = overall
+    label = GROUP_LABELS.get(group, group)
     findings = []
     for name, row in table.drop(index="（全部）").iterrows():
         if (
@@ -68,7 +75,7 @@ def fairness_report(
         ):
             direction = "低于" if row["high_recall"] < overall["high_recall"] else "高于"
             findings.append(
-                f"{group}“{name}”的高风险召回率为{row['high_recall']:.0%}，{direction}总体的"
+                f"{label}“{name}”的高风险召回率为{row['high_recall']:.0%}，{direction}总体的"
                 f"{overall['high_recall']:.0%}，差距超过{RECALL_TOLERANCE:.0%}的容差，请核查。"
             )
         if (
@@ -77,12 +84,12 @@ def fairness_report(
         ):
             direction = "高于" if row["false_alarm_rate"] > overall["false_alarm_rate"] else "低于"
             findings.append(
-                f"{group}“{name}”的误报率为{row['false_alarm_rate']:.1%}，{direction}总体的"
+                f"{label}“{name}”的误报率为{row['false_alarm_rate']:.1%}，{direction}总体的"
                 f"{overall['false_alarm_rate']:.1%}，差距超过{FALSE_ALARM_TOLERANCE:.0%}的容差，请核查。"
             )
     if not findings:
         findings.append(
-            f"各{group}之间的高风险召回率与误报率差距均在容差以内"
+            f"各{label}之间的高风险召回率与误报率差距均在容差以内"
             f"（召回±{RECALL_TOLERANCE:.0%}，误报±{FALSE_ALARM_TOLERANCE:.0%}；"
             f"高风险案件少于{MIN_HIGH_CASES}件的组不作召回判断）。"
         )

@@ -84,3 +84,40 @@ def reliability_figure(
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def text_card(text: str, font: str | None = None) -> plt.Figure:
+    """Return a small figure showing one line of text, in the CJK font (or in the named font).
+
+    Rendered in a font without Chinese glyphs, the same text comes out as empty boxes; comparing
+    the two renders tells whether a chart's Chinese labels really show.
+    """
+    use_cjk_font()
+    fig = plt.figure(figsize=(4, 1), dpi=100)
+    fig.text(
+        0.5,
+        0.5,
+        text,
+        ha="center",
+        va="center",
+        fontsize=24,
+        **({"fontfamily": font} if font else {}),
+    )
+    return fig
+
+
+def ink_difference(a, b) -> float:
+    """Return the share of pixels that differ between two same-sized images (file paths or arrays)."""
+    from PIL import Image
+
+    def pixels(x):
+        return (
+            np.asarray(Image.open(x).convert("L"))
+            if isinstance(x, str | bytes) or hasattr(x, "read_bytes")
+            else np.asarray(x)
+        )
+
+    first, second = pixels(a), pixels(b)
+    if first.shape != second.shape:
+        raise ValueError(f"images differ in size: {first.shape} and {second.shape}")
+    return float((np.abs(first.astype(int) - second.astype(int)) > 32).mean())

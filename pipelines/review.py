@@ -1,0 +1,89 @@
+"""What the analysts' notebooks read: a published day, the history store, the champion's backtest.
+
+The notebooks import these loaders and the models' functions; they define no logic of their own.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+
+from models.registry import CHAMPION, grader_of, registered_name, setup_tracking
+from pipelines.config import Settings
+from pipelines.store import HistoryStore
+
+
+@dataclass
+class Run:
+    """One published day: its scores, quarantine, manifest and feed."""
+
+    folder: Path
+    scores: pd.DataFrame
+    quarantine: pd.DataFrame
+    manifest: dict
+    feed: dict
+    scored: pd.DataFrame  # the staged, scored cases with their context (no personal data)
+
+
+def latest_run(home: Path) -> Path:
+    """Return the most recent published day's folder under home."""
+    days = sorted(p for p in (Path(home) / "outputs").glob("????-??-??") if p.is_dir())
+    if not days:
+        raise FileNotFoundError(
+            f"no published day under {Path(home) / 'outputs'}; run fengqiao demo or score first"
+        )
+    return days[-1]
+
+
+def load_run(home: Path, run: Path | None = None) -> Run:
+    """Return a published day (default: the latest) and its staged scored cases."""
+    folder = Path(run) if run else latest_run(home)
+    staged = Path(home) / "scored" / folder.name / "scored.parquet"
+    return Run(
+        folder=folder,
+        scores=pd.read_parquet(folder / "scores.parquet"),
+        quarantine=pd.read_csv(folder / "quarantine.csv", encoding="utf-8-sig", dtype=str),
+        manifest=json.loads((folder / "manifest.json").read_text(encoding="utf-8")),
+        feed=json.loads((folder / "hotspots.geojson").read_text(encoding="utf-8")),
+        scored=pd.read_parquet(staged) if staged.exists() else pd.DataFrame(),
+    )
+
+
+def load_history(home: Path, end: pd.Timestamp, days: int = 365) -> pd.DataFrame:
+    """Return the stored cases of the `days` before end, with the grade history counts them by."""
+    frame = HistoryStore(Settings(home=Path(home)).store_dir).read(
+        start=end - pd.Timedelta(days=days), end=end + pd.Timedelta(days=1)
+    )
+    return frame.assign(grade=frame["history_grade"])
+
+
+@dataclass
+class ModelReview:
+    """The champion model, its backtest table and its backtest predictions."""
+
+    name: str
+    version: str
+    grader: object
+    table: pd.DataFrame
+    predictions: pd.DataFrame
+
+
+def load_champion(home: Path, target: str = "risk_grade") -> ModelReview:
+    """Return the champion model and the backtest its training run logged."""
+    settings = Settings(home=Path(home))
+    setup_tracking(settings.mlflow_uri(), settings.mlflow_dir / "artifacts")
+    name = registered_name(target)
+    version = mlflow.MlflowClient().get_model_version_by_alias(name, CHAMPION)
+    model = mlflow.pyfunc.load_model(f"models:/{name}@{CHAMPION}")
+    folder = Path(mlflow.artifacts.download_artifacts(f"runs:/{version.run_id}/backtest"))
+    return ModelReview(
+        name=name,
+        version=str(version.version),
+        grader=grader_of(model),
+        table=pd.read_csv(folder / "backtest.csv"),
+        predictions=pd.read_parquet(folder / "predictions.parquet"),
+    )
