@@ -91,7 +91,7 @@ def measure(n: int, path: Path) -> dict:
     cases = pd.read_parquet(path)
     timings = {}
     started = time.perf_counter()
-    ctx = build_context(cases)
+    ctx = build_context(cases, n_jobs=2)
     timings["context"] = time.perf_counter() - started
     clock = time.perf_counter()
     featuriser = CaseFeaturiser(n_jobs=2).fit(ctx)

@@ -26,15 +26,19 @@ class ContextParams:
 
 
 def build_context(
-    cases: pd.DataFrame, history: pd.DataFrame | None = None, params: ContextParams | None = None
+    cases: pd.DataFrame,
+    history: pd.DataFrame | None = None,
+    params: ContextParams | None = None,
+    n_jobs: int = 1,
 ) -> pd.DataFrame:
     """Return cases with their merged group and point-in-time context features attached.
 
     `history`: earlier cases (with group_id) that count as the past but are not featurised.
+    `n_jobs`: processes for merging large inputs; the result does not depend on it.
     """
     params = params or ContextParams()
     cases = cases.reset_index(drop=True)
-    groups = merge_cases(cases, history, params.merge)
+    groups = merge_cases(cases, history, params.merge, n_jobs=n_jobs)
     entity = entity_history(cases, history, params.windows)
     spatial = spatial_intensity(cases, history, params.h3_resolution)
     return cases.assign(

@@ -29,7 +29,8 @@ _BOILERPLATE = re.compile(
     r"当事人诉求|诉求|要求|反映|当事人[甲乙丙丁戊己庚辛壬癸]|\[电话\]|\[身份证号\]|\[号码\]|\[姓名\]|身份证号|"
     r"[，。：；！？、（）“”【】\s,.;:!?()\[\]]"
 )
-_CHUNK = 2048
+_CHUNK = 256
+_PARALLEL_MIN_ROWS = 50000
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,10 @@ def merge_text(texts: pd.Series) -> list[str]:
 
 
 def merge_cases(
-    cases: pd.DataFrame, history: pd.DataFrame | None = None, params: MergeParams | None = None
+    cases: pd.DataFrame,
+    history: pd.DataFrame | None = None,
+    params: MergeParams | None = None,
+    n_jobs: int = 1,
 ) -> pd.DataFrame:
     """Return, per case in `cases`, its merged group as of its report time.
 
@@ -59,7 +63,8 @@ def merge_cases(
     (reports and distinct channels in the group so far, this one included), match_score.
     `history`, when given, holds earlier cases whose group_id is already fixed; `cases` may match
     them. Both frames need case_id, reported_at, description, channel, dispute_type, community,
-    district, street, grid_id and party_keys.
+    district, street, grid_id and party_keys. Large inputs are matched in `n_jobs` processes,
+    each taking whole blocks (communities), which never match across one another.
     """
     params = params or MergeParams()
     new = cases.assign(_new=True)
@@ -73,15 +78,20 @@ def merge_cases(
     both = both.iloc[order].reset_index(drop=True)
     block, t = block[order], t[order]
 
-    text = (
-        HashingVectorizer(
-            analyzer="char", ngram_range=(2, 2), n_features=2**18, alternate_sign=False, norm="l2"
+    columns = both[["description", "party_keys", "dispute_type", "grid_id"]]
+    parts = _block_partitions(block, n_jobs if len(both) >= _PARALLEL_MIN_ROWS else 1)
+    if len(parts) == 1:
+        best, score = _match_rows(columns, block, t, params)
+    else:
+        from joblib import Parallel, delayed
+
+        found = Parallel(n_jobs=len(parts), backend="loky")(
+            delayed(_match_rows)(columns.iloc[rows], block[rows], t[rows], params) for rows in parts
         )
-        .transform(merge_text(both["description"]))
-        .tocsr()
-    )
-    parties = _party_matrix(both["party_keys"])
-    best, score = _best_earlier_match(both, block, t, text, parties, params)
+        best, score = np.full(len(both), -1), np.zeros(len(both))
+        for rows, (part_best, part_score) in zip(parts, found, strict=True):
+            best[rows] = np.where(part_best >= 0, rows[np.maximum(part_best, 0)], -1)
+            score[rows] = part_score
 
     is_new = both["_new"].to_numpy()
     group_id = (
@@ -104,6 +114,31 @@ def merge_cases(
     out = both[is_new].assign(**{k: v[is_new] for k, v in counts.items()})
     out = out.set_index("case_id").loc[cases["case_id"].astype(str)]
     return out[["group_id", "group_size", "group_channels", "match_score"]].reset_index()
+
+
+def _block_partitions(block: np.ndarray, n_parts: int) -> list[np.ndarray]:
+    """Split the (sorted) rows into up to n_parts runs of whole blocks with similar pair counts."""
+    n = len(block)
+    if n_parts <= 1 or n == 0:
+        return [np.arange(n)]
+    starts = np.flatnonzero(np.r_[True, block[1:] != block[:-1]])
+    cost = np.cumsum(np.diff(np.r_[starts, n]).astype(float) ** 2)
+    cuts = np.searchsorted(cost, cost[-1] * np.arange(1, n_parts) / n_parts)
+    bounds = np.unique(np.r_[0, starts[np.minimum(cuts + 1, len(starts) - 1)], n])
+    return [np.arange(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+
+
+def _match_rows(columns: pd.DataFrame, block, t, params: MergeParams):
+    """Return best earlier match (row positions within `columns`) and score, per row."""
+    text = (
+        HashingVectorizer(
+            analyzer="char", ngram_range=(2, 2), n_features=2**18, alternate_sign=False, norm="l2"
+        )
+        .transform(merge_text(columns["description"]))
+        .tocsr()
+    )
+    parties = _party_matrix(columns["party_keys"])
+    return _best_earlier_match(columns, block, t, text, parties, params)
 
 
 def _block_keys(frame: pd.DataFrame) -> np.ndarray:

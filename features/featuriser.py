@@ -12,6 +12,9 @@ around the cues, and adding a cue to a report changes nothing but the cue counts
 
 from __future__ import annotations
 
+import math
+import os
+
 import numpy as np
 import pandas as pd
 from scipy import sparse
@@ -28,6 +31,9 @@ from features.text import normalise_texts
 
 CATEGORICAL = ("channel", "dispute_type", "district")
 _TEXT_INPUTS = ("description", "reported_at")
+_SHAPE_INPUTS = ("n_parties", "completeness")
+_PARALLEL_MIN_ROWS = 50000
+_CHUNK_ROWS = 100000
 
 
 def _split(text: str) -> list[str]:
@@ -49,7 +55,10 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
     min_df : minimum documents a term must appear in to enter a vocabulary
     char_ngrams : the character n-gram lengths
     exclude : categorical inputs to leave out, e.g. the label when training on dispute_type
-    n_jobs : processes for segmenting large inputs
+    fit_sample : learn vocabularies and IDF weights from at most this many cases (a seeded random
+        sample; None: all). Terms common enough to matter are found in any 200,000 cases, and a
+        vocabulary fitted on a million costs minutes and gigabytes.
+    n_jobs : processes for large inputs; the features do not depend on it
     """
 
     def __init__(
@@ -60,6 +69,7 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
         min_df: int = 3,
         char_ngrams: tuple[int, int] = (1, 3),
         exclude: tuple[str, ...] = (),
+        fit_sample: int | None = 200000,
         n_jobs: int = 1,
     ):
         self.engine = engine
@@ -68,6 +78,7 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
         self.min_df = min_df
         self.char_ngrams = char_ngrams
         self.exclude = exclude
+        self.fit_sample = fit_sample
         self.n_jobs = n_jobs
 
     @property
@@ -80,7 +91,10 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
         missing = [c for c in (*_TEXT_INPUTS, *self.categoricals) if c not in cases]
         if missing:
             raise ValueError(f"cases lack column(s) {missing}")
-        free = _free_texts(normalise_texts(cases["description"]))
+        texts = cases["description"]
+        if self.fit_sample and len(texts) > self.fit_sample:
+            texts = texts.sample(self.fit_sample, random_state=0)
+        free = _free_texts(normalise_texts(texts))
         places = (
             pd.concat([cases[c] for c in ("street", "community") if c in cases]).dropna().unique()
         )
@@ -107,11 +121,33 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
             raise ValueError(
                 f"cases lack column(s) {missing}; context features come from build_context"
             )
+        jobs = os.cpu_count() if self.n_jobs == -1 else max(1, self.n_jobs)
+        if jobs == 1 or len(cases) < _PARALLEL_MIN_ROWS:
+            return self._transform(cases, parallel_segmenter=True)
+        from joblib import Parallel, delayed
+
+        inputs = cases[
+            [
+                *_TEXT_INPUTS,
+                *self.categoricals,
+                *self.context_columns_,
+                *(c for c in _SHAPE_INPUTS if c in cases),
+            ]
+        ]
+        size = math.ceil(len(inputs) / max(jobs, math.ceil(len(inputs) / _CHUNK_ROWS)))
+        parts = Parallel(n_jobs=jobs, backend="loky")(
+            delayed(_transform_chunk)(self, inputs.iloc[i : i + size])
+            for i in range(0, len(inputs), size)
+        )
+        return sparse.vstack(parts, format="csr", dtype=np.float32)
+
+    def _transform(self, cases: pd.DataFrame, parallel_segmenter: bool) -> sparse.csr_matrix:
         texts = normalise_texts(cases["description"])
         free = _free_texts(texts)
         blocks = [sparse.csr_matrix(self.dense_features(cases, texts, free).to_numpy(np.float32))]
         if self.word_vectorizer_ is not None:
-            blocks.append(self.word_vectorizer_.transform(self.segmenter_.transform(free)))
+            segment = self.segmenter_.transform if parallel_segmenter else self.segmenter_._segment
+            blocks.append(self.word_vectorizer_.transform(segment(free)))
         if self.char_vectorizer_ is not None:
             blocks.append(self.char_vectorizer_.transform(free))
         return sparse.hstack(blocks, format="csr", dtype=np.float32)
@@ -219,3 +255,7 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         check_is_fitted(self, "feature_names_")
         return np.asarray(self.feature_names_, dtype=object)
+
+
+def _transform_chunk(featuriser: CaseFeaturiser, cases: pd.DataFrame) -> sparse.csr_matrix:
+    return featuriser._transform(cases, parallel_segmenter=False)

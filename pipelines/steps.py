@@ -48,7 +48,9 @@ def ingest(
 
 def context(cases: pd.DataFrame, history: pd.DataFrame | None, settings: Settings) -> pd.DataFrame:
     """Return cases with their point-in-time context features."""
-    return build_context(cases, history, ContextParams(h3_resolution=settings.h3_resolution))
+    return build_context(
+        cases, history, ContextParams(h3_resolution=settings.h3_resolution), settings.n_jobs
+    )
 
 
 @dataclass

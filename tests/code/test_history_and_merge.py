@@ -115,3 +115,24 @@ def test_merge_against_stored_history_keeps_its_groups():
     )
     out = merge_cases(today, history)
     assert out["group_id"].tolist() == ["h0"] and out["group_size"].tolist() == [2]
+
+
+def test_parallel_merge_and_featurisation_equal_the_serial_ones(cases_with_context, monkeypatch):
+    import features.dedup
+    import features.featuriser
+    from features.featuriser import CaseFeaturiser
+
+    cases = cases_with_context.drop(columns=context_columns(cases_with_context) + ["group_id"])
+    monkeypatch.setattr(features.dedup, "_PARALLEL_MIN_ROWS", 100)
+    monkeypatch.setattr(features.featuriser, "_PARALLEL_MIN_ROWS", 100)
+    monkeypatch.setattr(features.featuriser, "_CHUNK_ROWS", 700)
+    serial, parallel = build_context(cases, n_jobs=1), build_context(cases, n_jobs=2)
+    pd.testing.assert_frame_equal(serial, parallel)
+
+    featuriser = CaseFeaturiser(n_jobs=1, fit_sample=2000).fit(serial)
+    one = featuriser.transform(serial)
+    featuriser.n_jobs = 2
+    two = featuriser.transform(serial)
+    assert one.shape == two.shape == (len(cases), len(featuriser.feature_names_))
+    assert np.array_equal(one.indptr, two.indptr) and np.array_equal(one.indices, two.indices)
+    assert np.array_equal(one.data, two.data, equal_nan=True)
