@@ -6,9 +6,12 @@ scoring loads models:/NAME@champion and never names a version or a path.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import sqlite3
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -19,6 +22,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
+from sqlalchemy.exc import OperationalError
 
 from models.backtest import BacktestResult
 from models.grader import GraderConfig, RiskGrader
@@ -49,6 +53,37 @@ class ChampionMissing(Exception):
     """No model carries the champion alias: train (and promote) one first."""
 
 
+class TrackingStoreError(Exception):
+    """The MLflow store cannot be used: it is missing, locked or unreadable."""
+
+
+def sqlite_path(tracking_uri: str) -> Path | None:
+    """Return the database file of a sqlite:/// tracking URI, or None for other stores."""
+    prefix = "sqlite:///"
+    return Path(tracking_uri[len(prefix) :]) if tracking_uri.startswith(prefix) else None
+
+
+@contextlib.contextmanager
+def store_access(tracking_uri: str) -> Iterator[None]:
+    """Turn the store's database errors into a TrackingStoreError that says what to do."""
+    try:
+        yield
+    except (OperationalError, sqlite3.OperationalError, MlflowException) as error:
+        text = str(error)
+        if "locked" in text:
+            raise TrackingStoreError(
+                f"the MLflow store {tracking_uri} is locked by another process (a training run "
+                "or an MLflow UI writing to it). Wait for it to finish and run again; nothing "
+                "was written."
+            ) from None
+        if isinstance(error, MlflowException) and not isinstance(error.__cause__, OperationalError):
+            raise
+        raise TrackingStoreError(
+            f"cannot use the MLflow store {tracking_uri}: {text.splitlines()[0]}. Check that the "
+            "file is a readable MLflow database, or set FENGQIAO_TRACKING_URI to the centre's store."
+        ) from None
+
+
 class GraderModel(mlflow.pyfunc.PythonModel):
     """The fitted RiskGrader (featuriser, booster, calibrator, thresholds) as one MLflow model."""
 
@@ -67,14 +102,27 @@ def registered_name(target: str) -> str:
     return "fengqiao-risk" if target == "risk_grade" else f"fengqiao-{target.replace(':', '-')}"
 
 
-def setup_tracking(tracking_uri: str, artifact_root: Path | None = None) -> str:
-    """Point MLflow at the store and make sure the experiment exists; return its id."""
+def setup_tracking(
+    tracking_uri: str, artifact_root: Path | None = None, must_exist: bool = False
+) -> str:
+    """Point MLflow at the store and make sure the experiment exists; return its id.
+
+    `must_exist`: the store should already hold models (scoring), so a missing sqlite file is an
+    error rather than a new, empty store.
+    """
+    database = sqlite_path(tracking_uri)
+    if must_exist and database is not None and not database.exists():
+        raise TrackingStoreError(
+            f"the MLflow store {database} does not exist. Train a model first (fengqiao train "
+            "--cases FILE), or point FENGQIAO_HOME or FENGQIAO_TRACKING_URI at the centre's store."
+        )
     mlflow.set_tracking_uri(tracking_uri)
-    experiment = mlflow.get_experiment_by_name(EXPERIMENT)
-    if experiment is None:
-        location = Path(artifact_root).resolve().as_uri() if artifact_root else None
-        return mlflow.create_experiment(EXPERIMENT, artifact_location=location)
-    return experiment.experiment_id
+    with store_access(tracking_uri):
+        experiment = mlflow.get_experiment_by_name(EXPERIMENT)
+        if experiment is None:
+            location = Path(artifact_root).resolve().as_uri() if artifact_root else None
+            return mlflow.create_experiment(EXPERIMENT, artifact_location=location)
+        return experiment.experiment_id
 
 
 def log_grader(
@@ -189,7 +237,8 @@ def load_model(model_name: str, alias: str = CHAMPION) -> tuple[mlflow.pyfunc.Py
     """Return the model behind an alias and its version; raise ChampionMissing if there is none."""
     client = MlflowClient()
     try:
-        version = client.get_model_version_by_alias(model_name, alias)
+        with store_access(mlflow.get_tracking_uri()):
+            version = client.get_model_version_by_alias(model_name, alias)
     except MlflowException:
         raise ChampionMissing(
             f"no model '{model_name}' carries the '{alias}' alias in the MLflow store at "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -18,6 +19,9 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 
+# A centre's machine has no internet: Prefect's local server must not try to send telemetry.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
 Home = Annotated[Path | None, typer.Option(help="data folder (default: $FENGQIAO_HOME or ./data)")]
 Cases = Annotated[
     Path, typer.Option("--cases", help="the export: CSV, .xlsx or Parquet", exists=False)
@@ -31,7 +35,7 @@ BoundaryId = Annotated[str, typer.Option(help="the boundary polygons' name prope
 
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
-    from models.registry import ChampionMissing
+    from models.registry import ChampionMissing, TrackingStoreError
     from pipelines.config import ConfigError
     from pipelines.ingest import InputError, MappingError
     from pipelines.publish import OutputError
@@ -41,14 +45,33 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
         MappingError,
         ConfigError,
         ChampionMissing,
+        TrackingStoreError,
         OutputError,
         FileNotFoundError,
         ValueError,
     )
 
 
+class _NoTracebackForExpectedErrors(logging.Filter):
+    """Prefect logs a failed task's traceback; for problems a person must fix, the message is enough."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], _expected_errors()):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _quiet_expected_tracebacks() -> None:
+    quiet = _NoTracebackForExpectedErrors()
+    loggers = [logging.getLogger(), *map(logging.getLogger, list(logging.root.manager.loggerDict))]
+    for handler in {h for logger in loggers for h in getattr(logger, "handlers", [])}:
+        if not any(isinstance(f, _NoTracebackForExpectedErrors) for f in handler.filters):
+            handler.addFilter(quiet)
+
+
 def _run(action):
     """Run an action; known problems end with a message and exit code 2, never a traceback."""
+    _quiet_expected_tracebacks()
     try:
         return action()
     except _expected_errors() as error:
@@ -82,20 +105,40 @@ def _check_input(cases: Path, mapping: Path | None) -> None:
 
 def _check_champion(home: str | None, model_name: str | None) -> None:
     from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
-    from models.registry import CHAMPION, ChampionMissing, registered_name, setup_tracking
+    from models.registry import (
+        CHAMPION,
+        ChampionMissing,
+        registered_name,
+        setup_tracking,
+        store_access,
+    )
     from pipelines.config import Settings
 
     settings = Settings(home=Path(home)) if home else Settings()
-    setup_tracking(settings.mlflow_uri(), settings.mlflow_dir / "artifacts")
+    uri = settings.mlflow_uri()
+    setup_tracking(uri, settings.mlflow_dir / "artifacts", must_exist=True)
     name = model_name or registered_name("risk_grade")
     try:
-        MlflowClient().get_model_version_by_alias(name, CHAMPION)
-    except Exception:
+        with store_access(uri):
+            MlflowClient().get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
         raise ChampionMissing(
             f"no model '{name}' carries the 'champion' alias in {settings.mlflow_uri()}. "
             "Train one first: fengqiao train --cases FILE"
         ) from None
+
+
+def _check_date(date: str | None) -> None:
+    import datetime as dt
+
+    if date is None:
+        return
+    try:
+        dt.date.fromisoformat(date)
+    except ValueError:
+        raise ValueError(f"--date {date!r} is not a date; write it as 2025-12-31") from None
 
 
 def _check_output(out: Path | None, home: str | None) -> None:
@@ -107,6 +150,8 @@ def _check_output(out: Path | None, home: str | None) -> None:
     probe = folder
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
+    if not probe.is_dir():
+        raise OutputError(f"cannot write the output folder {folder}: {probe} is a file")
     if not os.access(probe, os.W_OK):
         raise OutputError(f"cannot write the output folder {folder}: {probe} is not writable")
 
@@ -212,6 +257,7 @@ def score(
     home = _home(home)
     _run(lambda: _check_settings(home))
     _run(lambda: _check_input(cases, mapping))
+    _run(lambda: _check_date(date))
     _run(lambda: _check_champion(home, model_name))
     _run(lambda: _check_output(out, home))
     if coordinates not in ("wgs84", "gcj02"):
@@ -265,6 +311,8 @@ def publish(
     from pipelines.flows import publish_flow
 
     home = _home(home)
+    _run(lambda: _check_date(date))
+    _run(lambda: _check_output(out, home))
     folder = _run(
         lambda: publish_flow(
             date,
@@ -294,6 +342,7 @@ def report(
         console.print(f"[bold red]fengqiao:[/] --period must be one of {list(PERIOD_DAYS)}")
         raise typer.Exit(code=2)
     home = _home(home)
+    _run(lambda: _check_date(date))
     path = _run(lambda: report_flow(date, period, str(out) if out else None, home))
     print(path)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import zipfile
+from pathlib import Path
 
 import pandas as pd
 
@@ -46,4 +48,29 @@ def personal_data(export: pd.DataFrame) -> set[str]:
         normal = str(text).translate(str.maketrans("０１２３４５６７８９", "0123456789"))
         found.update(_PHONE.findall(normal))
         found.update(_ID.findall(normal))
+    return {v for v in found if len(v.strip()) >= 2 and v.lower() != "nan"}
+
+
+def readable_text(path: Path) -> str:
+    """Return what a reader of a file could see: cells of tables, members of archives, raw bytes."""
+    if path.suffix == ".parquet":
+        frame = pd.read_parquet(path)
+        return frame.astype(str).to_csv(index=False) + " ".join(map(str, frame.columns))
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            return "\n".join(
+                archive.read(name).decode("utf-8", "ignore") for name in archive.namelist()
+            )
+    return path.read_bytes().decode("utf-8", "ignore")
+
+
+def leaks(folder: Path, needles: set[str], skip: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """Return (file, needle) for every needle found in any file under folder, bar `skip` folders."""
+    found = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        relative = path.relative_to(folder).as_posix()
+        if relative.startswith(skip):
+            continue
+        text = readable_text(path)
+        found += [(relative, n) for n in needles if n in text]
     return found

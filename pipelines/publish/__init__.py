@@ -69,7 +69,9 @@ def atomic_folder(final: Path) -> Iterator[Path]:
             old = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:8]}"
             os.rename(final, old)
         os.rename(staging, final)
-        if old is not None:
+        if old is not None and old.is_symlink():
+            old.unlink()  # a link put in the day's place: drop the link, never its target
+        elif old is not None:
             shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

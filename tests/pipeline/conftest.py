@@ -19,12 +19,23 @@ def prefect_server():
 
 
 @pytest.fixture(scope="session")
-def demo_home(prefect_server, tmp_path_factory):
-    """Run `fengqiao demo` once on a small city; return its data folder."""
+def _demo_run(prefect_server, tmp_path_factory):
     home = tmp_path_factory.mktemp("demo-home")
     result = CliRunner().invoke(app, ["demo", "--cases", str(DEMO_CASES), "--home", str(home)])
     assert result.exit_code == 0, result.output + repr(result.exception)
-    return home
+    return home, result.output
+
+
+@pytest.fixture(scope="session")
+def demo_home(_demo_run):
+    """Run `fengqiao demo` once on a small city; return its data folder."""
+    return _demo_run[0]
+
+
+@pytest.fixture(scope="session")
+def demo_cli_output(_demo_run) -> str:
+    """Return what `fengqiao demo` printed."""
+    return _demo_run[1]
 
 
 @pytest.fixture(scope="session")
