@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import machine, peak_rss_mib, run_isolated, write_results
+from bench._common import TreeMemory, machine, run_isolated, write_results
 
 CACHE = Path(tempfile.gettempdir()) / "fengqiao-bench"
 
@@ -90,22 +90,23 @@ def measure(n: int, path: Path) -> dict:
 
     cases = pd.read_parquet(path)
     timings = {}
-    started = time.perf_counter()
-    ctx = build_context(cases, n_jobs=2)
-    timings["context"] = time.perf_counter() - started
-    clock = time.perf_counter()
-    featuriser = CaseFeaturiser(n_jobs=2).fit(ctx)
-    timings["fit"] = time.perf_counter() - clock
-    clock = time.perf_counter()
-    X = featuriser.transform(ctx)
-    timings["transform"] = time.perf_counter() - clock
-    total = time.perf_counter() - started
+    with TreeMemory() as memory:
+        started = time.perf_counter()
+        ctx = build_context(cases, n_jobs=2)
+        timings["context"] = time.perf_counter() - started
+        clock = time.perf_counter()
+        featuriser = CaseFeaturiser(n_jobs=2).fit(ctx)
+        timings["fit"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        X = featuriser.transform(ctx)
+        timings["transform"] = time.perf_counter() - clock
+        total = time.perf_counter() - started
     return {
         "cases": n,
         "columns": X.shape[1],
         "seconds": round(total, 1),
         "cases_per_s": round(n / total),
-        "peak_rss_mib": round(peak_rss_mib()),
+        "peak_rss_mib": round(memory.peak_mib),  # this process and its worker processes
         "stages": {k: round(v, 1) for k, v in timings.items()},
     }
 

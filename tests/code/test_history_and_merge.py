@@ -122,7 +122,7 @@ def test_parallel_merge_and_featurisation_equal_the_serial_ones(cases_with_conte
     import features.featuriser
     from features.featuriser import CaseFeaturiser
 
-    cases = cases_with_context.drop(columns=context_columns(cases_with_context) + ["group_id"])
+    cases = cases_with_context.drop(columns=[*context_columns(cases_with_context), "group_id"])
     monkeypatch.setattr(features.dedup, "_PARALLEL_MIN_ROWS", 100)
     monkeypatch.setattr(features.featuriser, "_PARALLEL_MIN_ROWS", 100)
     monkeypatch.setattr(features.featuriser, "_CHUNK_ROWS", 700)
