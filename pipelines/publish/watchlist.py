@@ -49,6 +49,7 @@ COLUMNS = [
     "案情摘要",
     "模型版本",
 ]
+_SHEET_ROWS = 1_048_575  # Excel's rows a sheet, less the header
 _FILLS = {"红色督办单": "FFC7CE", "黄色交办单": "FFEB9C", "蓝色预警单": "BDD7EE"}
 _WIDTHS = {
     "案件编号": 18,
@@ -161,31 +162,51 @@ def write_watchlist(table: pd.DataFrame, folder: Path) -> list[Path]:
 
 
 def _write_xlsx(table: pd.DataFrame, path: Path) -> None:
+    """Write the table as a streamed workbook: ticket fills, bold frozen header, autofilter.
+
+    Excel holds at most 1,048,576 rows a sheet; a longer watchlist continues on sheets 预警清单(2),
+    (3) ... so that no row is dropped.
+    """
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "预警清单"
-    sheet.append(list(table.columns))
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-        cell.alignment = Alignment(horizontal="center", vertical="center")
+    book = Workbook(write_only=True)
+    bold = Font(bold=True)
+    centre = Alignment(horizontal="center", vertical="center")
+    fills = {k: PatternFill("solid", start_color=v, end_color=v) for k, v in _FILLS.items()}
     ticket_at = list(table.columns).index("预警单")
-    for values in table.itertuples(index=False):
-        row = [v.item() if isinstance(v, np.generic) else v for v in values]
-        sheet.append(row)
-        fill = _FILLS.get(row[ticket_at])
-        for cell in sheet[sheet.max_row]:
-            if isinstance(cell.value, str):
-                cell.data_type = "s"  # never a formula, whatever the text starts with
-            if fill:
-                cell.fill = PatternFill("solid", start_color=fill, end_color=fill)
-    for i, name in enumerate(table.columns, start=1):
-        sheet.column_dimensions[get_column_letter(i)].width = _WIDTHS.get(
-            name, max(8, len(name) * 2 + 2)
+    rows = [
+        [v.item() if isinstance(v, np.generic) else v for v in values]
+        for values in table.itertuples(index=False)
+    ]
+    starts = range(0, max(len(rows), 1), _SHEET_ROWS)
+    for number, first in enumerate(starts, start=1):
+        sheet = book.create_sheet("预警清单" if number == 1 else f"预警清单({number})")
+        for i, name in enumerate(table.columns, start=1):
+            sheet.column_dimensions[get_column_letter(i)].width = _WIDTHS.get(
+                name, max(8, len(name) * 2 + 2)
+            )
+        sheet.freeze_panes = "A2"
+        sheet.auto_filter.ref = (
+            f"A1:{get_column_letter(len(table.columns))}{min(len(rows) - first, _SHEET_ROWS) + 1}"
         )
-    sheet.freeze_panes = "A2"
-    sheet.auto_filter.ref = sheet.dimensions
+        header = []
+        for name in table.columns:
+            cell = WriteOnlyCell(sheet, value=name)
+            cell.font, cell.alignment = bold, centre
+            header.append(cell)
+        sheet.append(header)
+        for row in rows[first : first + _SHEET_ROWS]:
+            fill = fills.get(row[ticket_at])
+            cells = []
+            for value in row:
+                cell = WriteOnlyCell(sheet, value=value)
+                if isinstance(value, str):
+                    cell.data_type = "s"  # never a formula, whatever the text starts with
+                if fill is not None:
+                    cell.fill = fill
+                cells.append(cell)
+            sheet.append(cells)
     book.save(path)

@@ -127,3 +127,18 @@ def test_store_appends_are_idempotent_per_batch_and_read_by_window(tmp_path):
     assert store.read(exclude_case_ids={"a"})["case_id"].tolist() == ["b", "c"]
     assert everything["party_keys"].tolist() == [["k"], ["k"], ["k"]]
     assert (everything["history_grade"] == "低").all()
+
+
+def test_a_watchlist_longer_than_an_excel_sheet_continues_on_more_sheets(tmp_path, monkeypatch):
+    import pipelines.publish.watchlist
+
+    monkeypatch.setattr(pipelines.publish.watchlist, "_SHEET_ROWS", 2)
+    scored = _scored(
+        [{"case_id": c, "grade": "高", "score": 90.0 - i} for i, c in enumerate("abcde")]
+    )
+    _, xlsx_path = write_watchlist(watchlist_frame(assign_tickets(scored), "7"), tmp_path)
+    book = openpyxl.load_workbook(xlsx_path)
+    assert book.sheetnames == ["预警清单", "预警清单(2)", "预警清单(3)"]
+    ids = [row[0] for sheet in book for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert ids == list("abcde")
+    assert all(sheet.cell(1, 1).value == "案件编号" for sheet in book)
