@@ -22,9 +22,12 @@ lint: $(VENV)/.synced
 # Benchmarks are long (minutes to tens of minutes); they print tables and write bench/results/*.json.
 bench: $(VENV)/.synced bench-system
 	$(VENV)/bin/python bench/features.py
+	$(VENV)/bin/python bench/merge.py
 	$(VENV)/bin/python bench/grader.py
 	$(VENV)/bin/python bench/hotspots.py
 	$(VENV)/bin/python bench/nightly.py
+	$(VENV)/bin/python bench/training.py
+	$(VENV)/bin/python bench/map_screenshot.py
 
 # Headless Chromium for the map screenshot (Debian's package).
 bench-system:
