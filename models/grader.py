@@ -371,32 +371,43 @@ class RiskGrader:
         terms = cue_terms(normalise_texts(cases["description"]))
         names = self.feature_names_
         n_features = len(names)
-        out: list[list[str]] = []
-        for start in range(0, X.shape[0], _CONTRIB_CHUNK):
-            chunk, chosen = X[start : start + _CONTRIB_CHUNK], grade[start : start + _CONTRIB_CHUNK]
-            if self.ordinal_:
-                high = _dense(self._predict("high", chunk, pred_contrib=True))[:, :n_features]
-                medium = _dense(self._predict("at_least_medium", chunk, pred_contrib=True))[
-                    :, :n_features
-                ]
-                toward = np.where((chosen == 2)[:, None], high, medium)
-            else:
-                contrib = self._predict("multiclass", chunk, pred_contrib=True)
-                per_class = (
-                    [_dense(c) for c in contrib]
-                    if isinstance(contrib, list)
-                    else np.split(np.asarray(contrib), len(self.classes_), axis=1)
+        X = sparse.csr_matrix(X)
+        if self.ordinal_:  # each case needs only the booster that explains its grade
+            groups = [
+                ("high", np.flatnonzero(grade == 2)),
+                ("at_least_medium", np.flatnonzero(grade != 2)),
+            ]
+        else:
+            groups = [("multiclass", np.arange(X.shape[0]))]
+        out: list[list[str]] = [[] for _ in range(X.shape[0])]
+        for booster, rows in groups:
+            for start in range(0, len(rows), _CONTRIB_CHUNK):
+                chosen = rows[start : start + _CONTRIB_CHUNK]
+                chunk = X[chosen]
+                contrib = self._predict(booster, chunk, pred_contrib=True)
+                if self.ordinal_:
+                    toward = sparse.csr_matrix(contrib)[:, :n_features]
+                else:
+                    per_class = (
+                        [sparse.csr_matrix(c) for c in contrib]
+                        if isinstance(contrib, list)
+                        else np.split(np.asarray(contrib), len(self.classes_), axis=1)
+                    )
+                    toward = sum(
+                        sparse.diags((grade[chosen] == c).astype(float))
+                        @ sparse.csr_matrix(per_class[c])[:, :n_features]
+                        for c in range(len(self.classes_))
+                    )
+                said = top_reasons(
+                    toward,
+                    names,
+                    chunk,
+                    [terms[i] for i in chosen],
+                    self.featuriser_.categories_,
+                    k,
                 )
-                stacked = np.stack([c[:, :n_features] for c in per_class])
-                toward = stacked[chosen, np.arange(chunk.shape[0])]
-            out += top_reasons(
-                toward,
-                names,
-                chunk.toarray(),
-                terms[start : start + chunk.shape[0]],
-                self.featuriser_.categories_,
-                k,
-            )
+                for i, phrases in zip(chosen, said, strict=True):
+                    out[i] = phrases
         return out
 
     def importance(self) -> pd.DataFrame:
@@ -480,10 +491,6 @@ class TextModel:
     def scores(self, X) -> np.ndarray:
         """Return the text scores (log-odds) of the refitted models."""
         return np.hstack([self._logits(m, X) for m in self.models_])
-
-
-def _dense(matrix) -> np.ndarray:
-    return np.asarray(matrix.todense()) if hasattr(matrix, "todense") else np.asarray(matrix)
 
 
 def _lgb_name(name: str) -> str:

@@ -13,6 +13,7 @@ import re
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from features.lexicon import describe_amount, load_lexicon
 
@@ -109,15 +110,25 @@ def top_reasons(
 ) -> list[list[str]]:
     """Return up to k phrases per case, from its largest positive contributions that can be said.
 
-    contributions and values are (cases x features) arrays aligned with names.
+    contributions and values are (cases x features) matrices aligned with names, dense or sparse;
+    only a case's non-zero contributions are ranked, so thousands of text columns cost nothing.
     """
+    contributions, values = sparse.csr_matrix(contributions), sparse.csr_matrix(values)
+    values.sort_indices()
     out = []
     for i in range(contributions.shape[0]):
+        row = slice(contributions.indptr[i], contributions.indptr[i + 1])
+        columns, weights = contributions.indices[row], contributions.data[row]
+        present = slice(values.indptr[i], values.indptr[i + 1])
+        value_columns, value_data = values.indices[present], values.data[present]
         phrases: list[str] = []
-        for j in np.argsort(-contributions[i]):
-            if contributions[i, j] <= 0 or len(phrases) == k:
+        for p in np.argsort(-weights, kind="stable"):
+            if weights[p] <= 0 or len(phrases) == k:
                 break
-            said = phrase(names[j], float(values[i, j]), terms[i], categories)
+            j = columns[p]
+            at = np.searchsorted(value_columns, j)
+            value = value_data[at] if at < len(value_columns) and value_columns[at] == j else 0.0
+            said = phrase(names[j], float(value), terms[i], categories)
             if said and said not in phrases:
                 phrases.append(said)
         out.append(phrases)
