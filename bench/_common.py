@@ -90,6 +90,13 @@ def write_results(name: str, payload: dict) -> Path:
     return path
 
 
+def report_checks(checks: list[tuple[str, bool]]) -> list[dict]:
+    """Print PASS/FAIL per check; return them as JSON records."""
+    for text, ok in checks:
+        print(f"{'PASS' if ok else 'FAIL'}  {text}")
+    return [{"check": text, "pass": bool(ok)} for text, ok in checks]
+
+
 def run_isolated(script: Path, *args: str) -> dict:
     """Run a benchmark step in a fresh Python process (so its peak memory is its own); return its JSON."""
     out = subprocess.run(

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import TreeMemory, machine, run_isolated, write_results
+from bench._common import TreeMemory, machine, report_checks, run_isolated, write_results
 
 CACHE = Path(tempfile.gettempdir()) / "fengqiao-bench"
 
@@ -151,14 +151,13 @@ def main() -> int:
                 (f"1M featurisation {r['seconds']}s <= 300s", r["seconds"] <= 300),
                 (f"1M peak RSS {r['peak_rss_mib']} MiB <= 8192 MiB", r["peak_rss_mib"] <= 8192),
             ]
-    for text, ok in checks:
-        print(f"{'PASS' if ok else 'FAIL'}  {text}")
+    records = report_checks(checks)
     write_results(
         "features",
         {
             "segmentation": seg,
             "featurisation": rows,
-            "checks": [{"check": t, "pass": ok} for t, ok in checks],
+            "checks": records,
         },
     )
     return 0 if all(ok for _, ok in checks) else 1

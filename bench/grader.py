@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import machine, peak_rss_mib, write_results
+from bench._common import machine, peak_rss_mib, report_checks, write_results
 from features.context import build_context
 from models.backtest import run_backtest
 from models.grader import GraderConfig
@@ -69,8 +69,7 @@ def main() -> int:
             ),
             (f"{fold}: ECE = {g['ece']:.3f} <= 0.03", g["ece"] <= 0.03),
         ]
-    for text, ok in checks:
-        print(f"{'PASS' if ok else 'FAIL'}  {text}")
+    records = report_checks(checks)
     print(f"backtest wall time {seconds}s, peak RSS {peak_rss_mib():.0f} MiB")
     write_results(
         "grader",
@@ -79,7 +78,7 @@ def main() -> int:
             "seed": args.seed,
             "seconds": seconds,
             "table": result.table.drop(columns=["confusion"]).to_dict("records"),
-            "checks": [{"check": t, "pass": ok} for t, ok in checks],
+            "checks": records,
         },
     )
     return 0 if all(ok for _, ok in checks) else 1
