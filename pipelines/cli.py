@@ -21,6 +21,8 @@ console = Console(stderr=True)
 
 # A centre's machine has no internet: Prefect's local server must not try to send telemetry.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# Prefect's 20-second default for its local server to start is too short on a busy 2-core machine.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 Home = Annotated[Path | None, typer.Option(help="data folder (default: $FENGQIAO_HOME or ./data)")]
 Cases = Annotated[

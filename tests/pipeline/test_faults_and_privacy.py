@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -160,12 +161,15 @@ def test_a_symlink_in_the_days_place_is_replaced_and_its_target_untouched(demo_h
 
 def test_a_problem_found_inside_a_flow_ends_with_its_message_not_a_traceback(demo_home, tmp_path):
     # A real process: Prefect logs a failed flow's traceback to the terminal unless told not to.
+    from prefect.settings import get_current_settings
+
     fengqiao = Path(sys.executable).with_name("fengqiao")
     result = subprocess.run(
         [fengqiao, "publish", "--date", "2025-01-01", "--home", demo_home, "--out", tmp_path],
         capture_output=True,
         text=True,
         timeout=300,
+        env={**os.environ, "PREFECT_API_URL": str(get_current_settings().api.url)},
     )
     output = result.stdout + result.stderr
     assert result.returncode == 2
