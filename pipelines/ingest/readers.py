@@ -20,6 +20,14 @@ from pipelines.ingest.mapping import known_header
 _CANDIDATES = ["utf_8", "gb18030", "big5", "utf_16"]
 _MAX_FIELD = 64 * 1024 * 1024
 _HEADER_SCAN_ROWS = 10
+_KINDS = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "csv",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+    ".parquet": "parquet",
+}
 
 
 class InputError(Exception):
@@ -39,6 +47,16 @@ class RawTable:
 
 def read_table(path: Path, sheet: str | None = None, encoding: str | None = None) -> RawTable:
     """Return the raw rows of a CSV, .xlsx or Parquet export."""
+    path, kind = _check_file(path)
+    if kind == "xlsx":
+        return _read_xlsx(path, sheet)
+    if kind == "parquet":
+        return _read_parquet(path)
+    return _read_csv(path, encoding)
+
+
+def _check_file(path: Path) -> tuple[Path, str]:
+    """Return the path and its kind (csv, xlsx, parquet), or an InputError saying what is wrong."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: file not found")
@@ -49,13 +67,9 @@ def read_table(path: Path, sheet: str | None = None, encoding: str | None = None
             f"{path}: the file is empty (0 bytes); expected a header row and case rows"
         )
     suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
-        return _read_xlsx(path, sheet)
-    if suffix == ".parquet":
-        return _read_parquet(path)
-    if suffix in (".csv", ".txt", ".tsv"):
-        return _read_csv(path, encoding)
-    raise InputError(f"{path}: unsupported file type {suffix!r}; use .csv, .xlsx or .parquet")
+    if suffix not in _KINDS:
+        raise InputError(f"{path}: unsupported file type {suffix!r}; use .csv, .xlsx or .parquet")
+    return path, _KINDS[suffix]
 
 
 def detect_encoding(data: bytes) -> str:
@@ -256,17 +270,8 @@ def _dedupe(header: list[str]) -> list[str]:
 
 def read_header(path: Path, sheet: str | None = None, encoding: str | None = None) -> list[str]:
     """Return an export's header row without reading its rows: the fast pre-flight check."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: file not found")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder, expected a CSV, .xlsx or Parquet file")
-    if path.stat().st_size == 0:
-        raise InputError(
-            f"{path}: the file is empty (0 bytes); expected a header row and case rows"
-        )
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
+    path, kind = _check_file(path)
+    if kind == "parquet":
         import pyarrow.parquet as pq
 
         try:
@@ -275,7 +280,7 @@ def read_header(path: Path, sheet: str | None = None, encoding: str | None = Non
             raise InputError(
                 f"{path}: cannot read as Parquet ({type(error).__name__}: {error})"
             ) from None
-    if suffix in (".xlsx", ".xlsm"):
+    if kind == "xlsx":
         import openpyxl
 
         try:
@@ -297,8 +302,6 @@ def read_header(path: Path, sheet: str | None = None, encoding: str | None = Non
                 f"{path}: sheet {ws.title!r} has no header row in its first {_HEADER_SCAN_ROWS} rows"
             )
         return [("" if h is None else str(h)).strip() for h in rows[at]]
-    if suffix not in (".csv", ".txt", ".tsv"):
-        raise InputError(f"{path}: unsupported file type {suffix!r}; use .csv, .xlsx or .parquet")
     with open(path, "rb") as handle:
         head = handle.read(256 * 1024)
     if b"\x00" in head[:8192] and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
