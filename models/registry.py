@@ -233,17 +233,23 @@ def champion_uri(model_name: str) -> str:
     return f"models:/{model_name}@{CHAMPION}"
 
 
-def load_model(model_name: str, alias: str = CHAMPION) -> tuple[mlflow.pyfunc.PyFuncModel, str]:
-    """Return the model behind an alias and its version; raise ChampionMissing if there is none."""
-    client = MlflowClient()
+def aliased_version(
+    model_name: str, alias: str = CHAMPION
+) -> mlflow.entities.model_registry.ModelVersion:
+    """Return the version behind an alias; raise ChampionMissing if there is none."""
     try:
         with store_access(mlflow.get_tracking_uri()):
-            version = client.get_model_version_by_alias(model_name, alias)
+            return MlflowClient().get_model_version_by_alias(model_name, alias)
     except MlflowException:
         raise ChampionMissing(
             f"no model '{model_name}' carries the '{alias}' alias in the MLflow store at "
             f"{mlflow.get_tracking_uri()}. Train one first: fengqiao train --cases FILE"
         ) from None
+
+
+def load_model(model_name: str, alias: str = CHAMPION) -> tuple[mlflow.pyfunc.PyFuncModel, str]:
+    """Return the model behind an alias and its version; raise ChampionMissing if there is none."""
+    version = aliased_version(model_name, alias)
     return mlflow.pyfunc.load_model(f"models:/{model_name}@{alias}"), str(version.version)
 
 
@@ -255,8 +261,8 @@ def grader_of(model: mlflow.pyfunc.PyFuncModel) -> RiskGrader:
 def champion_version(model_name: str) -> mlflow.entities.model_registry.ModelVersion | None:
     """Return the current champion's version, or None."""
     try:
-        return MlflowClient().get_model_version_by_alias(model_name, CHAMPION)
-    except MlflowException:
+        return aliased_version(model_name)
+    except ChampionMissing:
         return None
 
 

@@ -106,30 +106,12 @@ def _check_input(cases: Path, mapping: Path | None) -> None:
 
 
 def _check_champion(home: str | None, model_name: str | None) -> None:
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    from models.registry import (
-        CHAMPION,
-        ChampionMissing,
-        registered_name,
-        setup_tracking,
-        store_access,
-    )
+    from models.registry import aliased_version, registered_name, setup_tracking
     from pipelines.config import Settings
 
     settings = Settings(home=Path(home)) if home else Settings()
-    uri = settings.mlflow_uri()
-    setup_tracking(uri, settings.mlflow_dir / "artifacts", must_exist=True)
-    name = model_name or registered_name("risk_grade")
-    try:
-        with store_access(uri):
-            MlflowClient().get_model_version_by_alias(name, CHAMPION)
-    except MlflowException:
-        raise ChampionMissing(
-            f"no model '{name}' carries the 'champion' alias in {settings.mlflow_uri()}. "
-            "Train one first: fengqiao train --cases FILE"
-        ) from None
+    setup_tracking(settings.mlflow_uri(), settings.mlflow_dir / "artifacts", must_exist=True)
+    aliased_version(model_name or registered_name("risk_grade"))
 
 
 def _check_date(date: str | None) -> None:
