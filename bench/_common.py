@@ -9,6 +9,7 @@ import platform
 import resource
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from pathlib import Path
 import psutil
 
 RESULTS = Path(__file__).resolve().parent / "results"
+CACHE = Path(tempfile.gettempdir()) / "fengqiao-bench"  # generated inputs, reused across runs
 
 
 def machine() -> dict:
@@ -88,6 +90,19 @@ def write_results(name: str, payload: dict) -> Path:
         encoding="utf-8",
     )
     return path
+
+
+def ingest_demo(city):
+    """Return a demo city's export ingested as a centre's would be: a UTF-8 CSV with BOM, read
+    back through fengqiao's ingest with a bench secret, run date 2025-12-31."""
+    import datetime as dt
+
+    from pipelines.ingest import ColumnMapping, ingest_file
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "cases.csv"
+        city.export.to_csv(path, index=False, encoding="utf-8-sig")
+        return ingest_file(path, ColumnMapping(), "bench-secret-xxxxxxxx", dt.date(2025, 12, 31))
 
 
 def report_checks(checks: list[tuple[str, bool]]) -> list[dict]:

@@ -15,35 +15,32 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import TreeMemory, machine, report_checks, run_isolated, write_results
-
-CACHE = Path(tempfile.gettempdir()) / "fengqiao-bench"
+from bench._common import (
+    CACHE,
+    TreeMemory,
+    ingest_demo,
+    machine,
+    report_checks,
+    run_isolated,
+    write_results,
+)
 
 
 def ingested_cases(n: int) -> Path:
     """Return a Parquet file of n ingested demo cases, generating it once per size."""
     from pipelines.demo_city import DemoConfig, generate_demo_city
-    from pipelines.ingest import ColumnMapping, ingest_file
 
     path = CACHE / f"cases-{n}.parquet"
     if not path.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
-        city = generate_demo_city(DemoConfig(n_cases=n))
-        export = CACHE / f"export-{n}.csv"
-        city.export.to_csv(export, index=False, encoding="utf-8-sig")
-        ingest_file(
-            export, ColumnMapping(), "bench-secret-xxxxxxxx", dt.date(2025, 12, 31)
-        ).cases.to_parquet(path)
-        export.unlink()
+        ingest_demo(generate_demo_city(DemoConfig(n_cases=n))).cases.to_parquet(path)
     return path
 
 

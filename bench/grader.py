@@ -9,20 +9,17 @@ log-loss, log-loss within 10% of the oracle's, expected calibration error at mos
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import machine, peak_rss_mib, report_checks, write_results
+from bench._common import ingest_demo, machine, peak_rss_mib, report_checks, write_results
 from features.context import build_context
 from models.backtest import run_backtest
 from models.grader import GraderConfig
 from pipelines.demo_city import DemoConfig, generate_demo_city
-from pipelines.ingest import ColumnMapping, ingest_file
 
 
 def main() -> int:
@@ -32,12 +29,7 @@ def main() -> int:
     args = parser.parse_args()
     started = time.perf_counter()
     city = generate_demo_city(DemoConfig(n_cases=args.cases, seed=args.seed))
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "cases.csv"
-        city.export.to_csv(path, index=False, encoding="utf-8-sig")
-        ingested = ingest_file(
-            path, ColumnMapping(), "bench-secret-xxxxxxxx", dt.date(2025, 12, 31)
-        )
+    ingested = ingest_demo(city)
     cases = build_context(ingested.cases)
     result = run_backtest(
         cases, GraderConfig(), oracle=city.truth, progress=lambda m: print(m, file=sys.stderr)

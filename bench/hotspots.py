@@ -14,9 +14,7 @@ and a kernel density of the last 28 days' cases (Gaussian, 500 m bandwidth) at t
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -24,10 +22,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import machine, write_results
+from bench._common import ingest_demo, machine, write_results
 from models.hotspots import H3Cells, pai_evaluation
 from pipelines.demo_city import DemoConfig, generate_demo_city
-from pipelines.ingest import ColumnMapping, ingest_file
 
 
 def main() -> int:
@@ -36,12 +33,7 @@ def main() -> int:
     parser.add_argument("--top", type=float, default=0.05)
     args = parser.parse_args()
     city = generate_demo_city(DemoConfig(n_cases=args.cases))
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "cases.csv"
-        city.export.to_csv(path, index=False, encoding="utf-8-sig")
-        cases = ingest_file(
-            path, ColumnMapping(), "bench-secret-xxxxxxxx", dt.date(2025, 12, 31)
-        ).cases
+    cases = ingest_demo(city).cases
     cases = cases.assign(grade=cases["risk_grade"], score=np.nan)
     days = list(pd.date_range("2025-09-07", "2025-12-21", freq="7D"))
     table = pai_evaluation(cases, days, top=args.top, system=H3Cells(8))

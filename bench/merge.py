@@ -8,18 +8,15 @@ The merge's weights and threshold were tuned on seed 7; the default seed is a di
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import machine, write_results
+from bench._common import ingest_demo, machine, write_results
 from features.dedup import MergeParams, merge_cases, pair_precision_recall
 from pipelines.demo_city import DemoConfig, generate_demo_city
-from pipelines.ingest import ColumnMapping, ingest_file
 
 
 def main() -> int:
@@ -28,12 +25,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=20251231)
     args = parser.parse_args()
     city = generate_demo_city(DemoConfig(n_cases=args.cases, seed=args.seed))
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "cases.csv"
-        city.export.to_csv(path, index=False, encoding="utf-8-sig")
-        cases = ingest_file(
-            path, ColumnMapping(), "bench-secret-xxxxxxxx", dt.date(2025, 12, 31)
-        ).cases
+    cases = ingest_demo(city).cases
     rows = []
     for threshold in (0.6, MergeParams().threshold, 0.8):
         started = time.perf_counter()

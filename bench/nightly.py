@@ -29,9 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import TreeMemory, machine, report_checks, write_results
+from bench._common import CACHE, TreeMemory, machine, report_checks, write_results
 
-CACHE = Path(tempfile.gettempdir()) / "fengqiao-bench"
 FENGQIAO = Path(sys.executable).with_name("fengqiao")
 
 
