@@ -21,6 +21,7 @@ from models.hotspots import (
     study_cells,
 )
 from pipelines.publish.feed import feed_document
+from tests.support import write_square_grid
 
 
 def test_gi_star_matches_esda_computed_directly_on_a_lattice():
@@ -149,27 +150,15 @@ def test_study_area_includes_empty_neighbours():
 
 def _square_communities(tmp_path):
     """Write a 6x6 grid of square 'communities' around the planted cluster as a boundary file."""
-    import json
-
-    features = []
-    for i in range(6):
-        for j in range(6):
-            # Offset so that the planted cluster at (125.14, 42.90) lies inside one community.
-            x0, y0 = 124.965 + i * 0.07, 42.725 + j * 0.05
-            ring = [[x0, y0], [x0 + 0.07, y0], [x0 + 0.07, y0 + 0.05], [x0, y0 + 0.05], [x0, y0]]
-            features.append(
-                {
-                    "type": "Feature",
-                    "properties": {"社区": f"社区{i}{j}"},
-                    "geometry": {"type": "Polygon", "coordinates": [ring]},
-                }
-            )
-    path = tmp_path / "communities.geojson"
-    path.write_text(
-        json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False),
-        encoding="utf-8",
+    # Offset so that the planted cluster at (125.14, 42.90) lies inside one community.
+    return write_square_grid(
+        tmp_path / "communities.geojson",
+        (124.965, 42.725),
+        (0.07, 0.05),
+        (6, 6),
+        "社区",
+        "社区{i}{j}",
     )
-    return path
 
 
 def test_the_centres_own_polygons_can_be_the_cells(tmp_path):

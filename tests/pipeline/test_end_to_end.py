@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from pipelines.cli import app
 from pipelines.publish.watchlist import COLUMNS
+from tests.support import write_square_grid
 
 pytestmark = pytest.mark.xdist_group("flows")
 
@@ -158,22 +159,13 @@ def test_weekly_and_monthly_reports(demo_home, demo_day, tmp_path, period):
 
 
 def test_publishing_on_the_centres_own_polygons(demo_home, demo_day, tmp_path):
-    features = []
-    for i in range(12):
-        for j in range(10):
-            x0, y0 = 124.70 + i * 0.1, 42.40 + j * 0.08
-            ring = [[x0, y0], [x0 + 0.1, y0], [x0 + 0.1, y0 + 0.08], [x0, y0 + 0.08], [x0, y0]]
-            features.append(
-                {
-                    "type": "Feature",
-                    "properties": {"名称": f"片区{i:02d}{j:02d}"},
-                    "geometry": {"type": "Polygon", "coordinates": [ring]},
-                }
-            )
-    boundaries = tmp_path / "areas.geojson"
-    boundaries.write_text(
-        json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False),
-        encoding="utf-8",
+    boundaries = write_square_grid(
+        tmp_path / "areas.geojson",
+        (124.70, 42.40),
+        (0.1, 0.08),
+        (12, 10),
+        "名称",
+        "片区{i:02d}{j:02d}",
     )
     result = CliRunner().invoke(
         app,

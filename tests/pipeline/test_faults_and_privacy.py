@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import sqlite3
 import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -18,6 +15,7 @@ from pipelines.cli import app
 from pipelines.config import DEMO_SECRET
 from pipelines.ingest.readers import read_table
 from tests.privacy import leaks, personal_data
+from tests.support import FENGQIAO, cli_process_env, day_export
 
 pytestmark = pytest.mark.xdist_group("flows")
 
@@ -26,10 +24,6 @@ DAY = "2025-12-31"
 
 def _cli(*args: str, env: dict | None = None):
     return CliRunner().invoke(app, list(args), env=env)
-
-
-def _day_export(home: Path) -> Path:
-    return home / "demo" / f"day-{DAY}.csv"
 
 
 def _prefect_logs_and_artifacts() -> str:
@@ -82,7 +76,7 @@ def test_production_refuses_to_start_without_a_real_secret(demo_home, tmp_path, 
     env = {"FENGQIAO_MODE": "production", "FENGQIAO_SITE_SECRET": secret}
     out = tmp_path / "out"
     result = _cli(
-        "score", "--cases", str(_day_export(demo_home)), "--home", str(demo_home), "--out",
+        "score", "--cases", str(day_export(demo_home)), "--home", str(demo_home), "--out",
         str(out), env=env,
     )  # fmt: skip
     assert result.exit_code == 2
@@ -92,7 +86,7 @@ def test_production_refuses_to_start_without_a_real_secret(demo_home, tmp_path, 
 
 def test_a_missing_mlflow_store_is_a_clear_error_and_creates_nothing(demo_home, tmp_path):
     home = tmp_path / "empty-home"
-    result = _cli("score", "--cases", str(_day_export(demo_home)), "--home", str(home))
+    result = _cli("score", "--cases", str(day_export(demo_home)), "--home", str(home))
     assert result.exit_code == 2
     assert "does not exist" in result.output and "fengqiao train" in result.output
     assert not home.exists()
@@ -106,7 +100,7 @@ def test_a_locked_mlflow_store_is_a_clear_error_and_publishes_nothing(demo_home,
     try:
         lock.execute("BEGIN EXCLUSIVE")
         result = _cli(
-            "score", "--cases", str(_day_export(home)), "--home", str(home), "--out", str(out)
+            "score", "--cases", str(day_export(home)), "--home", str(home), "--out", str(out)
         )
     finally:
         lock.close()
@@ -117,7 +111,7 @@ def test_a_locked_mlflow_store_is_a_clear_error_and_publishes_nothing(demo_home,
 
 def test_no_champion_alias_is_a_clear_error(demo_home, tmp_path):
     result = _cli(
-        "score", "--cases", str(_day_export(demo_home)), "--home", str(demo_home),
+        "score", "--cases", str(day_export(demo_home)), "--home", str(demo_home),
         "--model-name", "no-such-model", "--out", str(tmp_path / "out"),
     )  # fmt: skip
     assert result.exit_code == 2
@@ -161,15 +155,12 @@ def test_a_symlink_in_the_days_place_is_replaced_and_its_target_untouched(demo_h
 
 def test_a_problem_found_inside_a_flow_ends_with_its_message_not_a_traceback(demo_home, tmp_path):
     # A real process: Prefect logs a failed flow's traceback to the terminal unless told not to.
-    from prefect.settings import get_current_settings
-
-    fengqiao = Path(sys.executable).with_name("fengqiao")
     result = subprocess.run(
-        [fengqiao, "publish", "--date", "2025-01-01", "--home", demo_home, "--out", tmp_path],
+        [FENGQIAO, "publish", "--date", "2025-01-01", "--home", demo_home, "--out", tmp_path],
         capture_output=True,
         text=True,
         timeout=300,
-        env={**os.environ, "PREFECT_API_URL": str(get_current_settings().api.url)},
+        env=cli_process_env(),
     )
     output = result.stdout + result.stderr
     assert result.returncode == 2

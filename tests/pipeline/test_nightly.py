@@ -6,7 +6,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
+from tests.support import FENGQIAO, cli_process_env, day_export
 
 pytestmark = pytest.mark.xdist_group("flows")
 # The .xlsx is a zip that records when it was written; its cells are compared instead.
@@ -27,17 +27,13 @@ def _cells(path: Path) -> list[tuple]:
     return list(openpyxl.load_workbook(path).active.iter_rows(values_only=True))
 
 
-def _day_file(demo_home: Path) -> Path:
-    return next((demo_home / "demo").glob("day-*.csv"))
-
-
 def _score(demo_home: Path, out: Path, *extra: str):
     return CliRunner().invoke(
         app,
         [
             "score",
             "--cases",
-            str(_day_file(demo_home)),
+            str(day_export(demo_home)),
             "--home",
             str(demo_home),
             "--out",
@@ -59,16 +55,13 @@ def test_re_running_a_day_gives_byte_identical_outputs(demo_home, demo_day, tmp_
 def test_a_run_killed_while_publishing_leaves_no_partial_day_and_the_rerun_completes(
     demo_home, demo_day, tmp_path
 ):
-    from prefect.settings import PREFECT_API_URL
-
     out = tmp_path / "out"
     out.mkdir()
-    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value() or ""}
     command = [
-        str(Path(sys.executable).parent / "fengqiao"),
+        str(FENGQIAO),
         "score",
         "--cases",
-        str(_day_file(demo_home)),
+        str(day_export(demo_home)),
         "--home",
         str(demo_home),
         "--out",
@@ -76,7 +69,7 @@ def test_a_run_killed_while_publishing_leaves_no_partial_day_and_the_rerun_compl
     ]
     process = subprocess.Popen(
         command,
-        env=env,
+        env=cli_process_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -111,7 +104,7 @@ def test_the_nightly_flow_finds_the_days_export_in_the_inbox(demo_home, demo_day
 
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    shutil.copy(_day_file(demo_home), inbox / f"综治中心-{demo_day.name}.csv")
+    shutil.copy(day_export(demo_home), inbox / f"综治中心-{demo_day.name}.csv")
     result = nightly_flow(
         str(inbox),
         "综治中心-{date}.csv",
