@@ -389,16 +389,9 @@ def _print_outputs(result: dict) -> None:
         f"[bold]{result['run_date']}[/]: {rows['rows_in']} rows in, {rows['rows_ok']} scored, "
         f"{rows['rows_quarantined']} quarantined (model v{result['model_version']})"
     )
-    for name in (
-        "watchlist.csv",
-        "watchlist.xlsx",
-        "scores.parquet",
-        "hotspots.geojson",
-        "map.html",
-        "report.md",
-        "quarantine.csv",
-        "manifest.json",
-    ):
+    from pipelines.publish import OUTPUT_FILES
+
+    for name in OUTPUT_FILES:
         print(folder / name)
 
 

@@ -25,6 +25,17 @@ from pipelines.publish.mapview import build_map, write_map
 from pipelines.publish.report import ReportInputs, build_report
 from pipelines.publish.watchlist import assign_tickets, watchlist_frame, write_watchlist
 
+# What publish_day writes into a day's folder, in the order a person reads them.
+OUTPUT_FILES = (
+    "watchlist.csv",
+    "watchlist.xlsx",
+    "scores.parquet",
+    "hotspots.geojson",
+    "map.html",
+    "report.md",
+    "quarantine.csv",
+    "manifest.json",
+)
 SCORES_COLUMNS = [
     "case_id",
     "reported_at",
