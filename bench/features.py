@@ -29,6 +29,7 @@ from bench._common import (
     machine,
     report_checks,
     run_isolated,
+    timer,
     write_results,
 )
 
@@ -86,18 +87,15 @@ def measure(n: int, path: Path) -> dict:
     from features.featuriser import CaseFeaturiser
 
     cases = pd.read_parquet(path)
-    timings = {}
-    with TreeMemory() as memory:
-        started = time.perf_counter()
-        ctx = build_context(cases, n_jobs=2)
-        timings["context"] = time.perf_counter() - started
-        clock = time.perf_counter()
-        featuriser = CaseFeaturiser(n_jobs=2).fit(ctx)
-        timings["fit"] = time.perf_counter() - clock
-        clock = time.perf_counter()
-        X = featuriser.transform(ctx)
-        timings["transform"] = time.perf_counter() - clock
-        total = time.perf_counter() - started
+    timings, whole = {}, {}
+    with TreeMemory() as memory, timer(whole, "total"):
+        with timer(timings, "context"):
+            ctx = build_context(cases, n_jobs=2)
+        with timer(timings, "fit"):
+            featuriser = CaseFeaturiser(n_jobs=2).fit(ctx)
+        with timer(timings, "transform"):
+            X = featuriser.transform(ctx)
+    total = whole["total"]
     return {
         "cases": n,
         "columns": X.shape[1],

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import TreeMemory, machine, report_checks, run_isolated, write_results
+from bench._common import TreeMemory, machine, report_checks, run_isolated, timer, write_results
 from bench.features import ingested_cases
 
 TEST_DAYS = 60
@@ -39,18 +39,15 @@ def train(n: int, path: Path) -> dict:
     from models.grader import GraderConfig, RiskGrader
 
     cases = pd.read_parquet(path)
-    stages = {}
-    with TreeMemory() as memory:
-        started = time.perf_counter()
-        ctx = build_context(cases, n_jobs=2)
-        stages["context"] = time.perf_counter() - started
-        clock = time.perf_counter()
-        result = run_backtest(ctx, GraderConfig())
-        stages["backtest"] = time.perf_counter() - clock
-        clock = time.perf_counter()
-        RiskGrader(GraderConfig()).fit(ctx)
-        stages["final_fit"] = time.perf_counter() - clock
-        seconds = time.perf_counter() - started
+    stages, whole = {}, {}
+    with TreeMemory() as memory, timer(whole, "total"):
+        with timer(stages, "context"):
+            ctx = build_context(cases, n_jobs=2)
+        with timer(stages, "backtest"):
+            result = run_backtest(ctx, GraderConfig())
+        with timer(stages, "final_fit"):
+            RiskGrader(GraderConfig()).fit(ctx)
+    seconds = whole["total"]
     overall = result.table[result.table["fold"] == "overall"].set_index("model")
     return {
         "cases": n,
