@@ -177,11 +177,7 @@ def _write_xlsx(table: pd.DataFrame, path: Path) -> None:
     centre = Alignment(horizontal="center", vertical="center")
     fills = {k: PatternFill("solid", start_color=v, end_color=v) for k, v in _FILLS.items()}
     ticket_at = list(table.columns).index("预警单")
-    rows = [
-        [v.item() if isinstance(v, np.generic) else v for v in values]
-        for values in table.itertuples(index=False)
-    ]
-    starts = range(0, max(len(rows), 1), _SHEET_ROWS)
+    starts = range(0, max(len(table), 1), _SHEET_ROWS)
     for number, first in enumerate(starts, start=1):
         sheet = book.create_sheet("预警清单" if number == 1 else f"预警清单({number})")
         for i, name in enumerate(table.columns, start=1):
@@ -190,7 +186,7 @@ def _write_xlsx(table: pd.DataFrame, path: Path) -> None:
             )
         sheet.freeze_panes = "A2"
         sheet.auto_filter.ref = (
-            f"A1:{get_column_letter(len(table.columns))}{min(len(rows) - first, _SHEET_ROWS) + 1}"
+            f"A1:{get_column_letter(len(table.columns))}{min(len(table) - first, _SHEET_ROWS) + 1}"
         )
         header = []
         for name in table.columns:
@@ -198,7 +194,8 @@ def _write_xlsx(table: pd.DataFrame, path: Path) -> None:
             cell.font, cell.alignment = bold, centre
             header.append(cell)
         sheet.append(header)
-        for row in rows[first : first + _SHEET_ROWS]:
+        for values in table.iloc[first : first + _SHEET_ROWS].itertuples(index=False):
+            row = [v.item() if isinstance(v, np.generic) else v for v in values]
             fill = fills.get(row[ticket_at])
             cells = []
             for value in row:
