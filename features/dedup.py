@@ -23,6 +23,8 @@ import pandas as pd
 from scipy import sparse
 from sklearn.preprocessing import normalize
 
+from features.segment import processes
+
 # Phrases every intake record of a kind carries; they say nothing about which dispute it is.
 _BOILERPLATE = re.compile(
     r"来电人反映|来电人|报警人称|报警人|来访人|到中心反映|信访人|信访诉求|诉前委派调解|原告请求|调解结果|"
@@ -81,7 +83,7 @@ def merge_cases(
     block, t = block[order], t[order]
 
     columns = both[["description", "party_keys", "dispute_type", "grid_id"]]
-    parts = _block_partitions(block, n_jobs if len(both) >= _PARALLEL_MIN_ROWS else 1)
+    parts = _block_partitions(block, processes(n_jobs) if len(both) >= _PARALLEL_MIN_ROWS else 1)
     if len(parts) == 1:
         best, score = _match_rows(columns, block, t, params)
     else:

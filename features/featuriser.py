@@ -13,7 +13,6 @@ around the cues, and adding a cue to a report changes nothing but the cue counts
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import pandas as pd
@@ -26,7 +25,7 @@ from features.calendar import calendar_features
 from features.context import context_columns
 from features.lexicon import lexicon_features, load_lexicon, strip_cues
 from features.pii import ID_TOKEN, NAME_TOKEN, PHONE_TOKEN
-from features.segment import Segmenter
+from features.segment import Segmenter, processes
 from features.text import normalise_texts
 
 CATEGORICAL = ("channel", "dispute_type", "district")
@@ -121,7 +120,7 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
             raise ValueError(
                 f"cases lack column(s) {missing}; context features come from build_context"
             )
-        jobs = os.cpu_count() if self.n_jobs == -1 else max(1, self.n_jobs)
+        jobs = processes(self.n_jobs)
         if jobs == 1 or len(cases) < _PARALLEL_MIN_ROWS:
             return self._transform(cases, parallel_segmenter=True)
         from joblib import Parallel, delayed

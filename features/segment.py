@@ -51,6 +51,11 @@ def stop_words() -> frozenset[str]:
     return frozenset(w.strip() for w in text.splitlines() if w.strip() and not w.startswith("#"))
 
 
+def processes(n_jobs: int) -> int:
+    """Return how many processes an n_jobs setting means: -1 all cores, otherwise at least one."""
+    return (os.cpu_count() or 1) if n_jobs == -1 else max(1, n_jobs)
+
+
 def make_tokenizer(engine: str, words: Sequence[tuple[str, int, str]]):
     """Return a cut function for the engine with the given extra dictionary entries loaded."""
     if engine == "rjieba":
@@ -102,7 +107,7 @@ class Segmenter(TransformerMixin, BaseEstimator):
     def transform(self, X: Iterable[str]) -> list[str]:
         """Return each text as its tokens joined by single spaces."""
         texts = list(X)
-        jobs = os.cpu_count() if self.n_jobs == -1 else max(1, self.n_jobs)
+        jobs = processes(self.n_jobs)
         if jobs > 1 and len(texts) >= _PARALLEL_MIN_TEXTS:
             return self._transform_parallel(texts, jobs)
         return self._segment(texts)
