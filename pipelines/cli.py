@@ -91,7 +91,7 @@ def _home(home: Path | None) -> str | None:
 def _check_settings(home: str | None) -> None:
     from pipelines.config import Settings
 
-    settings = Settings(home=Path(home)) if home else Settings()
+    settings = Settings.at(home)
     settings.secret()  # production refuses to start without a real site secret
 
 
@@ -109,7 +109,7 @@ def _check_champion(home: str | None, model_name: str | None) -> None:
     from models.registry import aliased_version, registered_name, setup_tracking
     from pipelines.config import Settings
 
-    settings = Settings(home=Path(home)) if home else Settings()
+    settings = Settings.at(home)
     setup_tracking(settings.mlflow_uri(), settings.mlflow_dir / "artifacts", must_exist=True)
     aliased_version(model_name or registered_name("risk_grade"))
 
@@ -129,7 +129,7 @@ def _check_output(out: Path | None, home: str | None) -> None:
     from pipelines.config import Settings
     from pipelines.publish import OutputError
 
-    settings = Settings(home=Path(home)) if home else Settings()
+    settings = Settings.at(home)
     folder = Path(out) if out else settings.outputs_dir
     probe = folder
     while not probe.exists() and probe != probe.parent:

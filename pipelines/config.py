@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     def mlflow_dir(self) -> Path:
         return self.home / "mlflow"
 
+    @classmethod
+    def at(cls, home: str | Path | None) -> Settings:
+        """Return the settings with `home` as the data folder, or as configured when None."""
+        return cls(home=Path(home)) if home else cls()
+
     def mlflow_uri(self) -> str:
         """Return the tracking URI: the configured one, or a sqlite store under home."""
         if self.tracking_uri:

@@ -28,10 +28,6 @@ from pipelines.store import HistoryStore
 IO_RETRIES = {"retries": 2, "retry_delay_seconds": [2, 10]}
 
 
-def _settings(home: str | None) -> Settings:
-    return Settings(home=Path(home)) if home else Settings()
-
-
 @task(cache_policy=NO_CACHE, **IO_RETRIES)
 def ingest_task(
     path: str, mapping: str | None, settings: Settings, run_date: dt.date | None
@@ -153,7 +149,7 @@ def train_flow(
 
     dask_address: train the boosters with lightgbm.dask on this scheduler ("local": a LocalCluster).
     """
-    settings = _settings(home)
+    settings = Settings.at(home)
     started = time.perf_counter()
     ingested = ingest_task(cases, mapping, settings, None)
     target = target if target in ingested.cases else f"label:{target}"
@@ -215,7 +211,7 @@ def score_flow(
     boundaries: a GeoJSON of the centre's own polygons (grids, communities) to use as hotspot cells,
     each named by its `boundary_id` property; default H3 hexagons.
     """
-    settings = _settings(home)
+    settings = Settings.at(home)
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     run_date = pd.Timestamp(date) if date else None
@@ -273,7 +269,7 @@ def publish_flow(
     boundary_id: str = "name",
 ) -> str:
     """Publish a scored day: watchlist, scores, feed, map, report, quarantine, manifest."""
-    settings = _settings(home)
+    settings = Settings.at(home)
     run_date = pd.Timestamp(date)
     started = time.perf_counter()
     day = steps.load_day(settings, run_date)
@@ -356,7 +352,7 @@ def demo_flow(n_cases: int = 45_000, seed: int = 20251231, home: str | None = No
     """Generate the demo city, train and register on all but its last day, score and publish that day."""
     from pipelines.demo_city import write_demo_exports
 
-    settings = _settings(home)
+    settings = Settings.at(home)
     logger = get_run_logger()
     files = write_demo_exports(settings.home / "demo", n_cases, seed)
     logger.info(
@@ -413,7 +409,7 @@ def retrain_flow(
     home: str | None = None,
 ) -> dict:
     """Retrain on the labelled history in the store; promote only if the challenger beats the champion."""
-    settings = _settings(home)
+    settings = Settings.at(home)
     end = pd.Timestamp.now(tz=TIMEZONE).tz_localize(None).normalize() + pd.Timedelta(days=1)
     history = read_history_task(settings, end, pd.DataFrame({"case_id": []}))
     history = history[history["reported_at"] >= end - pd.DateOffset(months=months)]
@@ -482,7 +478,7 @@ def report_flow(
     """Write the weekly (周报) or monthly (月报) 稳定专报 ending on a date; return its path."""
     from pipelines.publish.periodic import period_report
 
-    settings = _settings(home)
+    settings = Settings.at(home)
     text = period_report(
         settings.home / "scored",
         HistoryStore(settings.store_dir),
