@@ -79,10 +79,11 @@ def compare(n: int, path: Path) -> dict:
     labels = ["低", "中", "高"]
 
     # fengqiao: the past's context for training; the test days' context is computed with the past
-    # as history, as nightly scoring does, and is part of the timed scoring.
-    grader = RiskGrader(GraderConfig()).fit(build_context(past, n_jobs=2))
+    # (and its merge groups) as the stored history, as nightly scoring does, and is timed.
+    stored = build_context(past, n_jobs=2)
+    grader = RiskGrader(GraderConfig()).fit(stored)
     started = time.perf_counter()
-    ours = grader.predict(build_context(recent, past, n_jobs=2), reasons=False)["grade"]
+    ours = grader.predict(build_context(recent, stored, n_jobs=2), reasons=False)["grade"]
     ours_seconds = time.perf_counter() - started
 
     def segment(texts):

@@ -74,7 +74,9 @@ def merge_cases(
     new = cases.assign(_new=True)
     frames = [new]
     if history is not None and len(history):
-        frames.insert(0, history.assign(_new=False))
+        if "group_id" not in history:
+            raise ValueError("history cases need their group_id from an earlier merge")
+        frames.insert(0, reachable_history(history, cases, params).assign(_new=False))
     both = pd.concat(frames, ignore_index=True)
     block = _block_keys(both)
     t = both["reported_at"].to_numpy().astype("datetime64[s]").astype(np.int64)
@@ -82,22 +84,23 @@ def merge_cases(
     both = both.iloc[order].reset_index(drop=True)
     block, t = block[order], t[order]
 
+    is_new = both["_new"].to_numpy()
     columns = both[["description", "party_keys", "dispute_type", "grid_id"]]
     parts = _block_partitions(block, processes(n_jobs) if len(both) >= _PARALLEL_MIN_ROWS else 1)
     if len(parts) == 1:
-        best, score = _match_rows(columns, block, t, params)
+        best, score = _match_rows(columns, block, t, is_new, params)
     else:
         from joblib import Parallel, delayed
 
         found = Parallel(n_jobs=len(parts), backend="loky")(
-            delayed(_match_rows)(columns.iloc[rows], block[rows], t[rows], params) for rows in parts
+            delayed(_match_rows)(columns.iloc[rows], block[rows], t[rows], is_new[rows], params)
+            for rows in parts
         )
         best, score = np.full(len(both), -1), np.zeros(len(both))
         for rows, (part_best, part_score) in zip(parts, found, strict=True):
             best[rows] = np.where(part_best >= 0, rows[np.maximum(part_best, 0)], -1)
             score[rows] = part_score
 
-    is_new = both["_new"].to_numpy()
     group_id = (
         both["group_id"].to_numpy(dtype=object)
         if "group_id" in both
@@ -120,6 +123,21 @@ def merge_cases(
     return out[["group_id", "group_size", "group_channels", "match_score"]].reset_index()
 
 
+def reachable_history(
+    history: pd.DataFrame, cases: pd.DataFrame, params: MergeParams
+) -> pd.DataFrame:
+    """Return the stored cases a merge of `cases` can reach, out of a possibly long history.
+
+    A case can only match a report within the window before it, so only history from the window
+    before the earliest case is a candidate; the earlier reports of those candidates' groups are
+    kept too, because they count in the group sizes and channels.
+    """
+    earliest = cases["reported_at"].min() - pd.Timedelta(days=params.window_days)
+    candidate = (history["reported_at"] >= earliest).to_numpy()
+    groups = history["group_id"].to_numpy()[candidate]
+    return history[candidate | history["group_id"].isin(groups).to_numpy()]
+
+
 def _block_partitions(block: np.ndarray, n_parts: int) -> list[np.ndarray]:
     """Split the (sorted) rows into up to n_parts runs of whole blocks with similar pair counts."""
     n = len(block)
@@ -132,11 +150,11 @@ def _block_partitions(block: np.ndarray, n_parts: int) -> list[np.ndarray]:
     return [np.arange(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 
 
-def _match_rows(columns: pd.DataFrame, block, t, params: MergeParams):
-    """Return best earlier match (row positions within `columns`) and score, per row."""
+def _match_rows(columns: pd.DataFrame, block, t, wanted, params: MergeParams):
+    """Return best earlier match (row positions within `columns`) and score for the wanted rows."""
     text = char_bigrams(merge_text(columns["description"]))
     parties = _party_matrix(columns["party_keys"])
-    return _best_earlier_match(columns, block, t, text, parties, params)
+    return _best_earlier_match(columns, block, t, wanted, text, parties, params)
 
 
 def char_bigrams(texts: list[str]) -> sparse.csr_matrix:
@@ -180,8 +198,11 @@ def _party_matrix(keys: pd.Series) -> sparse.csr_matrix:
     )
 
 
-def _best_earlier_match(frame, block, t, text, parties, params: MergeParams):
-    """Return, per row, the best-scoring earlier row in its block and window (-1 if none), and its score."""
+def _best_earlier_match(frame, block, t, wanted, text, parties, params: MergeParams):
+    """Return, per wanted row, the best-scoring earlier row in its block and window, and its score.
+
+    Rows not wanted (stored history, whose groups are fixed) and rows without a match get -1.
+    """
     n = len(frame)
     best = np.full(n, -1)
     score = np.zeros(n)
@@ -192,17 +213,19 @@ def _best_earlier_match(frame, block, t, text, parties, params: MergeParams):
     starts = np.flatnonzero(np.r_[True, block[1:] != block[:-1]])
     ends = np.r_[starts[1:], n]
     for a, b in zip(starts, ends, strict=True):
-        for lo_row in range(a, b, _CHUNK):
-            hi_row = min(lo_row + _CHUNK, b)
+        queries = a + np.flatnonzero(wanted[a:b])
+        for at in range(0, len(queries), _CHUNK):
+            rows = queries[at : at + _CHUNK]
+            lo_row, hi_row = rows[0], rows[-1] + 1
             first_candidate = a + np.searchsorted(t[a:b], t[lo_row] - window, side="left")
-            rows, cand = slice(lo_row, hi_row), slice(first_candidate, hi_row)
+            cand = slice(first_candidate, hi_row)
             similarity = (text[rows] @ text[cand].T).toarray()
             shared = (parties[rows] @ parties[cand].T).toarray()
             overlap = shared / np.maximum(
                 np.minimum(n_keys[rows][:, None], n_keys[cand][None, :]), 1
             )
             gap = t[rows][:, None] - t[cand][None, :]
-            row_pos = np.arange(lo_row, hi_row)[:, None]
+            row_pos = rows[:, None]
             cand_pos = np.arange(first_candidate, hi_row)[None, :]
             eligible = (cand_pos < row_pos) & (gap >= 0) & (gap <= window)
             same_type = (dtype[rows][:, None] == dtype[cand][None, :]) & (
@@ -218,7 +241,7 @@ def _best_earlier_match(frame, block, t, text, parties, params: MergeParams):
             ) * (0.7 + 0.3 * decay)
             s = np.where(eligible, s, -1.0)
             j = s.argmax(axis=1)
-            top = s[np.arange(hi_row - lo_row), j]
+            top = s[np.arange(len(rows)), j]
             best[rows] = np.where(top >= 0, j + first_candidate, -1)
             score[rows] = np.maximum(top, 0.0)
     return best, score

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from features.context import build_context, context_columns
 from features.dedup import merge_cases, pair_precision_recall
@@ -32,17 +33,34 @@ def test_a_cases_features_never_change_when_later_cases_are_appended(ingested):
     pd.testing.assert_frame_equal(alone[columns], with_future[columns], check_dtype=False)
 
 
-def test_scoring_with_stored_history_gives_the_training_features(ingested):
-    """The nightly path (history from the store + the day) equals the training path (everything at once)."""
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_scoring_with_stored_history_gives_the_training_features(ingested, n_jobs, monkeypatch):
+    """The nightly path (history from the store + new days) equals the training path (all at once).
+
+    Two weeks of new cases, so that many of them join groups that began in the stored history
+    (merging reads only the reachable part of it), in one process and in two.
+    """
+    import features.dedup
+
+    monkeypatch.setattr(features.dedup, "_PARALLEL_MIN_ROWS", 100)
     cases = ingested.cases
-    day = cases["reported_at"].max().normalize()
-    today = cases[cases["reported_at"] >= day].reset_index(drop=True)
-    past = build_context(cases[cases["reported_at"] < day].reset_index(drop=True))
+    cut = cases["reported_at"].max().normalize() - pd.Timedelta(days=13)
+    today = cases[cases["reported_at"] >= cut].reset_index(drop=True)
+    past = build_context(cases[cases["reported_at"] < cut].reset_index(drop=True))
     stored = past.drop(columns=context_columns(past)).assign(history_grade=past["risk_grade"])
-    nightly = build_context(today, stored).set_index("case_id")
+    nightly = build_context(today, stored, n_jobs=n_jobs).set_index("case_id")
     trained = build_context(cases).set_index("case_id").loc[nightly.index]
+    joined_history = nightly["group_id"].isin(set(past["group_id"]))
+    assert joined_history.sum() >= 3, joined_history.sum()
+    assert (nightly.loc[joined_history, "grp_size"] >= 2).all()
     columns = [*context_columns(nightly), "group_id"]
     pd.testing.assert_frame_equal(nightly[columns], trained[columns], check_dtype=False)
+
+
+def test_history_without_groups_is_refused(ingested):
+    cases = ingested.cases
+    with pytest.raises(ValueError, match="group_id"):
+        merge_cases(cases.iloc[-10:], cases.iloc[:-10])
 
 
 def test_merge_finds_the_true_re_reports(city, ingested):
@@ -108,13 +126,19 @@ def test_merge_against_stored_history_keeps_its_groups():
         "channel": "12345",
     }
     history = pd.DataFrame(
-        [{**base, "case_id": "h1", "reported_at": pd.Timestamp("2025-05-01"), "group_id": "h0"}]
+        [
+            # the group's first report is outside the window before today, but still counts
+            {**base, "case_id": "h0", "reported_at": pd.Timestamp("2025-04-15"), "group_id": "h0"},
+            {**base, "case_id": "h1", "reported_at": pd.Timestamp("2025-04-24"), "group_id": "h0"},
+            {**base, "case_id": "x", "reported_at": pd.Timestamp("2025-01-02"), "group_id": "x"},
+        ]
     )
     today = pd.DataFrame(
         [{**base, "case_id": "t1", "reported_at": pd.Timestamp("2025-05-03"), "channel": "110"}]
     )
     out = merge_cases(today, history)
-    assert out["group_id"].tolist() == ["h0"] and out["group_size"].tolist() == [2]
+    assert out["group_id"].tolist() == ["h0"]
+    assert out["group_size"].tolist() == [3] and out["group_channels"].tolist() == [2]
 
 
 def test_parallel_merge_and_featurisation_equal_the_serial_ones(cases_with_context, monkeypatch):
