@@ -1,7 +1,7 @@
 """Reasons: the model's own feature contributions, said in plain Chinese.
 
-For the risk grader a feature's contribution toward risk is its contribution to the 高 logit minus
-its contribution to the 低 logit (LightGBM's pred_contrib, i.e. TreeSHAP on the raw scores). The
+A case's reasons come from its feature contributions to the raw score of the booster behind its
+grade (models.contributions: credits along the case's decision paths; TreeSHAP on request). The
 largest positive ones that can be said in words become the reasons, e.g. "描述含威胁性言语(扬言)",
 "同一当事人近30天第3次报事", "多渠道重复反映(3个渠道)". Character n-grams are left out: they are
 word fragments ("事人甲") that no dispatcher could act on.
@@ -10,6 +10,7 @@ word fragments ("事人甲") that no dispatcher could act on.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -25,9 +26,15 @@ _LEVEL = {"grid": "所在网格", "community": "所在社区"}
 
 
 def phrase(
-    name: str, value: float, terms: dict[str, str], categories: dict[str, list[str]]
+    name: str,
+    value: float,
+    term_of: Callable[[str], str | None],
+    categories: dict[str, list[str]],
 ) -> str | None:
-    """Return the Chinese phrase for a feature at a case's value, or None if it cannot be said."""
+    """Return the Chinese phrase for a feature at a case's value, or None if it cannot be said.
+
+    term_of(category): the case's first firing lexicon term of that category, if any.
+    """
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
     lex = load_lexicon()
@@ -41,7 +48,7 @@ def phrase(
             return f"涉及人数较多({int(value)}人)" if value >= 2 else None
         if value <= 0 or category not in lex.names:
             return None
-        term = terms.get(category)
+        term = term_of(category)
         return f"描述含{lex.label(category)}({term})" if term else f"描述含{lex.label(category)}"
     if name.startswith("word:"):
         word = name[5:]
@@ -104,31 +111,40 @@ def top_reasons(
     contributions: np.ndarray,
     names: list[str],
     values: np.ndarray,
-    terms: list[dict[str, str]],
+    terms: Callable[[int], dict[str, str]],
     categories: dict[str, list[str]],
     k: int = 3,
 ) -> list[list[str]]:
     """Return up to k phrases per case, from its largest positive contributions that can be said.
 
     contributions and values are (cases x features) matrices aligned with names, dense or sparse;
-    only a case's non-zero contributions are ranked, so thousands of text columns cost nothing.
+    only the positive contributions are ranked (all cases' in one sort), so thousands of text
+    columns cost nothing. terms(i): case i's first firing lexicon term per category, asked for
+    only when a lexicon reason is said.
     """
     contributions, values = sparse.csr_matrix(contributions), sparse.csr_matrix(values)
     values.sort_indices()
+    case = np.repeat(np.arange(contributions.shape[0]), np.diff(contributions.indptr))
+    positive = contributions.data > 0
+    case, columns, weights = (
+        case[positive],
+        contributions.indices[positive],
+        contributions.data[positive],
+    )
+    order = np.lexsort((-weights, case))  # by case, then largest first; ties keep column order
+    case, columns = case[order], columns[order]
+    bounds = np.searchsorted(case, np.arange(contributions.shape[0] + 1))
     out = []
     for i in range(contributions.shape[0]):
-        row = slice(contributions.indptr[i], contributions.indptr[i + 1])
-        columns, weights = contributions.indices[row], contributions.data[row]
         present = slice(values.indptr[i], values.indptr[i + 1])
         value_columns, value_data = values.indices[present], values.data[present]
         phrases: list[str] = []
-        for p in np.argsort(-weights, kind="stable"):
-            if weights[p] <= 0 or len(phrases) == k:
+        for j in columns[bounds[i] : bounds[i + 1]]:
+            if len(phrases) == k:
                 break
-            j = columns[p]
             at = np.searchsorted(value_columns, j)
             value = value_data[at] if at < len(value_columns) and value_columns[at] == j else 0.0
-            said = phrase(names[j], float(value), terms[i], categories)
+            said = phrase(names[j], float(value), lambda c, i=i: terms(i).get(c), categories)
             if said and said not in phrases:
                 phrases.append(said)
         out.append(phrases)

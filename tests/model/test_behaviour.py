@@ -104,6 +104,28 @@ def test_reasons_are_plain_chinese_from_the_models_contributions(grader, cases_w
     assert said["reasons"].str.contains("威胁性言语|持械").mean() > 0.5
 
 
+def test_path_contributions_add_up_to_the_raw_score_and_agree_with_treeshap(
+    grader, cases_with_context
+):
+    from models.contributions import PathContributions
+
+    cases = _sample(cases_with_context)
+    X = grader._features(cases)
+    for name, booster in grader.boosters_.items():
+        raw = booster.predict(X, num_iteration=booster.best_iteration or None, raw_score=True)
+        paths = PathContributions(booster, booster.best_iteration or None)
+        path = grader.contributions(name, X)[0]
+        shap = grader.contributions(name, X, method="treeshap")[0]
+        assert np.allclose(paths.expected[0] + np.asarray(path.sum(axis=1)).ravel(), raw)
+        # Both credit each case the same total up to one constant (where each puts the expected
+        # value); their largest credits mostly name the same feature.
+        assert np.ptp(np.asarray(path.sum(axis=1) - shap.sum(axis=1))) < 1e-4
+        same_top = (
+            np.asarray(path.argmax(axis=1)).ravel() == np.asarray(shap.argmax(axis=1)).ravel()
+        )
+        assert same_top.mean() > 0.6, (name, same_top.mean())
+
+
 def test_the_featuriser_is_reused_unchanged_and_never_refits(grader, cases_with_context):
     vocabulary = dict(grader.featuriser_.word_vectorizer_.vocabulary_)
     grader.featuriser_.transform(
