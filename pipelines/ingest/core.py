@@ -9,6 +9,7 @@ is scored and carries a quality flag. rows_in == rows_ok + rows_quarantined alwa
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -200,6 +201,7 @@ def _text(values: pd.Series) -> pd.Series:
     return pd.Series([clean(v) for v in values], index=values.index, dtype=object)
 
 
+@functools.lru_cache(maxsize=1 << 16)  # categorical cells repeat: a few hundred values a day
 def _norm(value: str | None) -> str | None:
     """Return a categorical cell in the canonical text form (Simplified, half-width), None if empty."""
     return normalise_text(value) if value is not None else None
@@ -260,12 +262,15 @@ def validate_cases(
     _flag_repeats(assembled, raw_ids, reasons)
 
     bad = assembled.index.isin(list(reasons))
-    known = NameIndex(
-        n for p in _text(assembled["parties"]).dropna() for n in split_parties(normalise_text(p))
+    names = pd.Series(
+        [split_parties(normalise_text(p)) if p else [] for p in _text(assembled["parties"])],
+        index=assembled.index,
+        dtype=object,
     )
-    quarantine = _quarantine_rows(assembled[bad], parsed[bad], reasons, source, known)
+    known = NameIndex(n for ns in names for n in ns)
+    quarantine = _quarantine_rows(assembled[bad], parsed[bad], names[bad], reasons, source, known)
     good = assembled[~bad]
-    cases = _canonical_cases(good, parsed[~bad], secret, coordinates, known)
+    cases = _canonical_cases(good, parsed[~bad], names[~bad].tolist(), secret, coordinates, known)
     cases["source_file"] = source
     return cases, quarantine
 
@@ -317,19 +322,19 @@ def _flag_repeats(
 
 
 def _quarantine_rows(
-    rows: pd.DataFrame, parsed: pd.DataFrame, reasons: dict, source: str, known: NameIndex
+    rows: pd.DataFrame,
+    parsed: pd.DataFrame,
+    names: pd.Series,
+    reasons: dict,
+    source: str,
+    known: NameIndex,
 ) -> pd.DataFrame:
     if rows.empty:
         return pd.DataFrame(columns=QUARANTINE_COLUMNS)
-    summaries = []
-    for row in rows.index:
-        text = parsed.at[row, "description"] or ""
-        names = (
-            split_parties(normalise_text(rows.at[row, "parties"]))
-            if rows.at[row, "parties"]
-            else []
-        )
-        summaries.append(mask_text(text, names, known)[:SUMMARY_CHARS])
+    summaries = [
+        mask_text(parsed.at[row, "description"] or "", names[row], known)[:SUMMARY_CHARS]
+        for row in rows.index
+    ]
     return pd.DataFrame(
         {
             "源文件": source,
@@ -346,7 +351,12 @@ def _quarantine_rows(
 
 
 def _canonical_cases(
-    rows: pd.DataFrame, parsed: pd.DataFrame, secret: str, coordinates: str, known: NameIndex
+    rows: pd.DataFrame,
+    parsed: pd.DataFrame,
+    names: list[list[str]],
+    secret: str,
+    coordinates: str,
+    known: NameIndex,
 ) -> pd.DataFrame:
     """Return the canonical, masked case frame for rows that passed validation."""
     flags: list[list[str]] = [[] for _ in range(len(rows))]
@@ -416,7 +426,6 @@ def _canonical_cases(
         + "|"
         + _text(rows["community"]).fillna("")
     )
-    names = [split_parties(normalise_text(p)) if p else [] for p in _text(rows["parties"])]
     phones, ids = _text(rows["party_phone"]), _text(rows["party_id_number"])
     keys = [
         party_keys(secret, ns, ph, idn, pl)
