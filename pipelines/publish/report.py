@@ -178,8 +178,10 @@ def build_report(inp: ReportInputs) -> str:
     if inp.drift:
         flagged = inp.drift.get("flagged", {})
         lines += ["", "## 九、数据漂移", ""]
+        rows, total = inp.drift.get("rows", 0), inp.drift.get("sampled_from", 0)
+        counted = f"共 {rows} 件" if total <= rows else f"从 {total} 件中随机抽取 {rows} 件"
         lines.append(
-            f"比较窗口：{inp.drift.get('window', '')}，共 {inp.drift.get('rows', 0)} 件；"
+            f"比较窗口：{inp.drift.get('window', '')}，{counted}；"
             f"参照：模型校准时段。PSI 抽样噪声约 {inp.drift.get('noise_floor', 0):.3f}。"
         )
         lines.append("")
