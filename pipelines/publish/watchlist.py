@@ -86,7 +86,10 @@ def follow_up_reasons(scored: pd.DataFrame) -> list[list[str]]:
 
 def assign_tickets(scored: pd.DataFrame) -> pd.DataFrame:
     """Return scored cases with ticket, deadline and the reasons a dispatcher reads."""
-    follow = follow_up_reasons(scored)
+    low = ~scored["grade"].isin(list(TICKETS)).to_numpy()  # only these can need a blue ticket
+    follow: list[list[str]] = [[] for _ in range(len(scored))]
+    for i, why in zip(np.flatnonzero(low), follow_up_reasons(scored[low]), strict=True):
+        follow[i] = why
     ticket, deadline, reasons = [], [], []
     for grade, model_reasons, extra in zip(
         scored["grade"], scored["reasons"].fillna(""), follow, strict=True
@@ -162,48 +165,50 @@ def write_watchlist(table: pd.DataFrame, folder: Path) -> list[Path]:
 
 
 def _write_xlsx(table: pd.DataFrame, path: Path) -> None:
-    """Write the table as a streamed workbook: ticket fills, bold frozen header, autofilter.
+    """Write the table as a streamed workbook: ticket colours, bold frozen header, autofilter.
 
-    Excel holds at most 1,048,576 rows a sheet; a longer watchlist continues on sheets 预警清单(2),
-    (3) ... so that no row is dropped.
+    Each ticket colour is one conditional format on its sheet (the row takes the colour of its
+    预警单 cell), so it stays right after sorting and filtering and costs nothing per cell. Every
+    text is written as a string, never as a formula, URL or number. Excel holds at most 1,048,576
+    rows a sheet; a longer watchlist continues on sheets 预警清单(2), (3) ... so no row is dropped.
     """
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
+    import xlsxwriter
+    from xlsxwriter.utility import xl_col_to_name
 
-    book = Workbook(write_only=True)
-    bold = Font(bold=True)
-    centre = Alignment(horizontal="center", vertical="center")
-    fills = {k: PatternFill("solid", start_color=v, end_color=v) for k, v in _FILLS.items()}
-    ticket_at = list(table.columns).index("预警单")
-    starts = range(0, max(len(table), 1), _SHEET_ROWS)
-    for number, first in enumerate(starts, start=1):
-        sheet = book.create_sheet("预警清单" if number == 1 else f"预警清单({number})")
-        for i, name in enumerate(table.columns, start=1):
-            sheet.column_dimensions[get_column_letter(i)].width = _WIDTHS.get(
-                name, max(8, len(name) * 2 + 2)
+    book = xlsxwriter.Workbook(
+        str(path),
+        {
+            "constant_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+        },
+    )
+    header = book.add_format({"bold": True, "align": "center", "valign": "vcenter"})
+    fills = {k: book.add_format({"bg_color": f"#{v}"}) for k, v in _FILLS.items()}
+    ticket = xl_col_to_name(list(table.columns).index("预警单"))
+    last_column = len(table.columns) - 1
+    columns = [
+        [v.item() if isinstance(v, np.generic) else v for v in table[c].tolist()]
+        for c in table.columns
+    ]
+    rows = list(zip(*columns, strict=True)) if columns else []
+    for number, first in enumerate(range(0, max(len(table), 1), _SHEET_ROWS), start=1):
+        sheet = book.add_worksheet("预警清单" if number == 1 else f"预警清单({number})")
+        for i, name in enumerate(table.columns):
+            sheet.set_column(i, i, _WIDTHS.get(name, max(8, len(name) * 2 + 2)))
+        sheet.freeze_panes(1, 0)
+        sheet.write_row(0, 0, list(table.columns), header)
+        chunk = rows[first : first + _SHEET_ROWS]
+        for r, values in enumerate(chunk, start=1):
+            sheet.write_row(r, 0, values)
+        sheet.autofilter(0, 0, len(chunk), last_column)
+        for name, fill in fills.items():
+            sheet.conditional_format(
+                1,
+                0,
+                max(len(chunk), 1),
+                last_column,
+                {"type": "formula", "criteria": f'=${ticket}2="{name}"', "format": fill},
             )
-        sheet.freeze_panes = "A2"
-        sheet.auto_filter.ref = (
-            f"A1:{get_column_letter(len(table.columns))}{min(len(table) - first, _SHEET_ROWS) + 1}"
-        )
-        header = []
-        for name in table.columns:
-            cell = WriteOnlyCell(sheet, value=name)
-            cell.font, cell.alignment = bold, centre
-            header.append(cell)
-        sheet.append(header)
-        for values in table.iloc[first : first + _SHEET_ROWS].itertuples(index=False):
-            row = [v.item() if isinstance(v, np.generic) else v for v in values]
-            fill = fills.get(row[ticket_at])
-            cells = []
-            for value in row:
-                cell = WriteOnlyCell(sheet, value=value)
-                if isinstance(value, str):
-                    cell.data_type = "s"  # never a formula, whatever the text starts with
-                if fill is not None:
-                    cell.fill = fill
-                cells.append(cell)
-            sheet.append(cells)
-    book.save(path)
+    book.close()

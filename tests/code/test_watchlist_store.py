@@ -7,6 +7,7 @@ import csv
 import openpyxl
 import pandas as pd
 import pytest
+from openpyxl.utils import get_column_letter
 
 from pipelines.publish.watchlist import (
     COLUMNS,
@@ -87,11 +88,22 @@ def test_watchlist_reads_back_from_excel_and_csv(tmp_path):
     assert all(not cell.startswith(("=", "+", "-", "@")) for r in rows[1:] for cell in r)
     sheet = openpyxl.load_workbook(xlsx_path).active
     assert sheet.freeze_panes == "A2"
-    fills = {
-        sheet.cell(r, 1).value: sheet.cell(r, 1).fill.start_color.rgb
-        for r in range(2, sheet.max_row + 1)
+    # Ticket colours: one conditional format a colour over the whole table, keyed on 预警单.
+    ticket_col = COLUMNS.index("预警单") + 1
+    ticket = get_column_letter(ticket_col)
+    rules = {
+        rule.formula[0]: (str(cf.sqref), rule.dxf.fill.bgColor.rgb)
+        for cf in sheet.conditional_formatting
+        for rule in cf.rules
     }
-    assert fills["c"].endswith("FFC7CE") and fills["b"].endswith("FFEB9C")
+    table_range = f"A2:{get_column_letter(len(COLUMNS))}{sheet.max_row}"
+    assert rules[f'${ticket}2="红色督办单"'][0] == table_range
+    assert rules[f'${ticket}2="红色督办单"'][1].endswith("FFC7CE")
+    assert rules[f'${ticket}2="黄色交办单"'][1].endswith("FFEB9C")
+    tickets = {
+        sheet.cell(r, 1).value: sheet.cell(r, ticket_col).value for r in range(2, sheet.max_row + 1)
+    }
+    assert tickets == {"c": "红色督办单", "a": "红色督办单", "b": "黄色交办单"}
     summary_col = COLUMNS.index("案情摘要") + 1
     formula_cell = next(
         sheet.cell(r, summary_col)
