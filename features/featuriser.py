@@ -22,6 +22,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
 
 from features.calendar import calendar_features
+from features.char_ngrams import char_tfidf
 from features.context import context_columns
 from features.lexicon import lexicon_features, load_lexicon, strip_cues
 from features.pii import ID_TOKEN, NAME_TOKEN, PHONE_TOKEN
@@ -148,7 +149,7 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
             segment = self.segmenter_.transform if parallel_segmenter else self.segmenter_._segment
             blocks.append(self.word_vectorizer_.transform(segment(free)))
         if self.char_vectorizer_ is not None:
-            blocks.append(self.char_vectorizer_.transform(free))
+            blocks.append(char_tfidf(self.char_vectorizer_, free))
         return sparse.hstack(blocks, format="csr", dtype=np.float32)
 
     def dense_features(

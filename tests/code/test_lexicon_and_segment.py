@@ -82,3 +82,38 @@ def test_every_dictionary_entry_has_an_explicit_frequency():
 def test_unknown_engine_is_refused():
     with pytest.raises(ValueError, match="unknown segmentation engine"):
         Segmenter("pkuseg").fit()
+
+
+@pytest.mark.parametrize("ngrams", [(2, 3), (1, 3), (1, 2)])
+def test_code_point_char_tfidf_equals_sklearns(city, ngrams):
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from features.char_ngrams import char_tfidf
+
+    texts = city.export["案情描述"].head(400).fillna("").tolist()
+    vectorizer = TfidfVectorizer(
+        analyzer="char",
+        ngram_range=ngrams,
+        lowercase=False,
+        min_df=2,
+        sublinear_tf=True,
+        dtype=np.float32,
+    ).fit(texts)
+    edge = [
+        "",
+        "纠",
+        "纠纷",
+        "a  b\t\tc d\te",
+        "扬言𠀀😀纠纷纠纷",
+        "  前后空格  ",
+        "\u3000全角空格",
+    ]
+    expected = vectorizer.transform(texts + edge).tocsr()
+    got = char_tfidf(vectorizer, texts + edge)
+    expected.sort_indices()
+    got.sort_indices()
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    assert np.array_equal(got.indptr, expected.indptr)
+    assert np.array_equal(got.indices, expected.indices)
+    assert np.array_equal(got.data, expected.data)
