@@ -44,7 +44,9 @@ def ingest(
     path: Path, mapping_path: Path | None, settings: Settings, run_date: dt.date | None
 ) -> IngestResult:
     """Return one export ingested: validated, masked, quarantined rows set aside."""
-    return ingest_file(Path(path), load_mapping(mapping_path), settings.secret(), run_date)
+    return ingest_file(
+        Path(path), load_mapping(mapping_path), settings.secret(), run_date, settings.n_jobs
+    )
 
 
 def context(cases: pd.DataFrame, history: pd.DataFrame | None, settings: Settings) -> pd.DataFrame:

@@ -33,6 +33,7 @@ from features.domain import (
 )
 from features.geo import gcj02_to_wgs84, in_china
 from features.pii import NameIndex, mask_text, party_keys, split_parties
+from features.segment import processes
 from features.text import normalise_text
 from pipelines.ingest.dates import parse_datetimes
 from pipelines.ingest.mapping import FIELDS, ColumnMapping, resolve_columns
@@ -42,6 +43,8 @@ MAX_DESCRIPTION_CHARS = 5000
 EARLIEST = pd.Timestamp("2000-01-01")
 QUARANTINE_COLUMNS = ["源文件", "行号", "案件编号", "问题字段", "原因", "案情摘要"]
 SUMMARY_CHARS = 60
+_PARALLEL_MIN_ROWS = 50000  # below this, processes cost more than they save
+_CHUNK_ROWS = 100000
 
 # The canonical case frame that everything downstream reads. Personal data is gone by here.
 CASE_COLUMNS = [
@@ -123,16 +126,20 @@ def ingest_file(
     mapping: ColumnMapping,
     secret: str,
     run_date: dt.date | None = None,
+    n_jobs: int = 1,
 ) -> IngestResult:
     """Return the validated, masked cases of one export and its quarantined rows.
 
     Raises InputError or MappingError (with a message naming the file and what to fix) when the
-    file as a whole cannot be read.
+    file as a whole cannot be read. Large exports are validated in `n_jobs` processes; the result
+    does not depend on it.
     """
     raw = read_table(Path(path), sheet=mapping.sheet, encoding=mapping.encoding)
     columns = resolve_columns(list(raw.frame.columns), mapping, raw.source)
     assembled = _assemble(raw, columns, mapping)
-    cases, quarantine = validate_cases(assembled, raw.source, secret, run_date, mapping.coordinates)
+    cases, quarantine = validate_cases(
+        assembled, raw.source, secret, run_date, mapping.coordinates, n_jobs
+    )
     rejected = pd.DataFrame(
         {
             "源文件": raw.source,
@@ -230,8 +237,58 @@ def validate_cases(
     secret: str,
     run_date: dt.date | None,
     coordinates: str = "wgs84",
+    n_jobs: int = 1,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Return (cases, quarantine) from assembled rows: parsed, checked, normalised and masked."""
+    """Return (cases, quarantine) from assembled rows: parsed, checked, normalised and masked.
+
+    What needs the whole export is done first: repeated case ids, and the party names any row's
+    text may mention. The rows are then checked and masked in chunks, in `n_jobs` processes when
+    there are many; chunks keep their row numbers and order, so the result does not depend on it.
+    """
+    raw_ids = _text(assembled["case_id"])
+    repeats: dict[int, list[tuple[str, str]]] = {}
+    _flag_repeats(assembled, raw_ids, repeats)
+    names = pd.Series(
+        [split_parties(normalise_text(p)) if p else [] for p in _text(assembled["parties"])],
+        index=assembled.index,
+        dtype=object,
+    )
+    known = NameIndex(n for ns in names for n in ns)
+    args = (repeats, source, secret, run_date, coordinates, known)
+    jobs = processes(n_jobs) if len(assembled) >= _PARALLEL_MIN_ROWS else 1
+    if jobs == 1:
+        parts = [_validate_part(assembled, names, *args)]
+    else:
+        from joblib import Parallel, delayed
+
+        bounds = range(0, len(assembled), _CHUNK_ROWS)
+        parts = Parallel(n_jobs=jobs, backend="loky")(
+            delayed(_validate_part)(
+                assembled.iloc[i : i + _CHUNK_ROWS], names.iloc[i : i + _CHUNK_ROWS], *args
+            )
+            for i in bounds
+        )
+    cases = pd.concat([c for c, _ in parts], ignore_index=True)
+    quarantined = [q for _, q in parts if len(q)]
+    quarantine = (
+        pd.concat(quarantined, ignore_index=True)
+        if quarantined
+        else pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    )
+    return cases, quarantine
+
+
+def _validate_part(
+    assembled: pd.DataFrame,
+    names: pd.Series,
+    repeats: dict[int, list[tuple[str, str]]],
+    source: str,
+    secret: str,
+    run_date: dt.date | None,
+    coordinates: str,
+    known: NameIndex,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return (cases, quarantine) for a run of rows (row numbers kept in the index)."""
     raw_ids = _text(assembled["case_id"])
     raw_dates = assembled["reported_at"]
     reported_at = parse_datetimes(raw_dates.where(raw_dates.notna(), None))
@@ -259,15 +316,10 @@ def validate_cases(
             reasons.setdefault(int(row), []).append(
                 (column, _reason(column, str(check), raw_dates.get(row), run_date))
             )
-    _flag_repeats(assembled, raw_ids, reasons)
+    for row in assembled.index[assembled.index.isin(list(repeats))]:
+        reasons.setdefault(int(row), []).extend(repeats[int(row)])
 
     bad = assembled.index.isin(list(reasons))
-    names = pd.Series(
-        [split_parties(normalise_text(p)) if p else [] for p in _text(assembled["parties"])],
-        index=assembled.index,
-        dtype=object,
-    )
-    known = NameIndex(n for ns in names for n in ns)
     quarantine = _quarantine_rows(assembled[bad], parsed[bad], names[bad], reasons, source, known)
     good = assembled[~bad]
     cases = _canonical_cases(good, parsed[~bad], names[~bad].tolist(), secret, coordinates, known)

@@ -185,3 +185,27 @@ def test_personal_data_is_gone_after_ingest(tmp_path):
         .iloc[0]
         .startswith("来访人当事人甲（身份证号[身份证号]，电话[电话]）")
     )
+
+
+def test_validating_in_chunks_and_processes_gives_the_serial_result(
+    city_csv, tmp_path, monkeypatch
+):
+    """Chunks see repeats and party names from the whole export, and keep row numbers and order."""
+    import pipelines.ingest.core as core
+
+    raw = pd.read_csv(city_csv, dtype=str).head(600)
+    raw.loc[5, "受理时间"] = "2025-13-45"  # a bad date
+    raw.loc[310, "案件编号"] = raw.loc[7, "案件编号"]  # a repeated id in another chunk
+    raw.loc[420, "案情描述"] = (
+        f"{raw.loc[100, '当事人'].split('、')[0]}又来闹事"  # a name from elsewhere
+    )
+    path = tmp_path / "cases.csv"
+    raw.to_csv(path, index=False)
+    serial = _ingest(path)
+    monkeypatch.setattr(core, "_PARALLEL_MIN_ROWS", 100)
+    monkeypatch.setattr(core, "_CHUNK_ROWS", 150)
+    chunked = ingest_file(path, ColumnMapping(), SECRET, dt.date(2025, 12, 31), n_jobs=2)
+    assert {7, 312} <= set(serial.quarantine["行号"])  # file lines: the header is line 1
+    pd.testing.assert_frame_equal(serial.cases, chunked.cases)
+    pd.testing.assert_frame_equal(serial.quarantine, chunked.quarantine)
+    assert "[姓名]又来闹事" in serial.cases.set_index("source_row").loc[422, "description"]
