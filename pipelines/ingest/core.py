@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -261,12 +262,10 @@ def validate_cases(
     else:
         from joblib import Parallel, delayed
 
-        bounds = range(0, len(assembled), _CHUNK_ROWS)
+        size = math.ceil(len(assembled) / max(jobs, math.ceil(len(assembled) / _CHUNK_ROWS)))
         parts = Parallel(n_jobs=jobs, backend="loky")(
-            delayed(_validate_part)(
-                assembled.iloc[i : i + _CHUNK_ROWS], names.iloc[i : i + _CHUNK_ROWS], *args
-            )
-            for i in bounds
+            delayed(_validate_part)(assembled.iloc[i : i + size], names.iloc[i : i + size], *args)
+            for i in range(0, len(assembled), size)
         )
     cases = pd.concat([c for c, _ in parts], ignore_index=True)
     quarantined = [q for _, q in parts if len(q)]
