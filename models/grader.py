@@ -42,6 +42,7 @@ from models.thresholds import (
 )
 
 _CONTRIB_CHUNK = 4096
+_PREDICT_CHUNK = 200_000
 DRIFT_FEATURES = (
     "lex_threat",
     "lex_violence",
@@ -338,9 +339,19 @@ class RiskGrader:
     def predict(
         self, cases: pd.DataFrame, reasons: bool = True, days: pd.Series | None = None
     ) -> pd.DataFrame:
-        """Return per case: grade, score, one probability column per class, and reasons."""
-        X = self._features(cases)
-        proba = self._calibrated(X)
+        """Return per case: grade, score, one probability column per class, and reasons.
+
+        Cases are featurised and scored _PREDICT_CHUNK at a time, so that a province's night never
+        holds more than one chunk's intermediate matrices; grades are then chosen over all cases
+        at once (a day's red-ticket capacity spans the chunks), and each chunk is explained.
+        """
+        cases = cases.reset_index(drop=True)
+        chunks = [
+            slice(start, start + _PREDICT_CHUNK)
+            for start in range(0, max(len(cases), 1), _PREDICT_CHUNK)
+        ]
+        features = [self._features(cases.iloc[rows]) for rows in chunks]
+        proba = np.vstack([self._calibrated(X) for X in features])
         days = cases["reported_at"] if days is None else days
         grade, demoted = apply_thresholds(proba, self.thresholds_, days)
         out = pd.DataFrame(
@@ -357,7 +368,11 @@ class RiskGrader:
         for i, c in enumerate(self.classes_):
             out[f"p_{c}"] = proba[:, i]
         if reasons:
-            said = self.explain(cases, X, grade)
+            said = [
+                phrases
+                for rows, X in zip(chunks, features, strict=True)
+                for phrases in self.explain(cases.iloc[rows], X, grade[rows])
+            ]
             out["reasons"] = [
                 "；".join(([OVER_CAPACITY_REASON] if d else []) + r)
                 for r, d in zip(said, demoted, strict=True)

@@ -6,6 +6,7 @@ import functools
 import pickle
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from features.text import normalise_text
@@ -90,6 +91,17 @@ def test_the_pickled_grader_scores_exactly_as_the_trained_one(grader, cases_with
     clone = pickle.loads(pickle.dumps(grader))
     a, b = grader.predict(cases), clone.predict(cases)
     assert a.equals(b)
+
+
+def test_scoring_in_chunks_gives_the_same_grades_and_reasons(
+    grader, cases_with_context, monkeypatch
+):
+    import models.grader
+
+    cases = _sample(cases_with_context)
+    whole = grader.predict(cases)
+    monkeypatch.setattr(models.grader, "_PREDICT_CHUNK", 70)
+    pd.testing.assert_frame_equal(grader.predict(cases), whole)
 
 
 def test_reasons_are_plain_chinese_from_the_models_contributions(grader, cases_with_context):
