@@ -23,7 +23,12 @@ from models.hotspots import H3Cells, PolygonCells, hotspot_cells
 from pipelines.publish.feed import feed_document, write_feed
 from pipelines.publish.mapview import build_map, write_map
 from pipelines.publish.report import ReportInputs, build_report
-from pipelines.publish.watchlist import assign_tickets, watchlist_frame, write_watchlist
+from pipelines.publish.watchlist import (
+    assign_tickets,
+    start_workbook,
+    watchlist_frame,
+    write_watchlist_csv,
+)
 
 # What publish_day writes into a day's folder, in the order a person reads them.
 OUTPUT_FILES = (
@@ -138,7 +143,9 @@ def publish_day(
     )
     cells = hotspot_cells(history, day.run_date, system, window_days, trend_weeks)
     with atomic_folder(final) as folder:
-        outputs = write_watchlist(watchlist_frame(ticketed, day.model["version"]), folder)
+        watchlist = watchlist_frame(ticketed, day.model["version"])
+        workbook = start_workbook(watchlist, folder / "watchlist.xlsx")  # large: in a worker
+        outputs = [write_watchlist_csv(watchlist, folder)]
         ticketed[SCORES_COLUMNS].assign(reasons=ticketed["dispatch_reasons"]).to_parquet(
             folder / "scores.parquet", index=False
         )
@@ -183,6 +190,7 @@ def publish_day(
         )
         (folder / "report.md").write_text(report, encoding="utf-8")
         outputs.append(folder / "report.md")
+        outputs.insert(1, workbook.result())
         manifest = {
             "run_date": f"{day.run_date:%Y-%m-%d}",
             "inputs": day.ingest,

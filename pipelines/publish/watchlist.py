@@ -18,6 +18,7 @@ every text cell is stored with the string type, which a spreadsheet never evalua
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,7 @@ COLUMNS = [
     "案情摘要",
     "模型版本",
 ]
+BACKGROUND_MIN_ROWS = 50_000
 _SHEET_ROWS = 1_048_575  # Excel's rows a sheet, less the header
 _FILLS = {"红色督办单": "FFC7CE", "黄色交办单": "FFEB9C", "蓝色预警单": "BDD7EE"}
 _WIDTHS = {
@@ -154,17 +156,37 @@ def watchlist_frame(ticketed: pd.DataFrame, model_version: str) -> pd.DataFrame:
 
 
 def write_watchlist(table: pd.DataFrame, folder: Path) -> list[Path]:
-    """Write watchlist.csv (UTF-8 with BOM) and watchlist.xlsx (ticket fills); return the paths."""
-    csv_path = Path(folder) / "watchlist.csv"
-    table.map(protect_cell).to_csv(
-        csv_path, index=False, encoding="utf-8-sig", lineterminator="\r\n"
-    )
-    xlsx_path = Path(folder) / "watchlist.xlsx"
-    _write_xlsx(table, xlsx_path)
-    return [csv_path, xlsx_path]
+    """Write watchlist.csv (UTF-8 with BOM) and watchlist.xlsx (ticket colours); return the paths."""
+    workbook = start_workbook(table, Path(folder) / "watchlist.xlsx")
+    return [write_watchlist_csv(table, folder), workbook.result()]
 
 
-def _write_xlsx(table: pd.DataFrame, path: Path) -> None:
+def write_watchlist_csv(table: pd.DataFrame, folder: Path) -> Path:
+    """Write watchlist.csv: UTF-8 with BOM, CRLF, every text cell protected against formulas."""
+    path = Path(folder) / "watchlist.csv"
+    protected = table.copy()
+    for name in table.select_dtypes(exclude="number").columns:
+        protected[name] = table[name].map(protect_cell)
+    protected.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n")
+    return path
+
+
+def start_workbook(table: pd.DataFrame, path: Path) -> Future:
+    """Start writing the .xlsx; return a future of its path.
+
+    A large watchlist (BACKGROUND_MIN_ROWS and up) is written by a worker process while the
+    caller publishes the rest, so the two cores share the work; a small one is written at once.
+    """
+    if len(table) < BACKGROUND_MIN_ROWS:
+        done: Future = Future()
+        done.set_result(_write_xlsx(table, path))
+        return done
+    from joblib.externals.loky import get_reusable_executor
+
+    return get_reusable_executor(max_workers=2).submit(_write_xlsx, table, path)
+
+
+def _write_xlsx(table: pd.DataFrame, path: Path) -> Path:
     """Write the table as a streamed workbook: ticket colours, bold frozen header, autofilter.
 
     Each ticket colour is one conditional format on its sheet (the row takes the colour of its
@@ -212,3 +234,4 @@ def _write_xlsx(table: pd.DataFrame, path: Path) -> None:
                 {"type": "formula", "criteria": f'=${ticket}2="{name}"', "format": fill},
             )
     book.close()
+    return path

@@ -70,7 +70,12 @@ def test_tickets_follow_the_three_colour_rules():
     assert tickets.loc["quiet", "ticket"] == ""
 
 
-def test_watchlist_reads_back_from_excel_and_csv(tmp_path):
+@pytest.mark.parametrize("background", [False, True], ids=["inline", "worker-process"])
+def test_watchlist_reads_back_from_excel_and_csv(tmp_path, monkeypatch, background):
+    import pipelines.publish.watchlist
+
+    if background:  # as a province-sized watchlist is written
+        monkeypatch.setattr(pipelines.publish.watchlist, "BACKGROUND_MIN_ROWS", 1)
     scored = _scored(
         [
             {"case_id": "b", "grade": "中", "score": 40.0, "description": '=HYPERLINK("x")'},
