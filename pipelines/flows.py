@@ -247,13 +247,17 @@ def score_flow(
         "backtest": _backtest_summary(name, version),
     }
     finish_task(ctx, predictions, ingested, settings, run_date, grader, model_info, timings)
+    rows = ingested.summary()
+    # The day is staged and publishing reads it back: let go of the day's frames, which at a
+    # province's million cases are gigabytes.
+    del ingested, history, ctx, parts, futures, predictions
     folder = publish_flow(
         f"{run_date:%Y-%m-%d}", out, coordinates, tiles, home, boundaries, boundary_id
     )
     return {
         "run_date": f"{run_date:%Y-%m-%d}",
         "output": folder,
-        "rows": ingested.summary(),
+        "rows": rows,
         "model_version": version,
     }
 
