@@ -24,6 +24,7 @@ bench: $(VENV)/.synced bench-system
 	$(VENV)/bin/python bench/features.py
 	$(VENV)/bin/python bench/merge.py
 	$(VENV)/bin/python bench/grader.py
+	$(VENV)/bin/python bench/reasons.py
 	$(VENV)/bin/python bench/hotspots.py
 	$(VENV)/bin/python bench/nightly.py
 	$(VENV)/bin/python bench/training.py

@@ -81,6 +81,20 @@ def timer(timings: dict, name: str):
     timings[name] = round(time.perf_counter() - started, 2)
 
 
+def stamp() -> dict:
+    """Return when and at which commit a measurement was taken."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    return {"commit": commit or "unknown", "measured_on": time.strftime("%Y-%m-%d")}
+
+
+def read_results(name: str) -> dict:
+    """Return bench/results/<name>.json as last written ({} if there is none)."""
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
 def write_results(name: str, payload: dict) -> Path:
     """Write bench/results/<name>.json with the machine description; return the path."""
     RESULTS.mkdir(exist_ok=True)

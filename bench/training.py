@@ -12,6 +12,9 @@
    ingested records to grades (for fengqiao: context features, featurisation and both boosters;
    for the alternative: segmentation, TF-IDF and the linear model). Target: fengqiao at least 3x
    the throughput, with better macro-F1.
+
+A size that is not run keeps its last result in bench/results/training.json; every result says
+at which commit and on which day it was measured. Progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -24,7 +27,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import TreeMemory, machine, report_checks, run_isolated, timer, write_results
+from bench._common import (
+    TreeMemory,
+    machine,
+    read_results,
+    report_checks,
+    run_isolated,
+    stamp,
+    timer,
+    write_results,
+)
 from bench.features import ingested_cases
 
 TEST_DAYS = 60
@@ -44,7 +56,11 @@ def train(n: int, path: Path) -> dict:
         with timer(stages, "context"):
             ctx = build_context(cases, n_jobs=2)
         with timer(stages, "backtest"):
-            result = run_backtest(ctx, GraderConfig())
+            result = run_backtest(
+                ctx,
+                GraderConfig(),
+                progress=lambda m: print(f"{time.strftime('%H:%M:%S')} {m}", file=sys.stderr),
+            )
         with timer(stages, "final_fit"):
             RiskGrader(GraderConfig()).fit(ctx)
     seconds = whole["total"]
@@ -134,6 +150,7 @@ def main() -> int:
         return 0
     print(f"machine: {machine()}")
     checks = []
+    previous = read_results("training")
     versus = None
     if args.compare:
         versus = run_isolated(
@@ -143,6 +160,7 @@ def main() -> int:
             "--path",
             str(ingested_cases(args.compare)),
         )
+        versus.update(stamp())
         print(
             f"\nSame {versus['cases']:,} demo cases: trained on {versus['train_cases']:,}, "
             f"tested on the last {TEST_DAYS} days ({versus['test_cases']:,} cases)\n"
@@ -155,6 +173,22 @@ def main() -> int:
         print(
             f"\nthroughput ratio {versus['throughput_ratio']}x; macro-F1 difference {versus['macro_f1_difference']:+}"
         )
+    rows = {r["cases"]: r for r in previous.get("training", [])}
+    for n in [int(s) for s in args.sizes.split(",") if s]:
+        r = run_isolated(Path(__file__), "--train", str(n), "--path", str(ingested_cases(n)))
+        rows[n] = {**r, **stamp()}
+        print(
+            f"\n{r['cases']:,} cases: {r['seconds']} s, peak RSS {r['peak_rss_mib']:,} MiB (tree); "
+            f"stages {r['stages']}; backtest macro-F1 {r['backtest_macro_f1']}"
+        )
+    for n, r in sorted(rows.items()):
+        if n >= 1_000_000:
+            checks += [
+                (f"1M training+backtest {r['seconds']}s <= 1200s", r["seconds"] <= 1200),
+                (f"1M peak {r['peak_rss_mib']} MiB <= 12288 MiB", r["peak_rss_mib"] <= 12288),
+            ]
+    versus = versus or previous.get("versus")
+    if versus:
         checks += [
             (f"throughput {versus['throughput_ratio']}x >= 3x", versus["throughput_ratio"] >= 3),
             (
@@ -162,22 +196,14 @@ def main() -> int:
                 versus["macro_f1_difference"] > 0,
             ),
         ]
-    rows = []
-    for n in [int(s) for s in args.sizes.split(",") if s]:
-        rows.append(
-            run_isolated(Path(__file__), "--train", str(n), "--path", str(ingested_cases(n)))
-        )
-        r = rows[-1]
-        print(
-            f"\n{r['cases']:,} cases: {r['seconds']} s, peak RSS {r['peak_rss_mib']:,} MiB (tree); "
-            f"stages {r['stages']}; backtest macro-F1 {r['backtest_macro_f1']}"
-        )
-        if n >= 1_000_000:
-            checks += [
-                (f"1M training+backtest {r['seconds']}s <= 1200s", r["seconds"] <= 1200),
-                (f"1M peak {r['peak_rss_mib']} MiB <= 12288 MiB", r["peak_rss_mib"] <= 12288),
-            ]
-    write_results("training", {"versus": versus, "training": rows, "checks": report_checks(checks)})
+    write_results(
+        "training",
+        {
+            "versus": versus,
+            "training": [rows[n] for n in sorted(rows)],
+            "checks": report_checks(checks),
+        },
+    )
     return 0 if all(ok for _, ok in checks) else 1
 
 

@@ -34,6 +34,7 @@ _BOILERPLATE = re.compile(
 )
 _CHUNK = 256
 _BIGRAM_BITS = 20
+_BIGRAM_BATCH = 50000
 _PARALLEL_MIN_ROWS = 50000
 
 
@@ -160,9 +161,22 @@ def _match_rows(columns: pd.DataFrame, block, t, wanted, params: MergeParams):
 def char_bigrams(texts: list[str]) -> sparse.csr_matrix:
     """Return the l2-normalised counts of each text's character bigrams (none spanning a space).
 
-    All texts are encoded at once as code points, so that a million texts take seconds; each
-    bigram's two code points are hashed into 2**_BIGRAM_BITS columns.
+    Texts are encoded _BIGRAM_BATCH at a time as code-point arrays, so that a million texts take
+    seconds and a few hundred megabytes; each bigram's two code points are hashed into
+    2**_BIGRAM_BITS columns.
     """
+    if len(texts) > _BIGRAM_BATCH:
+        return sparse.vstack(
+            [
+                _char_bigrams(texts[i : i + _BIGRAM_BATCH])
+                for i in range(0, len(texts), _BIGRAM_BATCH)
+            ],
+            format="csr",
+        )
+    return _char_bigrams(texts)
+
+
+def _char_bigrams(texts: list[str]) -> sparse.csr_matrix:
     # U+0000 ends each text; it cannot occur inside one (ingest removes control characters).
     joined = "".join(t.replace("\0", "") + "\0" for t in texts)
     points = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)

@@ -160,3 +160,13 @@ def test_parallel_merge_and_featurisation_equal_the_serial_ones(cases_with_conte
     assert one.shape == two.shape == (len(cases), len(featuriser.feature_names_))
     assert np.array_equal(one.indptr, two.indptr) and np.array_equal(one.indices, two.indices)
     assert np.array_equal(one.data, two.data, equal_nan=True)
+
+
+def test_text_vectors_built_in_batches_equal_the_whole(ingested, monkeypatch):
+    import features.dedup
+
+    texts = features.dedup.merge_text(ingested.cases["description"].head(200))
+    whole = features.dedup.char_bigrams(texts)
+    monkeypatch.setattr(features.dedup, "_BIGRAM_BATCH", 7)
+    batched = features.dedup.char_bigrams(texts)
+    assert batched.shape == whole.shape and (batched != whole).nnz == 0
