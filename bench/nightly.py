@@ -14,6 +14,9 @@ all its children (feature workers, Prefect's local server), sampled every 0.2 s.
 
 Targets at 1,000,000 cases: 10 minutes, 8 GB. Scale-out: the same run with --executor dask (a
 2-worker LocalCluster, one thread each) against local, as a ratio.
+
+A size that is not run keeps its last result in bench/results/nightly.json; every result says at
+which commit and on which day it was measured.
 """
 
 from __future__ import annotations
@@ -29,7 +32,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import CACHE, TreeMemory, machine, report_checks, write_results
+from bench._common import (
+    CACHE,
+    TreeMemory,
+    machine,
+    read_results,
+    report_checks,
+    stamp,
+    write_results,
+)
 
 FENGQIAO = Path(sys.executable).with_name("fengqiao")
 
@@ -88,8 +99,16 @@ def main() -> int:
     args = parser.parse_args()
     print(f"machine: {machine()}")
     home = champion_home()
-    rows = [score(int(n), home, "local") for n in args.sizes.split(",") if n]
-    dask = [score(int(n), home, "dask") for n in args.dask_sizes.split(",") if n]
+    previous = read_results("nightly")
+    kept = {
+        executor: {r["cases"]: r for r in previous.get(key, [])}
+        for executor, key in (("local", "local"), ("dask", "dask"))
+    }
+    for executor, sizes in (("local", args.sizes), ("dask", args.dask_sizes)):
+        for n in [int(n) for n in sizes.split(",") if n]:
+            kept[executor][n] = {**score(n, home, executor), **stamp()}
+    rows = [kept["local"][n] for n in sorted(kept["local"])]
+    dask = [kept["dask"][n] for n in sorted(kept["dask"])]
 
     print(
         "\n| cases | executor | wall s | cases/s | peak RSS MiB (tree) | ingest | context | score "

@@ -251,6 +251,7 @@ def score_flow(
     # The day is staged and publishing reads it back: let go of the day's frames, which at a
     # province's million cases are gigabytes.
     del ingested, history, ctx, parts, futures, predictions
+    steps.release_memory()
     folder = publish_flow(
         f"{run_date:%Y-%m-%d}", out, coordinates, tiles, home, boundaries, boundary_id
     )
