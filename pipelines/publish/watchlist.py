@@ -181,9 +181,14 @@ def start_workbook(table: pd.DataFrame, path: Path) -> Future:
         done: Future = Future()
         done.set_result(_write_xlsx(table, path))
         return done
-    from joblib.externals.loky import get_reusable_executor
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
-    return get_reusable_executor(max_workers=2).submit(_write_xlsx, table, path)
+    # Its own spawned process: joblib's shared worker pool must stay joblib's.
+    executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    future = executor.submit(_write_xlsx, table, path)
+    future.add_done_callback(lambda _: executor.shutdown(wait=False))
+    return future
 
 
 def _write_xlsx(table: pd.DataFrame, path: Path) -> Path:
