@@ -12,8 +12,6 @@ around the cues, and adding a cue to a report changes nothing but the cue counts
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 from scipy import sparse
@@ -26,7 +24,7 @@ from features.char_ngrams import char_tfidf
 from features.context import context_columns
 from features.lexicon import lexicon_features, load_lexicon, strip_cues
 from features.pii import ID_TOKEN, NAME_TOKEN, PHONE_TOKEN
-from features.segment import Segmenter, processes
+from features.segment import Segmenter, chunk_rows, processes
 from features.text import normalise_texts
 
 CATEGORICAL = ("channel", "dispute_type", "district")
@@ -134,7 +132,7 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
                 *(c for c in _SHAPE_INPUTS if c in cases),
             ]
         ]
-        size = math.ceil(len(inputs) / max(jobs, math.ceil(len(inputs) / _CHUNK_ROWS)))
+        size = chunk_rows(len(inputs), jobs, _CHUNK_ROWS)
         parts = Parallel(n_jobs=jobs, backend="loky")(
             delayed(_transform_chunk)(self, inputs.iloc[i : i + size])
             for i in range(0, len(inputs), size)

@@ -56,6 +56,11 @@ def processes(n_jobs: int) -> int:
     return (os.cpu_count() or 1) if n_jobs == -1 else max(1, n_jobs)
 
 
+def chunk_rows(n_rows: int, jobs: int, max_rows: int) -> int:
+    """Return rows per chunk for n_rows over jobs: at least one chunk a job, none over max_rows."""
+    return math.ceil(n_rows / max(jobs, math.ceil(n_rows / max_rows)))
+
+
 def make_tokenizer(engine: str, words: Sequence[tuple[str, int, str]]):
     """Return a cut function for the engine with the given extra dictionary entries loaded."""
     if engine == "rjieba":

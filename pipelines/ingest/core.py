@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from features.domain import (
 )
 from features.geo import gcj02_to_wgs84, in_china
 from features.pii import NameIndex, mask_text, party_keys, split_parties
-from features.segment import processes
+from features.segment import chunk_rows, processes
 from features.text import normalise_text
 from pipelines.ingest.dates import parse_datetimes
 from pipelines.ingest.mapping import FIELDS, ColumnMapping, resolve_columns
@@ -262,7 +261,7 @@ def validate_cases(
     else:
         from joblib import Parallel, delayed
 
-        size = math.ceil(len(assembled) / max(jobs, math.ceil(len(assembled) / _CHUNK_ROWS)))
+        size = chunk_rows(len(assembled), jobs, _CHUNK_ROWS)
         parts = Parallel(n_jobs=jobs, backend="loky")(
             delayed(_validate_part)(assembled.iloc[i : i + size], names.iloc[i : i + size], *args)
             for i in range(0, len(assembled), size)
