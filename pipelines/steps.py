@@ -283,13 +283,13 @@ def _drift(
         *featuriser.context_columns_,
     ]
     staged = [
-        path
+        (path, pq.ParquetFile(path))
         for back in range(1, DRIFT_DAYS)
         if (
             path := _stage_dir(settings, run_date - pd.Timedelta(days=back)) / "scored.parquet"
         ).exists()
     ]
-    total = len(scored) + sum(pq.ParquetFile(path).metadata.num_rows for path in staged)
+    total = len(scored) + sum(day.metadata.num_rows for _, day in staged)
     share = min(1.0, DRIFT_SAMPLE / max(total, 1))
 
     def sample(frame: pd.DataFrame) -> pd.DataFrame:
@@ -297,8 +297,8 @@ def _drift(
         return frame if share == 1.0 else frame.sample(frac=share, random_state=0)
 
     frames = [sample(scored)]
-    for path in staged:
-        present = set(pq.ParquetFile(path).schema_arrow.names)
+    for path, day in staged:
+        present = set(day.schema_arrow.names)
         frames.append(sample(pd.read_parquet(path, columns=[c for c in needed if c in present])))
     window = pd.concat(frames, ignore_index=True)
     features = featuriser.dense_features(window)
