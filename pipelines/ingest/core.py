@@ -257,13 +257,18 @@ def validate_cases(
     args = (repeats, source, secret, run_date, coordinates, known)
     jobs = processes(n_jobs) if len(assembled) >= _PARALLEL_MIN_ROWS else 1
     if jobs == 1:
-        parts = [_validate_part(assembled, names, *args)]
+        parts = [_validate_part(assembled, raw_ids, names, *args)]
     else:
         from joblib import Parallel, delayed
 
         size = chunk_rows(len(assembled), jobs, _CHUNK_ROWS)
         parts = Parallel(n_jobs=jobs, backend="loky")(
-            delayed(_validate_part)(assembled.iloc[i : i + size], names.iloc[i : i + size], *args)
+            delayed(_validate_part)(
+                assembled.iloc[i : i + size],
+                raw_ids.iloc[i : i + size],
+                names.iloc[i : i + size],
+                *args,
+            )
             for i in range(0, len(assembled), size)
         )
     cases = pd.concat([c for c, _ in parts], ignore_index=True)
@@ -278,6 +283,7 @@ def validate_cases(
 
 def _validate_part(
     assembled: pd.DataFrame,
+    raw_ids: pd.Series,
     names: pd.Series,
     repeats: dict[int, list[tuple[str, str]]],
     source: str,
@@ -287,7 +293,6 @@ def _validate_part(
     known: NameIndex,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (cases, quarantine) for a run of rows (row numbers kept in the index)."""
-    raw_ids = _text(assembled["case_id"])
     raw_dates = assembled["reported_at"]
     reported_at = parse_datetimes(raw_dates.where(raw_dates.notna(), None))
     descriptions = [
