@@ -46,21 +46,32 @@ def peak_rss_mib() -> float:
 
 class TreeMemory:
     """Sample the resident memory of this process and all its children (worker processes, servers)
-    every `interval` seconds; `peak_mib` is the largest sum seen. Use as a context manager."""
+    every `interval` seconds; `peak_mib` is the largest sum seen, `peak_at` how many seconds after
+    entering it was seen and `peak_parts` which processes held it (MiB by process name, largest
+    first). Use as a context manager."""
 
     def __init__(self, interval: float = 0.2):
         self.interval = interval
         self.peak_mib = 0.0
+        self.peak_at = 0.0
+        self.peak_parts: dict[str, int] = {}
         self._stop = threading.Event()
 
     def _sample(self) -> None:
         me = psutil.Process()
+        started = time.perf_counter()
         while not self._stop.is_set():
-            total = 0
+            parts: dict[str, float] = {}
             for proc in [me, *me.children(recursive=True)]:
                 with contextlib.suppress(psutil.Error):
-                    total += proc.memory_info().rss
-            self.peak_mib = max(self.peak_mib, total / 2**20)
+                    label = "bench" if proc is me else _process_label(proc)
+                    parts[label] = parts.get(label, 0) + proc.memory_info().rss / 2**20
+            total = sum(parts.values())
+            if total > self.peak_mib:
+                self.peak_mib, self.peak_at = total, time.perf_counter() - started
+                self.peak_parts = {
+                    k: round(v) for k, v in sorted(parts.items(), key=lambda kv: -kv[1])
+                }
             self._stop.wait(self.interval)
 
     def __enter__(self) -> TreeMemory:
@@ -72,6 +83,22 @@ class TreeMemory:
         self._stop.set()
         self._thread.join()
         self.peak_mib = max(self.peak_mib, peak_rss_mib())
+
+
+def _process_label(proc: psutil.Process) -> str:
+    """Name a process by what it runs: the fengqiao command, a worker pool, Prefect's server."""
+    command = " ".join(proc.cmdline())
+    for needle, label in (
+        ("prefect", "prefect server"),
+        ("uvicorn", "prefect server"),
+        ("loky", "loky workers"),
+        ("multiprocessing", "spawned workers"),
+        ("dask", "dask workers"),
+        ("fengqiao", "fengqiao"),
+    ):
+        if needle in command:
+            return label
+    return proc.name()
 
 
 @contextmanager

@@ -87,6 +87,8 @@ def score(n: int, home: Path, executor: str) -> dict:
         "seconds": round(seconds, 1),
         "cases_per_s": round(n / seconds),
         "peak_rss_mib": round(memory.peak_mib),
+        "peak_at_s": round(memory.peak_at, 1),
+        "peak_by_process_mib": memory.peak_parts,
         "rows": {k: manifest["rows"][k] for k in ("in", "scored", "quarantined")},
         "stages": stages,
     }
@@ -122,6 +124,12 @@ def main() -> int:
             f"{r['peak_rss_mib']:,} | {s.get('ingest')} | {s.get('context')} | {s.get('score')} | "
             f"{rest:.1f} | {r['rows']['in']:,} = {r['rows']['scored']:,} + {r['rows']['quarantined']:,} |"
         )
+    for r in rows + dask:
+        if "peak_at_s" in r:
+            print(
+                f"{r['cases']:,} {r['executor']}: memory peaked {r['peak_at_s']} s into the run, "
+                f"held by {r['peak_by_process_mib']}"
+            )
     ratios = []
     for d in dask:
         local = next((r for r in rows if r["cases"] == d["cases"]), None)
