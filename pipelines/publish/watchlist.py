@@ -18,6 +18,8 @@ every text cell is stored with the string type, which a spreadsheet never evalua
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -51,6 +53,7 @@ COLUMNS = [
     "模型版本",
 ]
 BACKGROUND_MIN_ROWS = 50_000
+BATCH_ROWS = 50_000  # rows a batch when a large watchlist is written out
 _SHEET_ROWS = 1_048_575  # Excel's rows a sheet, less the header
 _FILLS = {"红色督办单": "FFC7CE", "黄色交办单": "FFEB9C", "蓝色预警单": "BDD7EE"}
 _WIDTHS = {
@@ -162,12 +165,19 @@ def write_watchlist(table: pd.DataFrame, folder: Path) -> list[Path]:
 
 
 def write_watchlist_csv(table: pd.DataFrame, folder: Path) -> Path:
-    """Write watchlist.csv: UTF-8 with BOM, CRLF, every text cell protected against formulas."""
+    """Write watchlist.csv: UTF-8 with BOM, CRLF, every text cell protected against formulas.
+
+    Written BATCH_ROWS at a time, so a province's watchlist is never copied whole.
+    """
     path = Path(folder) / "watchlist.csv"
-    protected = table.copy()
-    for name in table.select_dtypes(exclude="number").columns:
-        protected[name] = table[name].map(protect_cell)
-    protected.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n")
+    text = set(table.select_dtypes(exclude="number").columns)
+    with open(path, "w", encoding="utf-8-sig", newline="") as handle:
+        for first in range(0, max(len(table), 1), BATCH_ROWS):
+            part = table.iloc[first : first + BATCH_ROWS]
+            protected = pd.DataFrame(
+                {c: part[c].map(protect_cell) if c in text else part[c] for c in part.columns}
+            )
+            protected.to_csv(handle, header=first == 0, index=False, lineterminator="\r\n")
     return path
 
 
@@ -176,6 +186,9 @@ def start_workbook(table: pd.DataFrame, path: Path) -> Future:
 
     A large watchlist (BACKGROUND_MIN_ROWS and up) is written by a worker process while the
     caller publishes the rest, so the two cores share the work; a small one is written at once.
+    The worker reads the table from a Parquet file beside the workbook, a batch of rows at a time,
+    rather than receiving it pickled: at a province's scale a copy of the table as Python objects
+    costs gigabytes.
     """
     if len(table) < BACKGROUND_MIN_ROWS:
         done: Future = Future()
@@ -184,15 +197,53 @@ def start_workbook(table: pd.DataFrame, path: Path) -> Future:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    handoff = path.with_name(f".{path.name}.parquet")
+    _as_arrow(table).to_parquet(handoff, index=False)
     # Its own spawned process: joblib's shared worker pool must stay joblib's.
     executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-    future = executor.submit(_write_xlsx, table, path)
+    future = executor.submit(_write_xlsx_from, handoff, path, BATCH_ROWS)
     future.add_done_callback(lambda _: executor.shutdown(wait=False))
     return future
 
 
+def _as_arrow(table: pd.DataFrame) -> pd.DataFrame:
+    """Return the table with every non-numeric column as text, so that it stores as Parquet."""
+    text = table.select_dtypes(exclude="number").columns
+    return table.astype({c: "string" for c in text})
+
+
+def _write_xlsx_from(handoff: Path, path: Path, batch_rows: int) -> Path:
+    """Write the workbook from a handed-off Parquet table, batch by batch; remove the handoff."""
+    import pyarrow.parquet as pq
+
+    try:
+        source = pq.ParquetFile(handoff)
+        batches = (
+            zip(*(column.to_pylist() for column in batch.columns), strict=True)
+            for batch in source.iter_batches(batch_rows)
+        )
+        return _write_rows(
+            source.schema_arrow.names,
+            source.metadata.num_rows,
+            itertools.chain.from_iterable(batches),
+            path,
+        )
+    finally:
+        handoff.unlink(missing_ok=True)
+
+
 def _write_xlsx(table: pd.DataFrame, path: Path) -> Path:
-    """Write the table as a streamed workbook: ticket colours, bold frozen header, autofilter.
+    """Write a table held in memory as the workbook."""
+    columns = [
+        [v.item() if isinstance(v, np.generic) else v for v in table[c].tolist()]
+        for c in table.columns
+    ]
+    rows = zip(*columns, strict=True) if columns else iter(())
+    return _write_rows(list(table.columns), len(table), rows, path)
+
+
+def _write_rows(names: list[str], n_rows: int, rows: Iterator[tuple], path: Path) -> Path:
+    """Write the rows as a streamed workbook: ticket colours, bold frozen header, autofilter.
 
     Each ticket colour is one conditional format on its sheet (the row takes the colour of its
     预警单 cell), so it stays right after sorting and filtering and costs nothing per cell. Every
@@ -213,28 +264,23 @@ def _write_xlsx(table: pd.DataFrame, path: Path) -> Path:
     )
     header = book.add_format({"bold": True, "align": "center", "valign": "vcenter"})
     fills = {k: book.add_format({"bg_color": f"#{v}"}) for k, v in _FILLS.items()}
-    ticket = xl_col_to_name(list(table.columns).index("预警单"))
-    last_column = len(table.columns) - 1
-    columns = [
-        [v.item() if isinstance(v, np.generic) else v for v in table[c].tolist()]
-        for c in table.columns
-    ]
-    rows = list(zip(*columns, strict=True)) if columns else []
-    for number, first in enumerate(range(0, max(len(table), 1), _SHEET_ROWS), start=1):
+    ticket = xl_col_to_name(names.index("预警单"))
+    last_column = len(names) - 1
+    for number, first in enumerate(range(0, max(n_rows, 1), _SHEET_ROWS), start=1):
+        size = min(_SHEET_ROWS, n_rows - first)
         sheet = book.add_worksheet("预警清单" if number == 1 else f"预警清单({number})")
-        for i, name in enumerate(table.columns):
+        for i, name in enumerate(names):
             sheet.set_column(i, i, _WIDTHS.get(name, max(8, len(name) * 2 + 2)))
         sheet.freeze_panes(1, 0)
-        sheet.write_row(0, 0, list(table.columns), header)
-        chunk = rows[first : first + _SHEET_ROWS]
-        for r, values in enumerate(chunk, start=1):
+        sheet.write_row(0, 0, names, header)
+        for r, values in enumerate(itertools.islice(rows, size), start=1):
             sheet.write_row(r, 0, values)
-        sheet.autofilter(0, 0, len(chunk), last_column)
+        sheet.autofilter(0, 0, size, last_column)
         for name, fill in fills.items():
             sheet.conditional_format(
                 1,
                 0,
-                max(len(chunk), 1),
+                max(size, 1),
                 last_column,
                 {"type": "formula", "criteria": f'=${ticket}2="{name}"', "format": fill},
             )

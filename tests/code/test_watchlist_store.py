@@ -74,8 +74,9 @@ def test_tickets_follow_the_three_colour_rules():
 def test_watchlist_reads_back_from_excel_and_csv(tmp_path, monkeypatch, background):
     import pipelines.publish.watchlist
 
-    if background:  # as a province-sized watchlist is written
+    if background:  # as a province-sized watchlist is written: in batches, in a worker
         monkeypatch.setattr(pipelines.publish.watchlist, "BACKGROUND_MIN_ROWS", 1)
+        monkeypatch.setattr(pipelines.publish.watchlist, "BATCH_ROWS", 2)
     scored = _scored(
         [
             {"case_id": "b", "grade": "中", "score": 40.0, "description": '=HYPERLINK("x")'},
@@ -116,6 +117,9 @@ def test_watchlist_reads_back_from_excel_and_csv(tmp_path, monkeypatch, backgrou
         if sheet.cell(r, 1).value == "b"
     )
     assert formula_cell.data_type == "s"  # stored as text, never evaluated
+    score_col = COLUMNS.index("风险分") + 1
+    assert [sheet.cell(r, score_col).value for r in range(2, 5)] == [90.0, 70.0, 40.0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["watchlist.csv", "watchlist.xlsx"]
 
 
 def _store_rows(ids, day):
@@ -150,10 +154,13 @@ def test_a_watchlist_longer_than_an_excel_sheet_continues_on_more_sheets(tmp_pat
     import pipelines.publish.watchlist
 
     monkeypatch.setattr(pipelines.publish.watchlist, "_SHEET_ROWS", 2)
+    monkeypatch.setattr(pipelines.publish.watchlist, "BATCH_ROWS", 3)  # CSV batches across sheets
     scored = _scored(
         [{"case_id": c, "grade": "高", "score": 90.0 - i} for i, c in enumerate("abcde")]
     )
-    _, xlsx_path = write_watchlist(watchlist_frame(assign_tickets(scored), "7"), tmp_path)
+    csv_path, xlsx_path = write_watchlist(watchlist_frame(assign_tickets(scored), "7"), tmp_path)
+    rows = list(csv.reader(csv_path.open(encoding="utf-8-sig")))
+    assert [r[0] for r in rows] == ["案件编号", *"abcde"]  # one header, every batch once
     book = openpyxl.load_workbook(xlsx_path)
     assert book.sheetnames == ["预警清单", "预警清单(2)", "预警清单(3)"]
     ids = [row[0] for sheet in book for row in sheet.iter_rows(min_row=2, values_only=True)]
