@@ -40,7 +40,7 @@ def main() -> int:
     cut = cases["reported_at"].max().normalize() - pd.Timedelta(days=args.test_days)
     grader = RiskGrader(GraderConfig()).fit(cases[cases["reported_at"] < cut])
     test = cases[cases["reported_at"] >= cut].reset_index(drop=True)
-    X = grader._features(test)
+    X, text = grader._featurise(test)
     grade, _ = apply_thresholds(grader._calibrated(X), grader.thresholds_, test["reported_at"])
 
     said, seconds, contributions = {}, {}, {}
@@ -50,7 +50,7 @@ def main() -> int:
             grader.contributions(booster, X, method)
         contributions[method] = time.perf_counter() - started
         started = time.perf_counter()
-        said[method] = grader.explain(test, X, grade, method=method)
+        said[method] = grader.explain(test, X, grade, method=method, text=text)
         seconds[method] = time.perf_counter() - started
     path, shap = said["path"], said["treeshap"]
     flagged = np.flatnonzero(grade >= 1)

@@ -171,7 +171,7 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
             ],
             axis=1,
         )
-        return frame[self._dense_names()]
+        return frame[self.dense_names()]
 
     @staticmethod
     def _text_shape(cases: pd.DataFrame, texts: list[str], free: list[str]) -> pd.DataFrame:
@@ -196,7 +196,8 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
             }
         )
 
-    def _dense_names(self) -> list[str]:
+    def dense_names(self) -> list[str]:
+        """Return the named features' names, in matrix order (the n-gram block follows them)."""
         lexicon = list(lexicon_features([""]).columns)
         calendar = list(calendar_features(pd.Series(pd.to_datetime(["2025-01-01"]))).columns)
         shape = [
@@ -210,7 +211,7 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
         return [*self.categoricals, *calendar, *lexicon, *shape, *self.context_columns_]
 
     def _names(self) -> list[str]:
-        names = self._dense_names()
+        names = self.dense_names()
         if self.word_vectorizer_ is not None:
             names += [f"word:{w}" for w in self.word_vectorizer_.get_feature_names_out()]
         if self.char_vectorizer_ is not None:
@@ -242,7 +243,7 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
 
     def text_block(self, X):
         """Return the word and character n-gram columns of a feature matrix."""
-        return X[:, len(self._dense_names()) :]
+        return X[:, len(self.dense_names()) :]
 
     def monotone_directions(self) -> list[int]:
         """Return +1/-1/0 per feature: the lexicon's direction for its cue counts, 0 elsewhere."""

@@ -32,7 +32,7 @@ from features.lexicon import cue_terms
 from features.text import normalise_texts
 from models.calibration import MatrixScaling, PlattScaling
 from models.contributions import PathContributions
-from models.reasons import top_reasons
+from models.reasons import quotable_word, top_reasons
 from models.thresholds import (
     OVER_CAPACITY_REASON,
     RISK_CLASSES,
@@ -78,6 +78,8 @@ class GraderConfig:
     monotone_cues: bool = True
     text_model: bool = True  # stack a linear model's out-of-fold text scores into the boosters
     text_model_folds: int = 5
+    text_model_rows: int | None = 200_000  # the text model learns from at most this many fit cases
+    booster_ngrams: bool = False  # boosters also read the raw n-grams (not only the text scores)
     dask_rounds: int = 300  # boosting rounds when trained on Dask (no early stopping there)
     early_stopping_fraction: float = 0.10
     calibration_fraction: float = 0.15
@@ -140,11 +142,14 @@ class RiskGrader:
             exclude=(cfg.target,),  # a model of dispute_type must not read dispute_type
         ).fit(labelled[fit])
         X = self.featuriser_.transform(labelled)
+        # The boosters read the raw n-grams only when asked, or when no text model reads them.
+        self.booster_ngrams_ = cfg.booster_ngrams or not cfg.text_model
         if cfg.text_model:
+            learn = _sample_rows(fit, cfg.text_model_rows, cfg.seed)
             self.text_model_ = TextModel(cfg.text_model_folds, cfg.seed).fit(
-                self.featuriser_.text_block(X), y, fit, self.ordinal_
+                self.featuriser_.text_block(X), y, learn, self.ordinal_
             )
-            X = self._with_text_scores(X, fit)
+            X = self._booster_matrix(X, learn)
         else:
             self.text_model_ = None
         if self.ordinal_:
@@ -185,6 +190,7 @@ class RiskGrader:
             "fit_rows": int(fit.sum()),
             "early_stop_rows": int(stop.sum()),
             "calibration_rows": int(cal.sum()),
+            "text_model_rows": int(self.text_model_.oof_.shape[0]) if cfg.text_model else 0,
             "fit_from": str(times[fit].min()),
             "fit_to": str(times[fit].max()),
             "calibration_from": str(times[cal].min()),
@@ -220,8 +226,14 @@ class RiskGrader:
         if binary:
             params.update(objective="binary", metric="binary_logloss")
             if cfg.monotone_cues:
-                directions = self.featuriser_.monotone_directions()
-                directions += [0] * (len(self.feature_names_) - len(directions))
+                sign = dict(
+                    zip(
+                        self.featuriser_.feature_names_,
+                        self.featuriser_.monotone_directions(),
+                        strict=True,
+                    )
+                )
+                directions = [sign.get(name, 0) for name in self.feature_names_]
                 params.update(
                     monotone_constraints=directions, monotone_constraints_method="intermediate"
                 )
@@ -283,18 +295,28 @@ class RiskGrader:
             .to_dict(),
         }
 
-    def _with_text_scores(self, X, out_of_fold: np.ndarray | None = None):
-        """Return X with the text model's scores appended (out-of-fold for the rows that trained it)."""
+    def _booster_matrix(self, X, out_of_fold: np.ndarray | None = None):
+        """Return what the boosters read, from the featuriser's matrix X: the named features, the
+        raw n-grams if booster_ngrams_, and the text model's scores (out-of-fold for the rows that
+        trained it)."""
+        if getattr(self, "text_model_", None) is None:
+            return X
         scores = self.text_model_.scores(self.featuriser_.text_block(X))
         if out_of_fold is not None:
             scores[out_of_fold] = self.text_model_.oof_
+        if not getattr(self, "booster_ngrams_", True):  # graders before 2026-11 read them all
+            X = X[:, : len(self.featuriser_.dense_names())]
         return sparse.hstack([X, sparse.csr_matrix(scores.astype(np.float32))], format="csr")
 
     @property
     def feature_names_(self) -> list[str]:
-        """Return the boosters' feature names: the featuriser's, then the text model's scores."""
-        extra = self.text_model_.names if getattr(self, "text_model_", None) is not None else []
-        return [*self.featuriser_.feature_names_, *extra]
+        """Return the boosters' feature names: the featuriser's (all, or its named features), then
+        the text model's scores."""
+        if getattr(self, "text_model_", None) is None:
+            return self.featuriser_.feature_names_
+        if getattr(self, "booster_ngrams_", True):
+            return [*self.featuriser_.feature_names_, *self.text_model_.names]
+        return [*self.featuriser_.dense_names(), *self.text_model_.names]
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -314,8 +336,13 @@ class RiskGrader:
         return self._predict("multiclass", X)
 
     def _features(self, cases: pd.DataFrame):
+        """Return the boosters' matrix for cases."""
+        return self._featurise(cases)[0]
+
+    def _featurise(self, cases: pd.DataFrame):
+        """Return the boosters' matrix and the n-gram block (the text model's input) for cases."""
         X = self.featuriser_.transform(cases)
-        return self._with_text_scores(X) if getattr(self, "text_model_", None) is not None else X
+        return self._booster_matrix(X), self.featuriser_.text_block(X)
 
     def _calibrated(self, X) -> np.ndarray:
         if not self.ordinal_:
@@ -350,8 +377,8 @@ class RiskGrader:
             slice(start, start + _PREDICT_CHUNK)
             for start in range(0, max(len(cases), 1), _PREDICT_CHUNK)
         ]
-        features = [self._features(cases.iloc[rows]) for rows in chunks]
-        proba = np.vstack([self._calibrated(X) for X in features])
+        features = [self._featurise(cases.iloc[rows]) for rows in chunks]
+        proba = np.vstack([self._calibrated(X) for X, _ in features])
         days = cases["reported_at"] if days is None else days
         grade, demoted = apply_thresholds(proba, self.thresholds_, days)
         out = pd.DataFrame(
@@ -370,8 +397,8 @@ class RiskGrader:
         if reasons:
             said = [
                 phrases
-                for rows, X in zip(chunks, features, strict=True)
-                for phrases in self.explain(cases.iloc[rows], X, grade[rows])
+                for rows, (X, text) in zip(chunks, features, strict=True)
+                for phrases in self.explain(cases.iloc[rows], X, grade[rows], text=text)
             ]
             out["reasons"] = [
                 "；".join(([OVER_CAPACITY_REASON] if d else []) + r)
@@ -380,7 +407,13 @@ class RiskGrader:
         return out
 
     def explain(
-        self, cases: pd.DataFrame, X, grade: np.ndarray, k: int = 3, method: str = "path"
+        self,
+        cases: pd.DataFrame,
+        X,
+        grade: np.ndarray,
+        k: int = 3,
+        method: str = "path",
+        text=None,
     ) -> list[list[str]]:
         """Return up to k reasons per case, from the model's own feature contributions.
 
@@ -388,13 +421,19 @@ class RiskGrader:
         booster, both in log-odds toward more risk. Other targets: the predicted class's trees.
         method: "path" (credits along the case's decision paths, models.contributions) or
         "treeshap" (LightGBM's pred_contrib; about a hundred times slower, same raw-score sums).
+        text: the cases' n-gram block (from _featurise); a reason carried by the text model's
+        score then quotes the word that raised that score most. Without it such reasons go unsaid.
         """
         descriptions = cases["description"].to_numpy(dtype=object)
-        found: dict[int, dict[str, str]] = {}
+        text = sparse.csr_matrix(text) if text is not None else None
+        found: dict[int, _CaseEvidence] = {}
 
-        def terms(i: int) -> dict[str, str]:
+        def terms(i: int) -> _CaseEvidence:
             if i not in found:
-                found[i] = cue_terms(normalise_texts([descriptions[i]]))[0]
+                found[i] = _CaseEvidence(
+                    descriptions[i],
+                    lambda name, i=i: self._text_word(name, text[i]) if text is not None else None,
+                )
             return found[i]
 
         names = self.feature_names_
@@ -430,6 +469,20 @@ class RiskGrader:
                 for i, phrases in zip(chosen, said, strict=True):
                     out[i] = phrases
         return out
+
+    def _text_word(self, name: str, row: sparse.csr_matrix) -> str | None:
+        """Return the quotable word among one case's n-grams that raised text-model score `name`
+        most (the linear model's weight times the case's TF-IDF value), or None."""
+        coef = self.text_model_.coefficients(name)
+        weights = row.data * coef[row.indices]
+        skip = len(self.featuriser_.dense_names())
+        for j in np.argsort(-weights, kind="stable"):
+            if weights[j] <= 0:
+                break
+            feature = self.featuriser_.feature_names_[skip + row.indices[j]]
+            if feature.startswith("word:") and quotable_word(feature[5:]):
+                return feature[5:].replace(" ", "")
+        return None
 
     def contributions(self, booster: str, X, method: str = "path") -> list[sparse.csr_matrix]:
         """Return a booster's (cases x features) raw-score contributions, one matrix per class."""
@@ -532,6 +585,40 @@ class TextModel:
     def scores(self, X) -> np.ndarray:
         """Return the text scores (log-odds) of the refitted models."""
         return np.hstack([self._logits(m, X) for m in self.models_])
+
+    def coefficients(self, name: str) -> np.ndarray:
+        """Return the n-gram weights behind one of the scores (named as in `names`)."""
+        index = self.names.index(name)
+        if self.ordinal_:  # one binary model per score
+            return self.models_[index].coef_[0]
+        coef = self.models_[0].coef_
+        return coef[index] if len(coef) > 1 else coef[0]
+
+
+class _CaseEvidence:
+    """What one case's text shows, looked up only when one of its reasons needs it: the first
+    firing lexicon term per cue category, and per text-model score the word that raised it."""
+
+    def __init__(self, description: str, text_word):
+        self.description, self.text_word = description, text_word
+        self.cues: dict[str, str] | None = None
+
+    def get(self, key: str) -> str | None:
+        if key.startswith("text_model:"):
+            return self.text_word(key)
+        if self.cues is None:
+            self.cues = cue_terms(normalise_texts([self.description]))[0]
+        return self.cues.get(key)
+
+
+def _sample_rows(rows: np.ndarray, at_most: int | None, seed: int) -> np.ndarray:
+    """Return a seeded random subset of the True rows of a mask, at most `at_most` of them."""
+    chosen = np.flatnonzero(rows)
+    if at_most is None or len(chosen) <= at_most:
+        return rows
+    out = np.zeros_like(rows)
+    out[np.random.default_rng(seed).choice(chosen, at_most, replace=False)] = True
+    return out
 
 
 def _lgb_name(name: str) -> str:

@@ -10,7 +10,7 @@ word fragments ("事人甲") that no dispatcher could act on.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -33,7 +33,8 @@ def phrase(
 ) -> str | None:
     """Return the Chinese phrase for a feature at a case's value, or None if it cannot be said.
 
-    term_of(category): the case's first firing lexicon term of that category, if any.
+    term_of(key): the case's first firing lexicon term of a cue category, or for a text-model
+    score the word that raised it most; None if there is none.
     """
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
@@ -52,9 +53,12 @@ def phrase(
         return f"描述含{lex.label(category)}({term})" if term else f"描述含{lex.label(category)}"
     if name.startswith("word:"):
         word = name[5:]
-        if value <= 0 or not _READABLE_WORD.match(word) or _UNQUOTABLE.search(word):
+        if value <= 0 or not quotable_word(word):
             return None
         return f"描述含“{word.replace(' ', '')}”"
+    if name.startswith("text_model:"):  # the words the text model read, as it weighed them
+        word = term_of(name)
+        return f"描述含“{word}”" if word else None
     if name == "grp_channels":
         return f"多渠道重复反映({int(value)}个渠道)" if value >= 2 else None
     if name == "grp_size":
@@ -76,6 +80,12 @@ def phrase(
     if name == "text_length":
         return "案情描述详细，情节较复杂" if value >= 80 else None
     return None
+
+
+def quotable_word(word: str) -> bool:
+    """Return whether a word (or space-joined word pair) can be quoted to a dispatcher: Chinese
+    words of two characters or more, none of them masking tokens or the words around them."""
+    return bool(_READABLE_WORD.match(word)) and not _UNQUOTABLE.search(word)
 
 
 def _history_phrase(name: str, value: float) -> str | None:
@@ -111,7 +121,7 @@ def top_reasons(
     contributions: np.ndarray,
     names: list[str],
     values: np.ndarray,
-    terms: Callable[[int], dict[str, str]],
+    terms: Callable[[int], Mapping[str, str]],
     categories: dict[str, list[str]],
     k: int = 3,
 ) -> list[list[str]]:
@@ -119,8 +129,8 @@ def top_reasons(
 
     contributions and values are (cases x features) matrices aligned with names, dense or sparse;
     only the positive contributions are ranked (all cases' in one sort), so thousands of text
-    columns cost nothing. terms(i): case i's first firing lexicon term per category, asked for
-    only when a lexicon reason is said.
+    columns cost nothing. terms(i): case i's evidence (anything with .get(key) -> str | None, see
+    phrase's term_of), asked for only when a lexicon or text reason is said.
     """
     contributions, values = sparse.csr_matrix(contributions), sparse.csr_matrix(values)
     values.sort_indices()

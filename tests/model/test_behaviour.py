@@ -159,3 +159,59 @@ def test_any_label_column_can_be_the_target(cases_with_context):
     accuracy = (out["grade"].to_numpy() == test["dispute_type"].to_numpy()).mean()
     assert accuracy > 0.8, accuracy
     assert normalise_text("糾紛") == "纠纷"
+
+
+def test_boosters_read_named_features_and_text_scores_and_quote_the_text_models_words(
+    grader, cases_with_context
+):
+    names = grader.feature_names_
+    assert names == [
+        *grader.featuriser_.dense_names(),
+        "text_model:high",
+        "text_model:at_least_medium",
+    ]
+    cases = _sample(cases_with_context)
+    X, text = grader._featurise(cases)
+    assert X.shape[1] == len(names) == grader.boosters_["high"].num_feature()
+    # The word quoted for a case's text score is in its text and weighs toward risk.
+    coef = grader.text_model_.coefficients("text_model:high")
+    skip = len(grader.featuriser_.dense_names())
+    quoted = 0
+    for i in range(len(cases)):
+        word = grader._text_word("text_model:high", text[i])
+        if word is None:
+            continue
+        quoted += 1
+        column = next(
+            j
+            for j in text[i].indices
+            if grader.featuriser_.feature_names_[skip + j].replace(" ", "") == f"word:{word}"
+        )
+        assert coef[column] > 0
+        assert word[:2] in normalise_text(cases["description"][i])
+    assert quoted > len(cases) / 2
+    # Without the n-gram block, a text-score reason goes unsaid; with it, it is said as a word.
+    grade = np.full(len(cases), 2)
+    with_text = grader.explain(cases, X, grade, text=text)
+    without = grader.explain(cases, X, grade)
+    said = [set(a) - set(b) for a, b in zip(with_text, without, strict=True)]
+    assert any(said) and all(p.startswith("描述含“") for s in said for p in s)
+
+
+def test_the_text_model_learns_from_a_sample_of_a_large_fit_slice(cases_with_context):
+    from models.grader import GraderConfig, RiskGrader
+
+    train = cases_with_context[cases_with_context["reported_at"] < "2025-12-01"]
+    config = GraderConfig(word_features=300, char_features=200, text_model_rows=1000)
+    grader = RiskGrader(config).fit(train)
+    assert grader.training_["text_model_rows"] == 1000 < grader.training_["fit_rows"]
+    assert grader.text_model_.oof_.shape[0] == 1000
+    again = RiskGrader(config).fit(train)  # the sample is seeded
+    assert np.array_equal(grader.text_model_.oof_, again.text_model_.oof_)
+    wide = RiskGrader(
+        GraderConfig(
+            word_features=300, char_features=200, text_model_rows=1000, booster_ngrams=True
+        )
+    ).fit(train)
+    assert any(n.startswith("word:") for n in wide.feature_names_)
+    assert wide.boosters_["high"].num_feature() == len(wide.feature_names_)
