@@ -65,12 +65,31 @@ def feed_document(
                 "properties": {k: _clean(v) for k, v in properties.items()},
             }
         )
-    points = cases[cases["grade"].isin(["高", "中"]) & cases["lon"].notna() & cases["lat"].notna()]
+    wanted = cases["grade"].isin(["高", "中"]) & cases["lon"].notna() & cases["lat"].notna()
+    columns = ["case_id", "grade", "score", "dispute_type", "reported_at", "lon", "lat"]
+    points = cases.loc[wanted, columns].assign(
+        ticket=cases.loc[wanted, "ticket"] if "ticket" in cases else "",
+        group_size=cases.loc[wanted, "grp_size"].fillna(1).astype(int)
+        if "grp_size" in cases
+        else 1,
+    )
     points = points.sort_values(["grade", "score", "case_id"], ascending=[True, False, True])
     lon, lat = points["lon"].to_numpy(float), points["lat"].to_numpy(float)
     if coordinates == "gcj02":
         lon, lat = wgs84_to_gcj02(lon, lat)
-    for row, x, y in zip(points.to_dict("records"), lon, lat, strict=True):
+    dates = pd.to_datetime(points["reported_at"]).dt.strftime("%Y-%m-%d")
+    for case_id, grade, score, ticket, kind, date, size, x, y in zip(
+        points["case_id"],
+        points["grade"],
+        points["score"],
+        points["ticket"],
+        points["dispute_type"],
+        dates,
+        points["group_size"],
+        lon,
+        lat,
+        strict=True,
+    ):
         features.append(
             {
                 "type": "Feature",
@@ -83,13 +102,13 @@ def feed_document(
                 },
                 "properties": {
                     "layer": "case",
-                    "case_id": row["case_id"],
-                    "grade": row["grade"],
-                    "score": _clean(row["score"]),
-                    "ticket": row.get("ticket", ""),
-                    "dispute_type": row["dispute_type"],
-                    "reported_date": pd.Timestamp(row["reported_at"]).strftime("%Y-%m-%d"),
-                    "group_size": int(row.get("grp_size", 1) or 1),
+                    "case_id": case_id,
+                    "grade": grade,
+                    "score": _clean(score),
+                    "ticket": ticket,
+                    "dispute_type": _clean(kind),
+                    "reported_date": date,
+                    "group_size": max(int(size), 1),
                 },
             }
         )

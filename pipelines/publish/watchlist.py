@@ -122,7 +122,26 @@ def protect_cell(value: object) -> object:
 
 def watchlist_frame(ticketed: pd.DataFrame, model_version: str) -> pd.DataFrame:
     """Return the watchlist table: ticketed cases, Chinese headers, riskiest first."""
-    rows = ticketed[ticketed["ticket"] != ""].copy()
+    needed = [
+        "case_id",
+        "reported_at",
+        "channel",
+        "dispute_type",
+        "district",
+        "street",
+        "community",
+        "grid_id",
+        "grade",
+        "score",
+        "ticket",
+        "deadline",
+        "dispatch_reasons",
+        "group_id",
+        "grp_size",
+        "missing_elements",
+        "description",
+    ]
+    rows = ticketed.loc[(ticketed["ticket"] != "").to_numpy(), needed]
     rows["_rank"] = rows["grade"].map(GRADE_RANK)
     rows = rows.sort_values(
         ["_rank", "score", "reported_at", "case_id"], ascending=[False, False, True, True]
