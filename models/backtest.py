@@ -87,7 +87,9 @@ def run_backtest(
     classes = RISK_CLASSES if set(found) <= set(RISK_CLASSES) else found
     y = values.map({c: i for i, c in enumerate(classes)}).to_numpy()
     ordinal = is_ordinal(classes)
-    tokens = jieba_tokens(normalise_texts(labelled["description"])) if baselines else None
+    tokens = (
+        jieba_tokens(normalise_texts(labelled["description"]), config.n_jobs) if baselines else None
+    )
     rows, predictions, seconds = [], [], {}
 
     for fold in progress_bar(folds, "backtest folds"):

@@ -18,10 +18,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 
 from features.lexicon import load_lexicon
+from features.segment import chunk_rows, processes
 from features.text import normalise_texts
 from models.grader import time_slices
 from models.thresholds import RISK_CLASSES, apply_thresholds, choose_thresholds
 
+PARALLEL_MIN_TEXTS = 50_000
 # Points per cue category, as a centre's checklist assigns them.
 CHECKLIST_POINTS = {
     "threat": 3,
@@ -79,8 +81,25 @@ class KeywordChecklist:
         return np.where(points >= high, 2, np.where(points >= medium, 1, 0))
 
 
-def jieba_tokens(texts: list[str]) -> list[str]:
-    """Return texts cut by plain jieba (its default dictionary and HMM), tokens joined by spaces."""
+def jieba_tokens(texts: list[str], n_jobs: int = 1) -> list[str]:
+    """Return texts cut by plain jieba (its default dictionary and HMM), tokens joined by spaces.
+
+    n_jobs processes cut a large input (PARALLEL_MIN_TEXTS and up) in chunks; the tokens do not
+    depend on it.
+    """
+    jobs = processes(n_jobs)
+    if jobs == 1 or len(texts) < PARALLEL_MIN_TEXTS:
+        return _jieba_cut(texts)
+    from joblib import Parallel, delayed
+
+    size = chunk_rows(len(texts), jobs, 100_000)
+    parts = Parallel(n_jobs=jobs, backend="loky")(
+        delayed(_jieba_cut)(texts[i : i + size]) for i in range(0, len(texts), size)
+    )
+    return [t for part in parts for t in part]
+
+
+def _jieba_cut(texts: list[str]) -> list[str]:
     import jieba
 
     jieba.setLogLevel(logging.WARNING)

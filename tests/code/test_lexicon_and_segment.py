@@ -117,3 +117,14 @@ def test_code_point_char_tfidf_equals_sklearns(city, ngrams):
     assert np.array_equal(got.indptr, expected.indptr)
     assert np.array_equal(got.indices, expected.indices)
     assert np.array_equal(got.data, expected.data)
+
+
+def test_the_baselines_jieba_cuts_the_same_in_parallel(city, monkeypatch):
+    import models.baselines
+    from features.text import normalise_texts
+
+    texts = normalise_texts(city.export["案情描述"].head(400).fillna(""))
+    monkeypatch.setattr(models.baselines, "PARALLEL_MIN_TEXTS", 100)
+    serial = models.baselines.jieba_tokens(texts)
+    assert models.baselines.jieba_tokens(texts, n_jobs=2) == serial
+    assert len(serial) == 400 and all(" " in t for t in serial)
