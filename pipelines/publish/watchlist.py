@@ -19,6 +19,7 @@ every text cell is stored with the string type, which a spreadsheet never evalua
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator
 from concurrent.futures import Future
 from pathlib import Path
@@ -68,22 +69,24 @@ _WIDTHS = {
 
 def follow_up_reasons(scored: pd.DataFrame) -> list[list[str]]:
     """Return, per case, why a 低 case still needs a blue ticket (empty: it does not)."""
-    from features.lexicon import find_cues
+    from features.lexicon import find_cues, load_lexicon
 
+    # A text none of whose words could count as either cue skips the full lexicon scan.
+    followed = ("domestic_violence", "failed_mediation")
+    terms = [t for c in load_lexicon().categories if c.name in followed for t in c.terms]
+    mentions = re.compile("|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)))
     out = []
     for row in scored.itertuples(index=False):
         why = []
         if row.dispute_type == "婚恋家庭":
             why.append("婚恋家庭纠纷，无论调解与否均需跟进")
-        cues = find_cues(row.description or "")
-        if (
-            cues.counts.get("domestic_violence", 0)
-            and "婚恋家庭纠纷，无论调解与否均需跟进" not in why
-        ):
+        text = row.description or ""
+        counts = find_cues(text).counts if mentions.search(text) else {}
+        if counts.get("domestic_violence", 0) and "婚恋家庭纠纷，无论调解与否均需跟进" not in why:
             why.append("涉及家庭暴力，需跟进")
         if row.dispute_type == "邻里纠纷" and (getattr(row, "hist_party_n_365", 0) or 0) >= 1:
             why.append("邻里积怨，当事人一年内曾报事")
-        if cues.counts.get("failed_mediation", 0) or row.status == "未化解":
+        if counts.get("failed_mediation", 0) or row.status == "未化解":
             why.append("调解未果，需跟进")
         out.append(why)
     return out

@@ -166,3 +166,19 @@ def test_a_watchlist_longer_than_an_excel_sheet_continues_on_more_sheets(tmp_pat
     ids = [row[0] for sheet in book for row in sheet.iter_rows(min_row=2, values_only=True)]
     assert ids == list("abcde")
     assert all(sheet.cell(1, 1).value == "案件编号" for sheet in book)
+
+
+def test_follow_up_cues_match_a_full_lexicon_scan_of_every_text(city):
+    from features.lexicon import find_cues
+    from pipelines.publish.watchlist import follow_up_reasons
+
+    texts = city.export["案情描述"].fillna("").head(3000).tolist()
+    texts += ["男方多次家暴，调解未果", "双方未发生家暴", ""]
+    cases = pd.DataFrame({"description": texts, "dispute_type": "其他", "status": "已受理"})
+    said = follow_up_reasons(cases)
+    counts = [find_cues(t).counts for t in texts]
+    assert [("涉及家庭暴力，需跟进" in w) for w in said] == [
+        c["domestic_violence"] > 0 for c in counts
+    ]
+    assert [("调解未果，需跟进" in w) for w in said] == [c["failed_mediation"] > 0 for c in counts]
+    assert said[-3] == ["涉及家庭暴力，需跟进", "调解未果，需跟进"] and said[-1] == []
