@@ -321,7 +321,8 @@ class RiskGrader:
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state.pop("_dask_client", None)
-        state.pop("_paths", None)  # derived from the boosters, rebuilt on first use
+        for derived in ("_paths", "_quotable", "_words"):  # rebuilt on first use
+            state.pop(derived, None)
         return state
 
     # ---- scoring --------------------------------------------------------------------------
@@ -425,15 +426,19 @@ class RiskGrader:
         score then quotes the word that raised that score most. Without it such reasons go unsaid.
         """
         descriptions = cases["description"].to_numpy(dtype=object)
-        text = sparse.csr_matrix(text) if text is not None else None
         found: dict[int, _CaseEvidence] = {}
+        words: dict[str, np.ndarray] = {}  # per text score, every case's word (found once)
+
+        def text_word(name: str, i: int) -> str | None:
+            if text is None:
+                return None
+            if name not in words:
+                words[name] = self._text_words(name, text)
+            return words[name][i]
 
         def terms(i: int) -> _CaseEvidence:
             if i not in found:
-                found[i] = _CaseEvidence(
-                    descriptions[i],
-                    lambda name, i=i: self._text_word(name, text[i]) if text is not None else None,
-                )
+                found[i] = _CaseEvidence(descriptions[i], lambda name, i=i: text_word(name, i))
             return found[i]
 
         names = self.feature_names_
@@ -470,19 +475,22 @@ class RiskGrader:
                     out[i] = phrases
         return out
 
-    def _text_word(self, name: str, row: sparse.csr_matrix) -> str | None:
-        """Return the quotable word among one case's n-grams that raised text-model score `name`
+    def _text_words(self, name: str, text) -> np.ndarray:
+        """Return per case the quotable word among its n-grams that raised text-model score `name`
         most (the linear model's weight times the case's TF-IDF value), or None."""
-        coef = self.text_model_.coefficients(name)
-        weights = row.data * coef[row.indices]
-        skip = len(self.featuriser_.dense_names())
-        for j in np.argsort(-weights, kind="stable"):
-            if weights[j] <= 0:
-                break
-            feature = self.featuriser_.feature_names_[skip + row.indices[j]]
-            if feature.startswith("word:") and quotable_word(feature[5:]):
-                return feature[5:].replace(" ", "")
-        return None
+        if getattr(self, "_quotable", None) is None:  # which n-gram columns can be quoted
+            names = self.featuriser_.feature_names_[len(self.featuriser_.dense_names()) :]
+            self._quotable = np.array(
+                [n.startswith("word:") and quotable_word(n[5:]) for n in names]
+            )
+            self._words = np.array([n[5:].replace(" ", "") for n in names], dtype=object)
+        weights = np.where(self._quotable, self.text_model_.coefficients(name), 0.0)
+        raised = sparse.csr_matrix(sparse.csr_matrix(text).multiply(weights[None, :]))
+        raised.data = np.maximum(raised.data, 0)
+        raised.eliminate_zeros()
+        best = np.asarray(raised.argmax(axis=1)).ravel()
+        found = np.diff(raised.indptr) > 0
+        return np.where(found, self._words[best], None)
 
     def contributions(self, booster: str, X, method: str = "path") -> list[sparse.csr_matrix]:
         """Return a booster's (cases x features) raw-score contributions, one matrix per class."""

@@ -164,6 +164,8 @@ def test_any_label_column_can_be_the_target(cases_with_context):
 def test_boosters_read_named_features_and_text_scores_and_quote_the_text_models_words(
     grader, cases_with_context
 ):
+    from models.reasons import quotable_word
+
     names = grader.feature_names_
     assert names == [
         *grader.featuriser_.dense_names(),
@@ -176,18 +178,23 @@ def test_boosters_read_named_features_and_text_scores_and_quote_the_text_models_
     # The word quoted for a case's text score is in its text and weighs toward risk.
     coef = grader.text_model_.coefficients("text_model:high")
     skip = len(grader.featuriser_.dense_names())
+    words = grader._text_words("text_model:high", text)
     quoted = 0
-    for i in range(len(cases)):
-        word = grader._text_word("text_model:high", text[i])
-        if word is None:
+    for i, word in enumerate(words):
+        row = text[i]
+        names = [grader.featuriser_.feature_names_[skip + j] for j in row.indices]
+        weights = row.data * coef[row.indices]
+        quotable = [
+            w
+            for n, w in zip(names, weights, strict=True)
+            if n.startswith("word:") and quotable_word(n[5:])
+        ]
+        if word is None:  # no quotable word raised the score
+            assert all(w <= 0 for w in quotable)
             continue
         quoted += 1
-        column = next(
-            j
-            for j in text[i].indices
-            if grader.featuriser_.feature_names_[skip + j].replace(" ", "") == f"word:{word}"
-        )
-        assert coef[column] > 0
+        at = [n.replace(" ", "") for n in names].index(f"word:{word}")
+        assert weights[at] > 0 and weights[at] == max(quotable)  # the one weighing most
         assert word[:2] in normalise_text(cases["description"][i])
     assert quoted > len(cases) / 2
     # Without the n-gram block, a text-score reason goes unsaid; with it, it is said as a word.
