@@ -70,6 +70,7 @@ def train(n: int, path: Path) -> dict:
         "seconds": round(seconds, 1),
         "peak_rss_mib": round(memory.peak_mib),
         "stages": {k: round(v, 1) for k, v in stages.items()},
+        "backtest_seconds": {k: round(v, 1) for k, v in result.seconds.items()},
         "backtest_macro_f1": {
             m: round(float(overall.loc[m, "macro_f1"]), 3) for m in overall.index
         },
@@ -179,7 +180,8 @@ def main() -> int:
         rows[n] = {**r, **stamp()}
         print(
             f"\n{r['cases']:,} cases: {r['seconds']} s, peak RSS {r['peak_rss_mib']:,} MiB (tree); "
-            f"stages {r['stages']}; backtest macro-F1 {r['backtest_macro_f1']}"
+            f"stages {r['stages']}; backtest macro-F1 {r['backtest_macro_f1']}\n"
+            f"backtest seconds {r['backtest_seconds']}"
         )
     for n, r in sorted(rows.items()):
         if n >= 1_000_000:

@@ -87,10 +87,12 @@ def run_backtest(
     classes = RISK_CLASSES if set(found) <= set(RISK_CLASSES) else found
     y = values.map({c: i for i, c in enumerate(classes)}).to_numpy()
     ordinal = is_ordinal(classes)
+    rows, predictions, seconds = [], [], {}
+    started = time.perf_counter()
     tokens = (
         jieba_tokens(normalise_texts(labelled["description"]), config.n_jobs) if baselines else None
     )
-    rows, predictions, seconds = [], [], {}
+    seconds["baseline_tokens"] = time.perf_counter() - started
 
     for fold in progress_bar(folds, "backtest folds"):
         train = (labelled["reported_at"] < fold.origin).to_numpy()
