@@ -125,54 +125,43 @@ def protect_cell(value: object) -> object:
 
 def watchlist_frame(ticketed: pd.DataFrame, model_version: str) -> pd.DataFrame:
     """Return the watchlist table: ticketed cases, Chinese headers, riskiest first."""
-    needed = [
-        "case_id",
-        "reported_at",
-        "channel",
-        "dispute_type",
-        "district",
-        "street",
-        "community",
-        "grid_id",
-        "grade",
-        "score",
-        "ticket",
-        "deadline",
-        "dispatch_reasons",
-        "group_id",
-        "grp_size",
-        "missing_elements",
-        "description",
-    ]
-    rows = ticketed.loc[(ticketed["ticket"] != "").to_numpy(), needed]
-    rows["_rank"] = rows["grade"].map(GRADE_RANK)
-    rows = rows.sort_values(
+    # Sort on the keys alone and take each shown column in that order: a province's ticketed
+    # cases carry some 85 columns, and the watchlist shows 17 of them.
+    keys = ["grade", "score", "reported_at", "case_id"]
+    ticketed_at = np.flatnonzero((ticketed["ticket"] != "").to_numpy())
+    ranked = ticketed[keys].iloc[ticketed_at].reset_index(drop=True)
+    ranked = ranked.assign(_rank=ranked["grade"].map(GRADE_RANK)).sort_values(
         ["_rank", "score", "reported_at", "case_id"], ascending=[False, False, True, True]
     )
+    order = ticketed_at[ranked.index.to_numpy()]
+
+    def column(name: str) -> pd.Series:
+        return ticketed[name].iloc[order]
+
     summary = [
         t if len(t) <= SUMMARY_CHARS else t[:SUMMARY_CHARS] + "…"
-        for t in rows["description"].fillna("")
+        for t in column("description").fillna("")
     ]
     table = pd.DataFrame(
         {
-            "案件编号": rows["case_id"].to_numpy(),
-            "受理时间": pd.to_datetime(rows["reported_at"])
+            "案件编号": column("case_id").to_numpy(),
+            "受理时间": pd.to_datetime(column("reported_at"))
             .dt.strftime("%Y-%m-%d %H:%M")
             .to_numpy(),
-            "来源渠道": rows["channel"].to_numpy(),
-            "纠纷类型": rows["dispute_type"].to_numpy(),
-            "区县": rows["district"].to_numpy(),
-            "街道": rows["street"].to_numpy(),
-            "社区": rows["community"].to_numpy(),
-            "网格": rows["grid_id"].to_numpy(),
-            "风险等级": rows["grade"].to_numpy(),
-            "风险分": rows["score"].round(1).to_numpy(),
-            "预警单": rows["ticket"].to_numpy(),
-            "响应时限": rows["deadline"].to_numpy(),
-            "主要原因": rows["dispatch_reasons"].to_numpy(),
-            "同案编号": rows["group_id"].to_numpy(),
-            "同案数": rows["grp_size"].astype(int).to_numpy(),
-            "七何缺项": rows["missing_elements"].fillna("").to_numpy(),
+            "来源渠道": column("channel").to_numpy(),
+            "纠纷类型": column("dispute_type").to_numpy(),
+            "区县": column("district").to_numpy(),
+            "街道": column("street").to_numpy(),
+            "社区": column("community").to_numpy(),
+            "网格": column("grid_id").to_numpy(),
+            "风险等级": column("grade").to_numpy(),
+            "风险分": column("score").round(1).to_numpy(),
+            "预警单": column("ticket").to_numpy(),
+            "响应时限": column("deadline").to_numpy(),
+            "主要原因": column("dispatch_reasons").to_numpy(),
+            "同案编号": column("group_id").to_numpy(),
+            "同案数": column("grp_size").astype(int).to_numpy(),
+            "七何缺项": column("missing_elements").fillna("").to_numpy(),
             "案情摘要": summary,
             "模型版本": model_version,
         }
