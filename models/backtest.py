@@ -88,11 +88,11 @@ def run_backtest(
     y = values.map({c: i for i, c in enumerate(classes)}).to_numpy()
     ordinal = is_ordinal(classes)
     rows, predictions, seconds = [], [], {}
-    started = time.perf_counter()
-    tokens = (
-        jieba_tokens(normalise_texts(labelled["description"]), config.n_jobs) if baselines else None
-    )
-    seconds["baseline_tokens"] = time.perf_counter() - started
+    tokens = None
+    if baselines:
+        started = time.perf_counter()
+        tokens = jieba_tokens(normalise_texts(labelled["description"]), config.n_jobs)
+        seconds["baseline_tokens"] = time.perf_counter() - started
 
     for fold in progress_bar(folds, "backtest folds"):
         train = (labelled["reported_at"] < fold.origin).to_numpy()
