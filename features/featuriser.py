@@ -24,7 +24,7 @@ from features.char_ngrams import char_tfidf
 from features.context import context_columns
 from features.lexicon import lexicon_features, load_lexicon, strip_cues
 from features.pii import ID_TOKEN, NAME_TOKEN, PHONE_TOKEN
-from features.segment import Segmenter, chunk_rows, processes
+from features.segment import Segmenter, chunk_rows, map_chunks, processes
 from features.text import normalise_texts
 
 CATEGORICAL = ("channel", "dispute_type", "district")
@@ -122,8 +122,6 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
         jobs = processes(self.n_jobs)
         if jobs == 1 or len(cases) < _PARALLEL_MIN_ROWS:
             return self._transform(cases, parallel_segmenter=True)
-        from joblib import Parallel, delayed
-
         inputs = cases[
             [
                 *_TEXT_INPUTS,
@@ -133,10 +131,7 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
             ]
         ]
         size = chunk_rows(len(inputs), jobs, _CHUNK_ROWS)
-        parts = Parallel(n_jobs=jobs, backend="loky")(
-            delayed(_transform_chunk)(self, inputs.iloc[i : i + size])
-            for i in range(0, len(inputs), size)
-        )
+        parts = map_chunks(_transform_chunk, size, jobs, inputs, fixed=(self,))
         return sparse.vstack(parts, format="csr", dtype=np.float32)
 
     def _transform(self, cases: pd.DataFrame, parallel_segmenter: bool) -> sparse.csr_matrix:
@@ -256,5 +251,5 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
         return np.asarray(self.feature_names_, dtype=object)
 
 
-def _transform_chunk(featuriser: CaseFeaturiser, cases: pd.DataFrame) -> sparse.csr_matrix:
+def _transform_chunk(cases: pd.DataFrame, featuriser: CaseFeaturiser) -> sparse.csr_matrix:
     return featuriser._transform(cases, parallel_segmenter=False)

@@ -61,6 +61,25 @@ def chunk_rows(n_rows: int, jobs: int, max_rows: int) -> int:
     return math.ceil(n_rows / max(jobs, math.ceil(n_rows / max_rows)))
 
 
+def map_chunks(function, size: int, jobs: int, *sliced, fixed: tuple = ()) -> list:
+    """Return function(*chunks, *fixed) for each run of `size` rows of the `sliced` inputs (lists,
+    arrays, frames or series of one length, frames and series cut by position), computed over
+    `jobs` loky processes, in input order."""
+    from joblib import Parallel, delayed
+
+    def rows(items, start: int):
+        return (
+            items.iloc[start : start + size]
+            if hasattr(items, "iloc")
+            else items[start : start + size]
+        )
+
+    return Parallel(n_jobs=jobs, backend="loky")(
+        delayed(function)(*(rows(items, start) for items in sliced), *fixed)
+        for start in range(0, len(sliced[0]), size)
+    )
+
+
 def make_tokenizer(engine: str, words: Sequence[tuple[str, int, str]]):
     """Return a cut function for the engine with the given extra dictionary entries loaded."""
     if engine == "rjieba":
@@ -123,13 +142,8 @@ class Segmenter(TransformerMixin, BaseEstimator):
         return [" ".join(t for t in cut(text) if t.strip() and t not in stops) for text in texts]
 
     def _transform_parallel(self, texts: list[str], jobs: int) -> list[str]:
-        from joblib import Parallel, delayed
-
         size = math.ceil(len(texts) / (jobs * 4))
-        chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
-        parts = Parallel(n_jobs=jobs, backend="loky")(
-            delayed(_segment_chunk)(self, c) for c in chunks
-        )
+        parts = map_chunks(_segment_chunk, size, jobs, texts, fixed=(self,))
         return [t for part in parts for t in part]
 
     def _cut(self):
@@ -149,7 +163,7 @@ class Segmenter(TransformerMixin, BaseEstimator):
         return tags
 
 
-def _segment_chunk(segmenter: Segmenter, texts: list[str]) -> list[str]:
+def _segment_chunk(texts: list[str], segmenter: Segmenter) -> list[str]:
     return segmenter._segment(texts)
 
 

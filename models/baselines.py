@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 
 from features.lexicon import load_lexicon
-from features.segment import chunk_rows, processes
+from features.segment import chunk_rows, map_chunks, processes
 from features.text import normalise_texts
 from models.grader import time_slices
 from models.thresholds import RISK_CLASSES, apply_thresholds, choose_thresholds
@@ -90,12 +90,7 @@ def jieba_tokens(texts: list[str], n_jobs: int = 1) -> list[str]:
     jobs = processes(n_jobs)
     if jobs == 1 or len(texts) < PARALLEL_MIN_TEXTS:
         return _jieba_cut(texts)
-    from joblib import Parallel, delayed
-
-    size = chunk_rows(len(texts), jobs, 100_000)
-    parts = Parallel(n_jobs=jobs, backend="loky")(
-        delayed(_jieba_cut)(texts[i : i + size]) for i in range(0, len(texts), size)
-    )
+    parts = map_chunks(_jieba_cut, chunk_rows(len(texts), jobs, 100_000), jobs, texts)
     return [t for part in parts for t in part]
 
 

@@ -33,7 +33,7 @@ from features.domain import (
 )
 from features.geo import gcj02_to_wgs84, in_china
 from features.pii import NameIndex, mask_text, party_keys, split_parties
-from features.segment import chunk_rows, processes
+from features.segment import chunk_rows, map_chunks, processes
 from features.text import normalise_text
 from pipelines.ingest.dates import parse_datetimes
 from pipelines.ingest.mapping import FIELDS, ColumnMapping, resolve_columns
@@ -259,18 +259,8 @@ def validate_cases(
     if jobs == 1:
         parts = [_validate_part(assembled, raw_ids, names, *args)]
     else:
-        from joblib import Parallel, delayed
-
         size = chunk_rows(len(assembled), jobs, _CHUNK_ROWS)
-        parts = Parallel(n_jobs=jobs, backend="loky")(
-            delayed(_validate_part)(
-                assembled.iloc[i : i + size],
-                raw_ids.iloc[i : i + size],
-                names.iloc[i : i + size],
-                *args,
-            )
-            for i in range(0, len(assembled), size)
-        )
+        parts = map_chunks(_validate_part, size, jobs, assembled, raw_ids, names, fixed=args)
     cases = pd.concat([c for c, _ in parts], ignore_index=True)
     quarantined = [q for _, q in parts if len(q)]
     quarantine = (

@@ -128,3 +128,13 @@ def test_the_baselines_jieba_cuts_the_same_in_parallel(city, monkeypatch):
     serial = models.baselines.jieba_tokens(texts)
     assert models.baselines.jieba_tokens(texts, n_jobs=2) == serial
     assert len(serial) == 400 and all(" " in t for t in serial)
+
+
+def test_the_segmenter_cuts_the_same_in_parallel(city, monkeypatch):
+    import features.segment
+
+    texts = city.export["案情描述"].head(400).fillna("").tolist()
+    monkeypatch.setattr(features.segment, "_PARALLEL_MIN_TEXTS", 100)
+    serial = Segmenter("rjieba").fit().transform(texts)
+    assert Segmenter("rjieba", n_jobs=2).fit().transform(texts) == serial
+    assert len(serial) == 400
