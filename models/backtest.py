@@ -8,7 +8,10 @@ feature carries information from the future of the case it describes.
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 import time
+import traceback
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,12 +19,18 @@ import pandas as pd
 from sklearn.metrics import f1_score
 
 from features.progress import progress_bar
+from features.segment import processes
 from features.text import normalise_texts
 from models.baselines import KeywordChecklist, TfidfLogistic, jieba_tokens
 from models.grader import GraderConfig, RiskGrader, time_slices
 from models.metrics import grade_metrics
 from models.thresholds import RISK_CLASSES, apply_thresholds, choose_thresholds, is_ordinal
 
+# From this many labelled cases on (and with more than one core), the baselines run in a process of
+# their own while the grader trains: their plain jieba and single-threaded logistic regressions
+# fill the core the grader leaves idle in its own single-threaded steps.
+BACKGROUND_MIN_CASES = 50_000
+BASELINE_COLUMNS = ["description", "reported_at"]
 TABLE_METRICS = ["macro_f1", "high_recall", "high_precision", "auc_ovr", "log_loss", "brier", "ece"]
 
 
@@ -86,58 +95,37 @@ def run_backtest(
     found = sorted(values.unique())
     classes = RISK_CLASSES if set(found) <= set(RISK_CLASSES) else found
     y = values.map({c: i for i, c in enumerate(classes)}).to_numpy()
-    ordinal = is_ordinal(classes)
     rows, predictions, seconds = [], [], {}
-    tokens = None
-    if baselines:
-        started = time.perf_counter()
-        tokens = jieba_tokens(normalise_texts(labelled["description"]), config.n_jobs)
-        seconds["baseline_tokens"] = time.perf_counter() - started
-
-    for fold in progress_bar(folds, "backtest folds"):
-        train = (labelled["reported_at"] < fold.origin).to_numpy()
-        test = (
-            (labelled["reported_at"] >= fold.origin) & (labelled["reported_at"] < fold.end)
-        ).to_numpy()
-        if test.sum() == 0 or len(np.unique(y[train])) < 2:
-            raise ValueError(
-                f"{fold.name}: {test.sum()} test and {train.sum()} training cases; too little data for this fold"
+    masks = {fold.name: _fold_masks(labelled, fold, y) for fold in folds}
+    background = processes(config.n_jobs) > 1 and len(labelled) >= BACKGROUND_MIN_CASES
+    with contextlib.ExitStack() as stack:
+        if baselines and background:
+            # Left running only while this block runs: a failing grader does not wait for it.
+            pending = stack.enter_context(
+                _in_background(baseline_runs, labelled[BASELINE_COLUMNS], y, classes, masks)
             )
-        runs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-
-        started = time.perf_counter()
-        _say(progress, f"{fold.name}: training the LightGBM grader on {train.sum():,} cases")
-        grader = RiskGrader(config).fit(labelled[train], dask_client)
-        scored = grader.predict(labelled[test], reasons=False)
-        # A class absent from this fold's training data gets probability 0.
-        proba = np.column_stack(
-            [scored[f"p_{c}"] if f"p_{c}" in scored else np.zeros(len(scored)) for c in classes]
+        graded, grader_seconds = _grader_runs(
+            labelled, y, classes, masks, config, oracle, progress, dask_client
         )
-        runs["lightgbm"] = (proba, _to_index(scored["grade"], classes))
-        seconds[f"{fold.name}/lightgbm"] = time.perf_counter() - started
-
+        seconds.update(grader_seconds)
+        others: dict[str, dict] = {name: {} for name in masks}
         if baselines:
             started = time.perf_counter()
-            train_tokens = [tokens[i] for i in np.flatnonzero(train)]
-            test_tokens = [tokens[i] for i in np.flatnonzero(test)]
-            lr = TfidfLogistic(threshold_rule="f1").fit(
-                labelled[train], y[train], classes, train_tokens
-            )
-            runs["tfidf_lr"] = (
-                lr.predict_proba(labelled[test], test_tokens),
-                lr.predict(labelled[test], test_tokens),
-            )
-            seconds[f"{fold.name}/tfidf_lr"] = time.perf_counter() - started
-            if ordinal:
-                checklist = KeywordChecklist().fit(labelled[train], y[train], classes)
-                runs["keyword_checklist"] = (
-                    checklist.predict_proba(labelled[test]),
-                    checklist.predict(labelled[test]),
+            if background:
+                _say(progress, "waiting for the baselines")
+                others, baseline_seconds = pending()
+                seconds["baselines_wait"] = time.perf_counter() - started
+            else:
+                others, baseline_seconds = baseline_runs(
+                    labelled[BASELINE_COLUMNS], y, classes, masks
                 )
+            seconds.update(baseline_seconds)
 
-        if oracle is not None and ordinal:
-            runs["oracle"] = _oracle_run(labelled, oracle, train, test, y, classes, config)
-
+    for fold in folds:
+        test = masks[fold.name][1]
+        runs = {**graded[fold.name], **others[fold.name]}
+        if "oracle" in runs:
+            runs["oracle"] = runs.pop("oracle")  # last, as in every table before
         for model, (proba, predicted) in runs.items():
             rows.append(
                 {
@@ -173,6 +161,118 @@ def run_backtest(
     return BacktestResult(
         table=table, predictions=pooled, folds=folds, classes=classes, seconds=seconds
     )
+
+
+def _fold_masks(labelled: pd.DataFrame, fold: Fold, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the fold's training and test rows as boolean masks; raise if either is too small."""
+    train = (labelled["reported_at"] < fold.origin).to_numpy()
+    test = (
+        (labelled["reported_at"] >= fold.origin) & (labelled["reported_at"] < fold.end)
+    ).to_numpy()
+    if test.sum() == 0 or len(np.unique(y[train])) < 2:
+        raise ValueError(
+            f"{fold.name}: {test.sum()} test and {train.sum()} training cases; too little data for this fold"
+        )
+    return train, test
+
+
+def _grader_runs(labelled, y, classes, masks, config, oracle, progress, dask_client):
+    """Return each fold's grader (and oracle) (probabilities, grades) by model, and the seconds taken."""
+    ordinal = is_ordinal(classes)
+    results, seconds = {}, {}
+    for name in progress_bar(list(masks), "backtest folds"):
+        train, test = masks[name]
+        started = time.perf_counter()
+        _say(progress, f"{name}: training the LightGBM grader on {train.sum():,} cases")
+        grader = RiskGrader(config).fit(labelled[train], dask_client)
+        scored = grader.predict(labelled[test], reasons=False)
+        # A class absent from this fold's training data gets probability 0.
+        proba = np.column_stack(
+            [scored[f"p_{c}"] if f"p_{c}" in scored else np.zeros(len(scored)) for c in classes]
+        )
+        results[name] = {"lightgbm": (proba, _to_index(scored["grade"], classes))}
+        seconds[f"{name}/lightgbm"] = time.perf_counter() - started
+        if oracle is not None and ordinal:
+            results[name]["oracle"] = _oracle_run(labelled, oracle, train, test, y, classes, config)
+    return results, seconds
+
+
+def baseline_runs(
+    cases: pd.DataFrame,
+    y: np.ndarray,
+    classes: list[str],
+    masks: dict[str, tuple[np.ndarray, np.ndarray]],
+) -> tuple[dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], dict[str, float]]:
+    """Return each fold's baseline (probabilities, grades) by model, and the seconds taken.
+
+    `cases` need only BASELINE_COLUMNS; `masks` hold each fold's (train, test) rows by fold name.
+    The checklist runs only for the ordered risk grades.
+    """
+    started = time.perf_counter()
+    tokens = np.asarray(jieba_tokens(normalise_texts(cases["description"])), dtype=object)
+    seconds = {"baseline_tokens": time.perf_counter() - started}
+    results = {}
+    for name, (train, test) in masks.items():
+        started = time.perf_counter()
+        lr = TfidfLogistic(threshold_rule="f1").fit(
+            cases[train], y[train], classes, list(tokens[train])
+        )
+        results[name] = {
+            "tfidf_lr": (
+                lr.predict_proba(cases[test], list(tokens[test])),
+                lr.predict(cases[test], list(tokens[test])),
+            )
+        }
+        seconds[f"{name}/tfidf_lr"] = time.perf_counter() - started
+        if is_ordinal(classes):
+            checklist = KeywordChecklist().fit(cases[train], y[train], classes)
+            results[name]["keyword_checklist"] = (
+                checklist.predict_proba(cases[test]),
+                checklist.predict(cases[test]),
+            )
+    return results, seconds
+
+
+@contextlib.contextmanager
+def _in_background(function, *args):
+    """Start function(*args) in a spawned process; yield a call that waits for its result.
+
+    The process is killed when the block is left, so an error in the block does not wait for it.
+    An error in the process is raised again by the call, with the process's traceback.
+    """
+    context = multiprocessing.get_context("spawn")
+    receive, send = context.Pipe(duplex=False)
+    process = context.Process(target=_send_result, args=(send, function, args), daemon=True)
+    process.start()
+    send.close()
+
+    def result():
+        try:
+            failed, value = receive.recv()
+        except EOFError:
+            process.join()
+            raise RuntimeError(
+                f"{function.__name__} died in its process (exit code {process.exitcode})"
+            ) from None
+        if failed:
+            raise RuntimeError(f"{function.__name__} failed in its process:\n{value}")
+        return value
+
+    try:
+        yield result
+    finally:
+        process.terminate()
+        process.join()
+        receive.close()
+
+
+def _send_result(send, function, args) -> None:
+    try:
+        outcome = (False, function(*args))
+    except Exception:
+        outcome = (True, traceback.format_exc())
+    send.send(outcome)
+    send.close()
 
 
 def _to_index(grades: pd.Series, classes: list[str]) -> np.ndarray:
