@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -51,6 +52,25 @@ def test_normalise_keeps_ascii_punctuation_between_digits():
 def test_normalise_is_idempotent(text):
     once = normalise_text(text)
     assert normalise_text(once) == once
+
+
+@given(
+    st.text(
+        alphabet=st.one_of(
+            st.characters(min_codepoint=0xFF00, max_codepoint=0xFFEF),  # full- and half-width forms
+            st.characters(min_codepoint=0x0300, max_codepoint=0x036F),  # combining accents
+            st.sampled_from([*"\u3000\u3099\u309a來電，。：aA1 ガ"]),
+        ),
+        max_size=40,
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_the_wide_form_shortcut_gives_exactly_nfkc(text):
+    from features.text import _WIDE_FORMS
+
+    assert unicodedata.normalize("NFKC", text.translate(_WIDE_FORMS)) == unicodedata.normalize(
+        "NFKC", text
+    )
 
 
 def test_valid_id_number_checks_the_check_digit():
