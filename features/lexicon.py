@@ -37,6 +37,7 @@ class Lexicon:
     amount_pattern: re.Pattern
     people_pattern: re.Pattern
     term_pattern: re.Pattern
+    negator_pattern: re.Pattern
     category_of: dict[str, str]
 
     @property
@@ -64,16 +65,18 @@ def load_lexicon() -> Lexicon:
     # Longest terms first, so that 集体上访 is one crowd cue rather than crowd + petition.
     terms = sorted(category_of, key=len, reverse=True)
     negation = raw["negation"]
+    negators = tuple(sorted(negation["negators"], key=len, reverse=True))
     return Lexicon(
         version=str(raw["version"]),
         categories=categories,
-        negators=tuple(sorted(negation["negators"], key=len, reverse=True)),
+        negators=negators,
         window=int(negation["window"]),
         clause_breaks=negation["clause_breaks"],
         resets=tuple(negation["resets"]),
         amount_pattern=re.compile(raw["amounts"]["pattern"]),
         people_pattern=re.compile(raw["people"]["pattern"]),
         term_pattern=re.compile("|".join(map(re.escape, terms))),
+        negator_pattern=re.compile("|".join(map(re.escape, negators))),
         category_of=category_of,
     )
 
@@ -90,7 +93,16 @@ class Hits:
 
 
 def _negated(text: str, start: int, lex: Lexicon) -> bool:
-    before = text[max(0, start - lex.window) : start]
+    """Return whether a negator cancels the cue at `start`."""
+    lo = max(0, start - lex.window)
+    # Most cues have no negator anywhere in their window: one regex search, no slicing, says so.
+    if lex.negator_pattern.search(text, lo, start) is None:
+        return False
+    return _negated_window(text[lo:start], lex)
+
+
+def _negated_window(before: str, lex: Lexicon) -> bool:
+    """Return whether a negator in the text before a cue reaches it (same clause, no reset since)."""
     cut = max((before.rfind(ch) for ch in lex.clause_breaks), default=-1)
     before = before[cut + 1 :]
     for reset in lex.resets:

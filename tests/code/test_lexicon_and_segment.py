@@ -5,6 +5,8 @@ from __future__ import annotations
 import pickle
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from features.lexicon import find_cues, lexicon_features, load_lexicon
 from features.segment import Segmenter, domain_dictionary, token_agreement
@@ -27,6 +29,43 @@ def test_cues_fire_and_negation_cancels_them(text, fires, negated):
     hits = find_cues(text)
     assert {c for c, n in hits.counts.items() if n} == fires
     assert {c for c, n in hits.negated.items() if n} == negated
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "未",
+                "没有",
+                "并未",
+                "否认",
+                "无明显",
+                "但",
+                "随后",
+                "后来",
+                "，",
+                "。",
+                "扬言",
+                "菜刀",
+                "跳楼",
+                "饮酒",
+                "集体上访",
+                "邻居",
+                "要",
+                "了",
+            ]
+        ),
+        max_size=20,
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_the_negator_pre_check_never_changes_a_decision(words):
+    from features.lexicon import _negated, _negated_window
+
+    text, lex = "".join(words), load_lexicon()
+    for match in lex.term_pattern.finditer(text):
+        window = text[max(0, match.start() - lex.window) : match.start()]
+        assert _negated(text, match.start(), lex) == _negated_window(window, lex)
 
 
 @pytest.mark.parametrize(
