@@ -1,8 +1,12 @@
-"""The backtest: the baselines give the same results whether they run inline or in their own process."""
+"""The backtest: the baselines give the same results whether they run inline or in their own process,
+and LightGBM's threads do not spin against that process."""
 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -44,14 +48,29 @@ def test_a_failing_grader_does_not_leave_the_baselines_running(cases_with_contex
 
 
 def test_an_error_in_the_background_process_is_raised_with_its_traceback():
-    with models.backtest._in_background(int, "高") as result:
-        with pytest.raises(RuntimeError, match="(?s)int failed in its process.*ValueError: invalid literal"):
-            result()
+    failure = r"(?s)int failed in its process.*ValueError: invalid literal"
+    with (
+        models.backtest._in_background(int, "高") as result,
+        pytest.raises(RuntimeError, match=failure),
+    ):
+        result()
 
 
 def test_a_background_process_that_dies_is_an_error_not_a_hang():
-    import os
+    with (
+        models.backtest._in_background(os._exit, 3) as result,
+        pytest.raises(RuntimeError, match=r"_exit died in its process \(exit code 3\)"),
+    ):
+        result()
 
-    with models.backtest._in_background(os._exit, 3) as result:
-        with pytest.raises(RuntimeError, match=r"_exit died in its process \(exit code 3\)"):
-            result()
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "1000"), ("50", "50")])
+def test_the_models_package_sets_the_openmp_spin_count_before_lightgbm_loads(given, expected):
+    env = {k: v for k, v in os.environ.items() if k != "GOMP_SPINCOUNT"}
+    if given is not None:
+        env["GOMP_SPINCOUNT"] = given
+    code = "import models.grader, os, sys; print(os.environ['GOMP_SPINCOUNT'], 'lightgbm' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert out.stdout.split() == [expected, "True"]
