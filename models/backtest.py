@@ -21,7 +21,7 @@ from sklearn.metrics import f1_score
 from features.progress import progress_bar
 from features.segment import processes
 from features.text import normalise_texts
-from models.baselines import KeywordChecklist, TfidfLogistic, jieba_tokens
+from models.baselines import KeywordChecklist, TfidfLogistic, checklist_points, jieba_tokens
 from models.grader import GraderConfig, RiskGrader, time_slices
 from models.metrics import grade_metrics
 from models.thresholds import RISK_CLASSES, apply_thresholds, choose_thresholds, is_ordinal
@@ -209,8 +209,13 @@ def baseline_runs(
     The checklist runs only for the ordered risk grades.
     """
     started = time.perf_counter()
-    tokens = np.asarray(jieba_tokens(normalise_texts(cases["description"])), dtype=object)
+    texts = normalise_texts(cases["description"])
+    tokens = np.asarray(jieba_tokens(texts), dtype=object)
     seconds = {"baseline_tokens": time.perf_counter() - started}
+    # A text's checklist points do not depend on the fold: computed once, like the tokens.
+    started = time.perf_counter()
+    points = checklist_points(texts) if is_ordinal(classes) else None
+    seconds["baseline_points"] = time.perf_counter() - started
     results = {}
     for name, (train, test) in masks.items():
         started = time.perf_counter()
@@ -224,12 +229,14 @@ def baseline_runs(
             )
         }
         seconds[f"{name}/tfidf_lr"] = time.perf_counter() - started
-        if is_ordinal(classes):
-            checklist = KeywordChecklist().fit(cases[train], y[train], classes)
+        if points is not None:
+            started = time.perf_counter()
+            checklist = KeywordChecklist().fit(cases[train], y[train], classes, points[train])
             results[name]["keyword_checklist"] = (
-                checklist.predict_proba(cases[test]),
-                checklist.predict(cases[test]),
+                checklist.predict_proba(cases[test], points[test]),
+                checklist.predict(cases[test], points[test]),
             )
+            seconds[f"{name}/keyword_checklist"] = time.perf_counter() - started
     return results, seconds
 
 

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import f1_score
 
 from features.lexicon import load_lexicon
 from features.segment import chunk_rows, map_chunks, processes
@@ -51,10 +50,20 @@ def checklist_points(texts: list[str]) -> np.ndarray:
 
 
 class KeywordChecklist:
-    """Points per keyword category; cut-offs and per-points class frequencies learned on training data."""
+    """Points per keyword category; cut-offs and per-points class frequencies learned on training data.
 
-    def fit(self, cases: pd.DataFrame, y: np.ndarray, classes: list[str]) -> KeywordChecklist:
-        points = checklist_points(normalise_texts(cases["description"]))
+    Each method takes the cases' precomputed checklist_points as `points` if given (a backtest
+    computes them once for all its folds), else computes them from the descriptions.
+    """
+
+    def fit(
+        self,
+        cases: pd.DataFrame,
+        y: np.ndarray,
+        classes: list[str],
+        points: np.ndarray | None = None,
+    ) -> KeywordChecklist:
+        points = _points(cases, points)
         self.classes_ = classes
         self.max_points_ = int(points.max()) + 1
         # P(class | points), smoothed, for log-loss and calibration.
@@ -65,20 +74,36 @@ class KeywordChecklist:
         for medium in range(self.max_points_ + 1):
             for high in range(medium, self.max_points_ + 1):
                 predicted = np.where(points >= high, 2, np.where(points >= medium, 1, 0))
-                f1 = f1_score(y, predicted, average="macro", zero_division=0)
+                f1 = macro_f1(y, predicted)
                 if f1 > best_f1:
                     best, best_f1 = (medium, high), f1
         self.cutoffs_ = best
         return self
 
-    def predict_proba(self, cases: pd.DataFrame) -> np.ndarray:
-        points = checklist_points(normalise_texts(cases["description"]))
-        return self.table_[np.minimum(points, self.max_points_)]
+    def predict_proba(self, cases: pd.DataFrame, points: np.ndarray | None = None) -> np.ndarray:
+        return self.table_[np.minimum(_points(cases, points), self.max_points_)]
 
-    def predict(self, cases: pd.DataFrame) -> np.ndarray:
-        points = checklist_points(normalise_texts(cases["description"]))
+    def predict(self, cases: pd.DataFrame, points: np.ndarray | None = None) -> np.ndarray:
+        points = _points(cases, points)
         medium, high = self.cutoffs_
         return np.where(points >= high, 2, np.where(points >= medium, 1, 0))
+
+
+def macro_f1(y: np.ndarray, predicted: np.ndarray) -> float:
+    """Return sklearn's f1_score(y, predicted, average="macro", zero_division=0) for small
+    non-negative integer labels, from one confusion matrix (the checklist's cut-off search calls it
+    a few hundred times on every training case)."""
+    k = int(max(y.max(initial=0), predicted.max(initial=0))) + 1
+    confusion = np.bincount(y * k + predicted, minlength=k * k).reshape(k, k)
+    tp = np.diag(confusion).astype(float)
+    true, guessed = confusion.sum(axis=1), confusion.sum(axis=0)
+    present = (true + guessed) > 0  # sklearn averages over the labels in either
+    f1 = np.divide(2 * tp, true + guessed, out=np.zeros(k), where=present)
+    return float(f1[present].mean())
+
+
+def _points(cases: pd.DataFrame, points: np.ndarray | None) -> np.ndarray:
+    return checklist_points(normalise_texts(cases["description"])) if points is None else points
 
 
 def jieba_tokens(texts: list[str], n_jobs: int = 1) -> list[str]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from models.metrics import brier_score, classwise_ece, expected_calibration_error, grade_metrics
 from models.thresholds import RISK_CLASSES, Thresholds, apply_thresholds, choose_thresholds
@@ -79,3 +81,17 @@ def test_calibrated_probabilities_have_small_ece_and_overconfident_ones_do_not()
     assert expected_calibration_error(y, calibrated) < 0.02
     assert expected_calibration_error(y, overconfident / overconfident.sum(1, keepdims=True)) > 0.05
     assert classwise_ece(y, calibrated) < 0.02
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2)), min_size=1, max_size=60),
+)
+@settings(max_examples=300, deadline=None)
+def test_the_checklists_macro_f1_is_sklearns(pairs):
+    from sklearn.metrics import f1_score
+
+    from models.baselines import macro_f1
+
+    y, predicted = (np.array(v) for v in zip(*pairs, strict=True))
+    expected = f1_score(y, predicted, average="macro", zero_division=0)
+    assert macro_f1(y, predicted) == pytest.approx(expected, abs=1e-12)
