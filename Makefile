@@ -28,6 +28,7 @@ bench: $(VENV)/.synced bench-system
 	$(VENV)/bin/python bench/hotspots.py
 	$(VENV)/bin/python bench/nightly.py
 	$(VENV)/bin/python bench/training.py
+	$(VENV)/bin/python bench/openmp.py
 	$(VENV)/bin/python bench/map_screenshot.py
 
 # Headless Chromium for the map screenshot (Debian's package).
