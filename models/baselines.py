@@ -20,6 +20,7 @@ from features.lexicon import load_lexicon
 from features.segment import chunk_rows, map_chunks, processes
 from features.text import normalise_texts
 from models.grader import time_slices
+from models.metrics import macro_f1
 from models.thresholds import RISK_CLASSES, apply_thresholds, choose_thresholds
 
 PARALLEL_MIN_TEXTS = 50_000
@@ -87,19 +88,6 @@ class KeywordChecklist:
         points = _points(cases, points)
         medium, high = self.cutoffs_
         return np.where(points >= high, 2, np.where(points >= medium, 1, 0))
-
-
-def macro_f1(y: np.ndarray, predicted: np.ndarray) -> float:
-    """Return sklearn's f1_score(y, predicted, average="macro", zero_division=0) for small
-    non-negative integer labels, from one confusion matrix (the checklist's cut-off search calls it
-    a few hundred times on every training case)."""
-    k = int(max(y.max(initial=0), predicted.max(initial=0))) + 1
-    confusion = np.bincount(y * k + predicted, minlength=k * k).reshape(k, k)
-    tp = np.diag(confusion).astype(float)
-    true, guessed = confusion.sum(axis=1), confusion.sum(axis=0)
-    present = (true + guessed) > 0  # sklearn averages over the labels in either
-    f1 = np.divide(2 * tp, true + guessed, out=np.zeros(k), where=present)
-    return float(f1[present].mean())
 
 
 def _points(cases: pd.DataFrame, points: np.ndarray | None) -> np.ndarray:

@@ -15,6 +15,26 @@ from sklearn.metrics import (
 N_BINS = 15
 
 
+def macro_f1(y: np.ndarray, predicted: np.ndarray) -> float:
+    """Return sklearn's f1_score(y, predicted, average="macro", zero_division=0) for small
+    non-negative integer labels, from one confusion matrix: the same counts and the same division
+    (2 tp / (true + predicted)) as sklearn, without its checks, for searches that call it hundreds
+    of times on every training case."""
+    k = int(max(y.max(initial=0), predicted.max(initial=0))) + 1
+    confusion = np.bincount(y * k + predicted, minlength=k * k).reshape(k, k)
+    tp = np.diag(confusion).astype(float)
+    true, guessed = confusion.sum(axis=1), confusion.sum(axis=0)
+    present = (true + guessed) > 0  # sklearn averages over the labels in either
+    f1 = np.divide(2 * tp, true + guessed, out=np.zeros(k), where=present)
+    return float(f1[present].mean())
+
+
+def binary_f1(truth: np.ndarray, predicted: np.ndarray) -> float:
+    """Return sklearn's f1_score(truth, predicted, zero_division=0) for boolean arrays, from counts."""
+    both = np.count_nonzero(truth) + np.count_nonzero(predicted)
+    return 2 * np.count_nonzero(truth & predicted) / both if both else 0.0
+
+
 def brier_score(y: np.ndarray, proba: np.ndarray) -> float:
     """Return the multi-class Brier score: mean over cases of the squared error summed over classes."""
     onehot = np.eye(proba.shape[1])[y]

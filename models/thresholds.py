@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import f1_score
+
+from models.metrics import binary_f1
 
 RISK_CLASSES = ["低", "中", "高"]
 _GRID = np.round(np.linspace(0.02, 0.95, 94), 4)
@@ -54,7 +55,7 @@ def is_ordinal(classes: list[str]) -> bool:
 
 def _best_f1(truth: np.ndarray, score: np.ndarray, eligible: np.ndarray | None = None) -> float:
     eligible = np.ones(len(score), bool) if eligible is None else eligible
-    f1 = [f1_score(truth, (score >= t) & eligible, zero_division=0) for t in _GRID]
+    f1 = [binary_f1(truth, (score >= t) & eligible) for t in _GRID]
     return float(_GRID[int(np.argmax(f1))])
 
 

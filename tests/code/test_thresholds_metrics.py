@@ -90,8 +90,20 @@ def test_calibrated_probabilities_have_small_ece_and_overconfident_ones_do_not()
 def test_the_checklists_macro_f1_is_sklearns(pairs):
     from sklearn.metrics import f1_score
 
-    from models.baselines import macro_f1
+    from models.metrics import macro_f1
 
     y, predicted = (np.array(v) for v in zip(*pairs, strict=True))
     expected = f1_score(y, predicted, average="macro", zero_division=0)
     assert macro_f1(y, predicted) == pytest.approx(expected, abs=1e-12)
+
+
+@given(st.lists(st.tuples(st.booleans(), st.booleans()), min_size=1, max_size=60))
+@settings(max_examples=300, deadline=None)
+def test_the_threshold_searchs_binary_f1_is_sklearns(pairs):
+    from sklearn.metrics import f1_score
+
+    from models.metrics import binary_f1
+
+    truth, predicted = (np.array(v) for v in zip(*pairs, strict=True))
+    expected = f1_score(truth, predicted, zero_division=0)
+    assert binary_f1(truth, predicted) == pytest.approx(expected, abs=1e-12)
