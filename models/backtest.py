@@ -222,12 +222,8 @@ def baseline_runs(
         lr = TfidfLogistic(threshold_rule="f1").fit(
             cases[train], y[train], classes, list(tokens[train])
         )
-        results[name] = {
-            "tfidf_lr": (
-                lr.predict_proba(cases[test], list(tokens[test])),
-                lr.predict(cases[test], list(tokens[test])),
-            )
-        }
+        proba = lr.predict_proba(cases[test], list(tokens[test]))
+        results[name] = {"tfidf_lr": (proba, lr.grades(proba))}
         seconds[f"{name}/tfidf_lr"] = time.perf_counter() - started
         if points is not None:
             started = time.perf_counter()

@@ -167,7 +167,10 @@ class TfidfLogistic:
         return self._proba(np.asarray(tokens, dtype=object))
 
     def predict(self, cases: pd.DataFrame, tokens: list[str] | None = None) -> np.ndarray:
-        proba = self.predict_proba(cases, tokens)
+        return self.grades(self.predict_proba(cases, tokens))
+
+    def grades(self, proba: np.ndarray) -> np.ndarray:
+        """Return the grades its thresholds give to probabilities from predict_proba."""
         if self.thresholds_ is None:
             return proba.argmax(axis=1)
         return apply_thresholds(proba, self.thresholds_)[0]
