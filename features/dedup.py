@@ -33,6 +33,7 @@ _BOILERPLATE = re.compile(
     r"[，。：；！？、（）“”【】\s,.;:!?()\[\]]"
 )
 _CHUNK = 256
+_CHUNK_PAIRS = _CHUNK * 2048
 _BIGRAM_BITS = 20
 _BIGRAM_BATCH = 50000
 _PARALLEL_MIN_ROWS = 50000
@@ -153,7 +154,7 @@ def _block_partitions(block: np.ndarray, n_parts: int) -> list[np.ndarray]:
 
 def _match_rows(columns: pd.DataFrame, block, t, wanted, params: MergeParams):
     """Return best earlier match (row positions within `columns`) and score for the wanted rows."""
-    text = char_bigrams(merge_text(columns["description"]))
+    text = _used_columns(char_bigrams(merge_text(columns["description"])))
     parties = _party_matrix(columns["party_keys"])
     return _best_earlier_match(columns, block, t, wanted, text, parties, params)
 
@@ -193,6 +194,18 @@ def _char_bigrams(texts: list[str]) -> sparse.csr_matrix:
     return normalize(counts)
 
 
+def _used_columns(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
+    """Return the matrix without its empty columns (the others keep their order).
+
+    A product with the transpose costs time in the number of columns; hashed bigrams leave most
+    of their 2**_BIGRAM_BITS columns empty.
+    """
+    used, indices = np.unique(matrix.indices, return_inverse=True)
+    return sparse.csr_matrix(
+        (matrix.data, indices.reshape(-1), matrix.indptr), shape=(matrix.shape[0], len(used))
+    )
+
+
 def _block_keys(frame: pd.DataFrame) -> np.ndarray:
     # Reports of one dispute come from one community; without a community, the street or district.
     parts = [frame[c].astype("string").fillna("") for c in ("district", "street", "community")]
@@ -215,6 +228,11 @@ def _party_matrix(keys: pd.Series) -> sparse.csr_matrix:
 def _best_earlier_match(frame, block, t, wanted, text, parties, params: MergeParams):
     """Return, per wanted row, the best-scoring earlier row in its block and window, and its score.
 
+    Rows are sorted by block, then time. Wanted rows are scored up to _CHUNK at a time against the
+    run of rows from the earliest one any of them can reach up to the last of them, at most
+    _CHUNK_PAIRS pairs; a chunk may span small blocks, and rows of another block are simply not
+    eligible. Few large products instead of one per block: most communities see a handful of
+    reports a day.
     Rows not wanted (stored history, whose groups are fixed) and rows without a match get -1.
     """
     n = len(frame)
@@ -224,41 +242,54 @@ def _best_earlier_match(frame, block, t, wanted, text, parties, params: MergePar
     dtype = frame["dispute_type"].astype("string").fillna("").to_numpy(dtype=object)
     grid = frame["grid_id"].astype("string").fillna("").to_numpy(dtype=object)
     window = int(params.window_days * 86400)
-    starts = np.flatnonzero(np.r_[True, block[1:] != block[:-1]])
-    ends = np.r_[starts[1:], n]
-    for a, b in zip(starts, ends, strict=True):
-        queries = a + np.flatnonzero(wanted[a:b])
-        for at in range(0, len(queries), _CHUNK):
-            rows = queries[at : at + _CHUNK]
-            lo_row, hi_row = rows[0], rows[-1] + 1
-            first_candidate = a + np.searchsorted(t[a:b], t[lo_row] - window, side="left")
-            cand = slice(first_candidate, hi_row)
-            similarity = (text[rows] @ text[cand].T).toarray()
-            shared = (parties[rows] @ parties[cand].T).toarray()
-            overlap = shared / np.maximum(
-                np.minimum(n_keys[rows][:, None], n_keys[cand][None, :]), 1
-            )
-            gap = t[rows][:, None] - t[cand][None, :]
-            row_pos = rows[:, None]
-            cand_pos = np.arange(first_candidate, hi_row)[None, :]
-            eligible = (cand_pos < row_pos) & (gap >= 0) & (gap <= window)
-            same_type = (dtype[rows][:, None] == dtype[cand][None, :]) & (
-                dtype[rows][:, None] != ""
-            )
-            same_grid = (grid[rows][:, None] == grid[cand][None, :]) & (grid[rows][:, None] != "")
-            decay = np.exp(-np.maximum(gap, 0) / (params.decay_days * 86400))
-            s = (
-                params.text_weight * similarity
-                + params.party_weight * overlap
-                + params.type_weight * same_type
-                + params.grid_weight * same_grid
-            ) * (0.7 + 0.3 * decay)
-            s = np.where(eligible, s, -1.0)
-            j = s.argmax(axis=1)
-            top = s[np.arange(len(rows)), j]
-            best[rows] = np.where(top >= 0, j + first_candidate, -1)
-            score[rows] = np.maximum(top, 0.0)
+    block_no = np.cumsum(np.r_[False, block[1:] != block[:-1]])
+    reach = _first_in_window(block_no, t, window)
+    queries = np.flatnonzero(wanted)
+    at = 0
+    while at < len(queries):
+        # reach never decreases along the rows, so the chunk's first row reaches furthest back
+        first_candidate = reach[queries[at]]
+        spans = queries[at : at + _CHUNK] + 1 - first_candidate
+        taken = max(int((np.arange(1, len(spans) + 1) * spans <= _CHUNK_PAIRS).sum()), 1)
+        rows, at = queries[at : at + taken], at + taken
+        hi_row = rows[-1] + 1
+        cand = slice(first_candidate, hi_row)
+        similarity = (text[rows] @ text[cand].T).toarray()
+        shared = (parties[rows] @ parties[cand].T).toarray()
+        overlap = shared / np.maximum(np.minimum(n_keys[rows][:, None], n_keys[cand][None, :]), 1)
+        gap = t[rows][:, None] - t[cand][None, :]
+        row_pos = rows[:, None]
+        cand_pos = np.arange(first_candidate, hi_row)[None, :]
+        eligible = (
+            (cand_pos < row_pos)
+            & (block_no[rows][:, None] == block_no[cand][None, :])
+            & (gap >= 0)
+            & (gap <= window)
+        )
+        same_type = (dtype[rows][:, None] == dtype[cand][None, :]) & (dtype[rows][:, None] != "")
+        same_grid = (grid[rows][:, None] == grid[cand][None, :]) & (grid[rows][:, None] != "")
+        decay = np.exp(-np.maximum(gap, 0) / (params.decay_days * 86400))
+        s = (
+            params.text_weight * similarity
+            + params.party_weight * overlap
+            + params.type_weight * same_type
+            + params.grid_weight * same_grid
+        ) * (0.7 + 0.3 * decay)
+        s = np.where(eligible, s, -1.0)
+        j = s.argmax(axis=1)
+        top = s[np.arange(len(rows)), j]
+        best[rows] = np.where(top >= 0, j + first_candidate, -1)
+        score[rows] = np.maximum(top, 0.0)
     return best, score
+
+
+def _first_in_window(block_no: np.ndarray, t: np.ndarray, window: int) -> np.ndarray:
+    """Return, per row (sorted by block, then time), the first row of its block within the window."""
+    if len(t) == 0:
+        return np.zeros(0, dtype=np.int64)
+    span = int(t.max() - t.min()) + window + 1
+    key = block_no.astype(np.int64) * span + (t - t.min() + window)
+    return np.searchsorted(key, key - window, side="left")
 
 
 def _running_group_counts(frame: pd.DataFrame) -> dict[str, np.ndarray]:

@@ -170,3 +170,28 @@ def test_text_vectors_built_in_batches_equal_the_whole(ingested, monkeypatch):
     monkeypatch.setattr(features.dedup, "_BIGRAM_BATCH", 7)
     batched = features.dedup.char_bigrams(texts)
     assert batched.shape == whole.shape and (batched != whole).nnz == 0
+
+
+@pytest.mark.parametrize("pairs", [256 * 2048, 400])
+def test_matching_many_blocks_at_once_finds_what_each_case_finds_alone(
+    ingested, pairs, monkeypatch
+):
+    """Wanted rows are matched in chunks that span communities; one row per chunk cannot span.
+
+    With stored history, so that chunks also run over rows that are not matched themselves, and
+    with a pair budget that cuts chunks short.
+    """
+    import features.dedup
+
+    monkeypatch.setattr(features.dedup, "_CHUNK_PAIRS", pairs)
+
+    cases = ingested.cases
+    cut = cases["reported_at"].max().normalize() - pd.Timedelta(days=13)
+    past = merge_cases(cases[cases["reported_at"] < cut])
+    stored = cases[cases["reported_at"] < cut].assign(group_id=past["group_id"].to_numpy())
+    today = cases[cases["reported_at"] >= cut]
+    spanning = merge_cases(today, stored)
+    monkeypatch.setattr(features.dedup, "_CHUNK", 1)
+    alone = merge_cases(today, stored)
+    assert spanning["match_score"].gt(0).mean() > 0.3  # most cases have an eligible candidate
+    pd.testing.assert_frame_equal(spanning, alone)
