@@ -12,7 +12,10 @@ import opencc
 # Whitespace between two CJK characters carries no meaning in Chinese; elsewhere it separates words.
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef"
 _SPACE_BETWEEN_CJK = re.compile(rf"(?<=[{_CJK}])\s+(?=[{_CJK}])")
-_SPACE_NEXT_TO_CJK_PUNCT = re.compile(r"\s*([，。、；：！？“”‘’（）【】《》])\s*")
+_CJK_PUNCT = "，。、；：！？“”‘’（）【】《》"
+# Whitespace before or after Chinese punctuation: a match needs whitespace, so the many marks with
+# none around them cost nothing (matching every mark and substituting it by itself cost 50 us a text).
+_SPACE_NEXT_TO_CJK_PUNCT = re.compile(rf"\s+(?=[{_CJK_PUNCT}])|(?<=[{_CJK_PUNCT}])\s+")
 _RUNS_OF_SPACE = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u200b-\u200f\ufeff]")
 
@@ -41,7 +44,7 @@ def normalise_text(text: str | None) -> str:
     text = _t2s().convert(text)
     text = _to_chinese_punctuation(text)
     text = _SPACE_BETWEEN_CJK.sub("", text)
-    text = _SPACE_NEXT_TO_CJK_PUNCT.sub(r"\1", text)
+    text = _SPACE_NEXT_TO_CJK_PUNCT.sub("", text)
     return _RUNS_OF_SPACE.sub(" ", text).strip()
 
 

@@ -73,6 +73,15 @@ def test_the_wide_form_shortcut_gives_exactly_nfkc(text):
     )
 
 
+@given(st.text(alphabet=st.sampled_from([*"，。“”（）【】《》,.邻居ab1 \t\n\u3000"]), max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_whitespace_around_chinese_punctuation_goes_as_the_one_pattern_removed_it(text):
+    from features.text import _SPACE_NEXT_TO_CJK_PUNCT
+
+    matching_every_mark = re.compile(r"\s*([，。、；：！？“”‘’（）【】《》])\s*")
+    assert _SPACE_NEXT_TO_CJK_PUNCT.sub("", text) == matching_every_mark.sub(r"\1", text)
+
+
 def test_valid_id_number_checks_the_check_digit():
     assert valid_id_number(VALID_ID)
     assert not valid_id_number(VALID_ID[:-1] + "1")
