@@ -27,7 +27,7 @@ from models.metrics import grade_metrics
 from models.thresholds import RISK_CLASSES, apply_thresholds, choose_thresholds, is_ordinal
 
 # From this many labelled cases on (and with more than one core), the baselines run in a process of
-# their own while the grader trains: their plain jieba and single-threaded logistic regressions
+# their own while the grader trains: their jieba cutting and single-threaded logistic regressions
 # fill the core the grader leaves idle in its own single-threaded steps.
 BACKGROUND_MIN_CASES = 50_000
 BASELINE_COLUMNS = ["description", "reported_at"]
