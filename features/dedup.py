@@ -200,9 +200,11 @@ def _used_columns(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
     A product with the transpose costs time in the number of columns; hashed bigrams leave most
     of their 2**_BIGRAM_BITS columns empty.
     """
-    used, indices = np.unique(matrix.indices, return_inverse=True)
+    used = np.bincount(matrix.indices, minlength=matrix.shape[1]) > 0
+    position = np.cumsum(used) - 1
     return sparse.csr_matrix(
-        (matrix.data, indices.reshape(-1), matrix.indptr), shape=(matrix.shape[0], len(used))
+        (matrix.data, position[matrix.indices], matrix.indptr),
+        shape=(matrix.shape[0], int(used.sum())),
     )
 
 

@@ -193,5 +193,5 @@ def test_matching_many_blocks_at_once_finds_what_each_case_finds_alone(
     spanning = merge_cases(today, stored)
     monkeypatch.setattr(features.dedup, "_CHUNK", 1)
     alone = merge_cases(today, stored)
-    assert spanning["match_score"].gt(0).mean() > 0.3  # most cases have an eligible candidate
+    assert spanning["match_score"].gt(0).mean() > 0.3  # the comparison is not of empty matches
     pd.testing.assert_frame_equal(spanning, alone)
