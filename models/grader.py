@@ -378,7 +378,12 @@ class RiskGrader:
             slice(start, start + _PREDICT_CHUNK)
             for start in range(0, max(len(cases), 1), _PREDICT_CHUNK)
         ]
-        features = [self._featurise(cases.iloc[rows]) for rows in chunks]
+        features = []
+        for rows in chunks:
+            X, text = self._featurise(cases.iloc[rows])
+            # The n-gram block (about 1 KB a case) serves only the words reasons quote: find those
+            # now and let the block go, rather than hold every chunk's until the reasons are said.
+            features.append((X, self.quoted_words(text) if reasons else None))
         proba = np.vstack([self._calibrated(X) for X, _ in features])
         days = cases["reported_at"] if days is None else days
         grade, demoted = apply_thresholds(proba, self.thresholds_, days)
@@ -398,8 +403,8 @@ class RiskGrader:
         if reasons:
             said = [
                 phrases
-                for rows, (X, text) in zip(chunks, features, strict=True)
-                for phrases in self.explain(cases.iloc[rows], X, grade[rows], text=text)
+                for rows, (X, words) in zip(chunks, features, strict=True)
+                for phrases in self.explain(cases.iloc[rows], X, grade[rows], words=words)
             ]
             out["reasons"] = [
                 "；".join(([OVER_CAPACITY_REASON] if d else []) + r)
@@ -415,6 +420,7 @@ class RiskGrader:
         k: int = 3,
         method: str = "path",
         text=None,
+        words: dict[str, np.ndarray] | None = None,
     ) -> list[list[str]]:
         """Return up to k reasons per case, from the model's own feature contributions.
 
@@ -424,15 +430,16 @@ class RiskGrader:
         "treeshap" (LightGBM's pred_contrib; about a hundred times slower, same raw-score sums).
         text: the cases' n-gram block (from _featurise); a reason carried by the text model's
         score then quotes the word that raised that score most. Without it such reasons go unsaid.
+        words: those words already found, quoted_words(text), in place of the block.
         """
         descriptions = cases["description"].to_numpy(dtype=object)
         found: dict[int, _CaseEvidence] = {}
-        words: dict[str, np.ndarray] = {}  # per text score, every case's word (found once)
+        words = dict(words or {})  # per text score, every case's word (found once)
 
         def text_word(name: str, i: int) -> str | None:
-            if text is None:
-                return None
             if name not in words:
+                if text is None:
+                    return None
                 words[name] = self._text_words(name, text)
             return words[name][i]
 
@@ -474,6 +481,12 @@ class RiskGrader:
                 for i, phrases in zip(chosen, said, strict=True):
                     out[i] = phrases
         return out
+
+    def quoted_words(self, text) -> dict[str, np.ndarray]:
+        """Return, per text-model score, each case's word to quote (see _text_words)."""
+        if getattr(self, "text_model_", None) is None:
+            return {}
+        return {name: self._text_words(name, text) for name in self.text_model_.names}
 
     def _text_words(self, name: str, text) -> np.ndarray:
         """Return per case the quotable word among its n-grams that raised text-model score `name`

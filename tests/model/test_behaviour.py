@@ -111,6 +111,7 @@ def test_reasons_are_plain_chinese_from_the_models_contributions(grader, cases_w
     assert len(flagged) and (flagged["reasons"].str.len() > 0).mean() > 0.9
     phrases = {p for r in flagged["reasons"] for p in r.split("；") if p}
     assert all(not p.isascii() for p in phrases)
+    assert any(p.startswith("描述含“") for p in phrases)  # the text model's words are quoted
     threat = cases.assign(description="当事人甲扬言要报复对方，手持菜刀，情绪激动")
     said = grader.predict(threat.head(20))
     assert said["reasons"].str.contains("威胁性言语|持械").mean() > 0.5
@@ -201,6 +202,8 @@ def test_boosters_read_named_features_and_text_scores_and_quote_the_text_models_
     grade = np.full(len(cases), 2)
     with_text = grader.explain(cases, X, grade, text=text)
     without = grader.explain(cases, X, grade)
+    # predict finds the words per chunk and lets the block go: the reasons are the same.
+    assert grader.explain(cases, X, grade, words=grader.quoted_words(text)) == with_text
     said = [set(a) - set(b) for a, b in zip(with_text, without, strict=True)]
     assert any(said) and all(p.startswith("描述含“") for s in said for p in s)
 
