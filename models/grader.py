@@ -498,12 +498,23 @@ class RiskGrader:
             )
             self._words = np.array([n[5:].replace(" ", "") for n in names], dtype=object)
         weights = np.where(self._quotable, self.text_model_.coefficients(name), 0.0)
-        raised = sparse.csr_matrix(sparse.csr_matrix(text).multiply(weights[None, :]))
-        raised.data = np.maximum(raised.data, 0)
-        raised.eliminate_zeros()
-        best = np.asarray(raised.argmax(axis=1)).ravel()
-        found = np.diff(raised.indptr) > 0
-        return np.where(found, self._words[best], None)
+        text = sparse.csr_matrix(text)
+        if not text.has_sorted_indices:
+            text = text.sorted_indices()
+        raised = text.data * weights[text.indices]
+        up = raised > 0
+        rows = np.repeat(np.arange(text.shape[0]), np.diff(text.indptr))[up]
+        raised, columns = raised[up], text.indices[up]
+        out = np.full(text.shape[0], None, dtype=object)
+        if not len(rows):
+            return out
+        # Per row the largest raise, the lowest column among equals (as a sparse argmax).
+        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        top = np.maximum.reduceat(raised, starts)
+        at_top = np.flatnonzero(raised == np.repeat(top, np.diff(np.r_[starts, len(rows)])))
+        first = at_top[np.r_[True, rows[at_top][1:] != rows[at_top][:-1]]]
+        out[rows[first]] = self._words[columns[first]]
+        return out
 
     def contributions(self, booster: str, X, method: str = "path") -> list[sparse.csr_matrix]:
         """Return a booster's (cases x features) raw-score contributions, one matrix per class."""
