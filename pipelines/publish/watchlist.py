@@ -72,6 +72,10 @@ _WIDTHS = {
 _FOLLOW_UP_INPUTS = ("dispute_type", "description", "status", "hist_party_n_365")
 
 
+def _follow_up_inputs(scored: pd.DataFrame) -> pd.DataFrame:
+    return scored[[c for c in _FOLLOW_UP_INPUTS if c in scored]]
+
+
 def follow_up_reasons(scored: pd.DataFrame) -> list[list[str]]:
     """Return, per case, why a 低 case still needs a blue ticket (empty: it does not)."""
     from features.lexicon import find_cues, load_lexicon
@@ -81,7 +85,7 @@ def follow_up_reasons(scored: pd.DataFrame) -> list[list[str]]:
     terms = [t for c in load_lexicon().categories if c.name in followed for t in c.terms]
     mentions = re.compile("|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)))
     out = []
-    for row in scored[[c for c in _FOLLOW_UP_INPUTS if c in scored]].itertuples(index=False):
+    for row in _follow_up_inputs(scored).itertuples(index=False):
         why = []
         if row.dispute_type == "婚恋家庭":
             why.append("婚恋家庭纠纷，无论调解与否均需跟进")
@@ -101,8 +105,9 @@ def assign_tickets(scored: pd.DataFrame) -> pd.DataFrame:
     """Return scored cases with ticket, deadline and the reasons a dispatcher reads."""
     low = ~scored["grade"].isin(list(TICKETS)).to_numpy()  # only these can need a blue ticket
     follow: list[list[str]] = [[] for _ in range(len(scored))]
-    inputs = scored[[c for c in _FOLLOW_UP_INPUTS if c in scored]]
-    for i, why in zip(np.flatnonzero(low), follow_up_reasons(inputs[low]), strict=True):
+    # Rows picked from the four columns, not from all of them.
+    inputs = _follow_up_inputs(scored)[low]
+    for i, why in zip(np.flatnonzero(low), follow_up_reasons(inputs), strict=True):
         follow[i] = why
     ticket, deadline, reasons = [], [], []
     for grade, model_reasons, extra in zip(
