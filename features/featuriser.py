@@ -20,9 +20,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
 
 from features.calendar import calendar_features
-from features.char_ngrams import char_tfidf
 from features.context import context_columns
 from features.lexicon import lexicon_features, load_lexicon, strip_cues
+from features.ngrams import char_tfidf, word_tfidf
 from features.pii import ID_TOKEN, NAME_TOKEN, PHONE_TOKEN
 from features.segment import Segmenter, chunk_rows, map_chunks, processes
 from features.text import normalise_texts
@@ -140,7 +140,7 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
         blocks = [sparse.csr_matrix(self.dense_features(cases, texts, free).to_numpy(np.float32))]
         if self.word_vectorizer_ is not None:
             segment = self.segmenter_.transform if parallel_segmenter else self.segmenter_._segment
-            blocks.append(self.word_vectorizer_.transform(segment(free)))
+            blocks.append(word_tfidf(self.word_vectorizer_, segment(free)))
         if self.char_vectorizer_ is not None:
             blocks.append(char_tfidf(self.char_vectorizer_, free))
         return sparse.hstack(blocks, format="csr", dtype=np.float32)

@@ -128,7 +128,7 @@ def test_code_point_char_tfidf_equals_sklearns(city, ngrams):
     import numpy as np
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from features.char_ngrams import char_tfidf
+    from features.ngrams import char_tfidf
 
     texts = city.export["案情描述"].head(400).fillna("").tolist()
     vectorizer = TfidfVectorizer(
@@ -148,8 +148,48 @@ def test_code_point_char_tfidf_equals_sklearns(city, ngrams):
         "  前后空格  ",
         "\u3000全角空格",
     ]
-    expected = vectorizer.transform(texts + edge).tocsr()
-    got = char_tfidf(vectorizer, texts + edge)
+    expected = vectorizer.transform(texts + edge)
+    vectorizer.transform = not_sklearn  # the integer path computes it, not a fallback to sklearn
+    assert_same_matrix(char_tfidf(vectorizer, texts + edge), expected)
+
+
+@pytest.mark.parametrize("ngrams", [(1, 2), (1, 3), (2, 2)])
+def test_token_number_word_tfidf_equals_sklearns(city, ngrams):
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from features.featuriser import _split
+    from features.ngrams import word_tfidf
+
+    segmented = Segmenter().fit().transform(city.export["案情描述"].head(400).fillna(""))
+    vectorizer = TfidfVectorizer(
+        tokenizer=_split,
+        token_pattern=None,
+        lowercase=False,
+        ngram_range=ngrams,
+        min_df=2,
+        max_features=1500,
+        sublinear_tf=True,
+        dtype=np.float32,
+    ).fit(segmented)
+    longest = max(vectorizer.vocabulary_, key=lambda term: term.count(" "))
+    assert longest.count(" ") == ngrams[1] - 1
+    edge = ["", "  ", "纠纷", "未见过的词", f"{longest} {longest}", f"{longest}\t\t未见 {longest}"]
+    expected = vectorizer.transform(segmented + edge)
+    vectorizer.transform = not_sklearn
+    got = word_tfidf(vectorizer, segmented + edge)
+    assert_same_matrix(got, expected)
+    assert got[len(segmented) + 4].nnz > 0  # the edge texts reach the vocabulary
+
+
+def not_sklearn(texts):
+    raise AssertionError("fell back to sklearn's transform")
+
+
+def assert_same_matrix(got, expected):
+    import numpy as np
+
+    got, expected = got.tocsr(), expected.tocsr()
     expected.sort_indices()
     got.sort_indices()
     assert got.dtype == expected.dtype and got.shape == expected.shape
