@@ -81,6 +81,11 @@ def load_lexicon() -> Lexicon:
     )
 
 
+# Joins the texts that lexicon_features searches as one: no term, number or unit pattern matches it,
+# and normalised text holds no control characters.
+_SEPARATOR = "\x00"
+
+
 @dataclass
 class Hits:
     """What the lexicon found in one text."""
@@ -92,9 +97,9 @@ class Hits:
     people: int  # largest headcount, 0 if none
 
 
-def _negated(text: str, start: int, lex: Lexicon) -> bool:
-    """Return whether a negator cancels the cue at `start`."""
-    lo = max(0, start - lex.window)
+def _negated(text: str, start: int, lex: Lexicon, text_start: int = 0) -> bool:
+    """Return whether a negator cancels the cue at `start` (text_start: where its text begins)."""
+    lo = max(text_start, start - lex.window)
     # Most cues have no negator anywhere in their window: one regex search, no slicing, says so.
     if lex.negator_pattern.search(text, lo, start) is None:
         return False
@@ -127,24 +132,70 @@ def find_cues(text: str, lex: Lexicon | None = None) -> Hits:
             first.setdefault(category, match.group(0))
     amount = 0.0
     for number, unit in lex.amount_pattern.findall(text):
-        value = float(number) * {"万": 10000, "千": 1000}.get(unit, 1)
-        amount = max(amount, value)
+        amount = max(amount, _yuan(number, unit))
     people = max((int(n) for n in lex.people_pattern.findall(text)), default=0)
     return Hits(counts, negated, first, amount, people)
 
 
+def _yuan(number: str, unit: str | None) -> float:
+    return float(number) * {"万": 10000, "千": 1000}.get(unit, 1)
+
+
 def lexicon_features(texts: Iterable[str]) -> pd.DataFrame:
-    """Return per text: lex_<category> counts, lex_neg_<category> counts, amount and headcount."""
+    """Return per text: lex_<category> counts, lex_neg_<category> counts, amount and headcount.
+
+    The texts are searched as one string, joined by a character that none of the shipped patterns
+    can match, and each match is given to its text; negators are looked for within the cue's own
+    text. The result equals find_cues applied text by text (tests/code/test_lexicon_and_segment.py).
+    """
     lex = load_lexicon()
-    hits = [find_cues(t or "", lex) for t in texts]
+    texts = [t or "" for t in texts]
+    alone = {i: t for i, t in enumerate(texts) if _SEPARATOR in t}
+    searched = ["" if i in alone else t for i, t in enumerate(texts)]
+    joined = _SEPARATOR.join(searched)
+    starts = np.cumsum([0, *(len(t) + 1 for t in searched[:-1])])
+
+    def text_of(matches: list[re.Match]) -> np.ndarray:
+        at = np.fromiter((m.start() for m in matches), np.int64, len(matches))
+        return np.searchsorted(starts, at, side="right") - 1
+
+    column = {name: i for i, name in enumerate(lex.names)}
+    cues = list(lex.term_pattern.finditer(joined))
+    cue_text = text_of(cues)
+    category = np.fromiter((column[lex.category_of[m.group(0)]] for m in cues), np.int64, len(cues))
+    negated = np.fromiter(
+        (_negated(joined, m.start(), lex, starts[t]) for m, t in zip(cues, cue_text, strict=True)),
+        bool,
+        len(cues),
+    )
+    fired = np.zeros((len(texts), len(column)))
+    cancelled = np.zeros((len(texts), len(column)))
+    np.add.at(fired, (cue_text[~negated], category[~negated]), 1)
+    np.add.at(cancelled, (cue_text[negated], category[negated]), 1)
+
+    amounts = list(lex.amount_pattern.finditer(joined))
+    amount = np.zeros(len(texts))
+    np.maximum.at(
+        amount,
+        text_of(amounts),
+        [_yuan(number, unit) for number, unit in (m.groups() for m in amounts)],
+    )
+    people_found = list(lex.people_pattern.finditer(joined))
+    people = np.zeros(len(texts))
+    np.maximum.at(people, text_of(people_found), [float(m.group(1)) for m in people_found])
+
+    for i, text in alone.items():
+        hits = find_cues(text, lex)
+        fired[i] = [hits.counts[name] for name in lex.names]
+        cancelled[i] = [hits.negated[name] for name in lex.names]
+        amount[i], people[i] = hits.amount, hits.people
     columns: dict[str, np.ndarray] = {}
-    for name in lex.names:
-        columns[f"lex_{name}"] = np.fromiter((h.counts[name] for h in hits), float, len(hits))
-    for name in lex.names:
-        columns[f"lex_neg_{name}"] = np.fromiter((h.negated[name] for h in hits), float, len(hits))
-    amount = np.fromiter((h.amount for h in hits), float, len(hits))
+    for name, i in column.items():
+        columns[f"lex_{name}"] = fired[:, i]
+    for name, i in column.items():
+        columns[f"lex_neg_{name}"] = cancelled[:, i]
     columns["lex_amount_log10"] = np.where(amount > 0, np.log10(np.maximum(amount, 1)), np.nan)
-    columns["lex_people"] = np.fromiter((h.people for h in hits), float, len(hits))
+    columns["lex_people"] = people
     return pd.DataFrame(columns)
 
 

@@ -82,6 +82,59 @@ def test_amounts_and_headcounts_are_extracted(text, amount, people):
     assert hits.amount == amount and hits.people == people
 
 
+@given(
+    st.lists(
+        st.lists(
+            st.sampled_from(
+                [
+                    "未",
+                    "没有",
+                    "但",
+                    "，",
+                    "扬言",
+                    "菜刀",
+                    "饮酒",
+                    "集体上访",
+                    "邻居",
+                    "3",
+                    ".5",
+                    "万",
+                    "余",
+                    "元",
+                    "名",
+                    "人",
+                    " ",
+                    "\n",
+                    "\x00",
+                    "",
+                ]
+            ),
+            max_size=12,
+        ).map("".join),
+        max_size=8,
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_lexicon_features_of_all_texts_at_once_equal_find_cues_text_by_text(texts):
+    """A cue, amount or headcount at one text's end never joins the next text's start, a negator
+    never reaches into the next text, and a text holding the joining character still counts."""
+    import numpy as np
+    import pandas as pd
+
+    lex = load_lexicon()
+    hits = [find_cues(t, lex) for t in texts]
+    amount = np.array([h.amount for h in hits], float)
+    expected = pd.DataFrame(
+        {
+            **{f"lex_{c}": np.array([h.counts[c] for h in hits], float) for c in lex.names},
+            **{f"lex_neg_{c}": np.array([h.negated[c] for h in hits], float) for c in lex.names},
+            "lex_amount_log10": np.where(amount > 0, np.log10(np.maximum(amount, 1)), np.nan),
+            "lex_people": np.array([h.people for h in hits], float),
+        }
+    )
+    pd.testing.assert_frame_equal(lexicon_features(texts), expected)
+
+
 def test_lexicon_features_are_named_for_reasons_and_versioned():
     lex = load_lexicon()
     frame = lexicon_features(["扬言报复", "无"])
