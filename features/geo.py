@@ -7,7 +7,11 @@ against an independent implementation's reference pairs.
 
 from __future__ import annotations
 
+import functools
+import itertools
+
 import h3
+import h3.api.basic_int as h3_numbers
 import numpy as np
 
 # Mainland China's bounding box, used to reject coordinates that cannot be right.
@@ -76,6 +80,34 @@ def gcj02_to_wgs84(lon, lat, iterations: int = 4) -> tuple[np.ndarray, np.ndarra
         g_lon, g_lat = wgs84_to_gcj02(w_lon, w_lat)
         w_lon, w_lat = w_lon - (g_lon - lon), w_lat - (g_lat - lat)
     return w_lon, w_lat
+
+
+def h3_cell_numbers(lon, lat, resolution: int) -> np.ndarray:
+    """Return the H3 cell of each point as its 64-bit number, 0 (H3's null) where a coordinate is
+    missing. Numbers skip the hex strings, which joins and neighbour rings need not read."""
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    out = np.zeros(len(lon), dtype=np.int64)
+    out[ok] = np.fromiter(
+        map(functools.partial(h3_numbers.latlng_to_cell, res=resolution), lat[ok], lon[ok]),
+        np.int64,
+        int(ok.sum()),
+    )
+    return out
+
+
+def h3_rings(cells: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Return (row, cell) for every cell within k steps of each row's cell (0: none), itself
+    included. Each distinct cell's ring is asked of H3 once."""
+    rows = np.flatnonzero(cells != 0)
+    distinct, which = np.unique(cells[rows], return_inverse=True)
+    rings = [h3_numbers.grid_disk(int(c), k) for c in distinct]
+    sizes = np.fromiter(map(len, rings), np.int64, len(rings))
+    flat = np.fromiter(itertools.chain.from_iterable(rings), np.int64, int(sizes.sum()))
+    per_row = sizes[which]
+    first = np.repeat((np.cumsum(sizes) - sizes)[which], per_row)
+    within = np.arange(int(per_row.sum())) - np.repeat(np.cumsum(per_row) - per_row, per_row)
+    return np.repeat(rows, per_row), flat[first + within]
 
 
 def h3_cells(lon, lat, resolution: int) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from features.domain import UNRESOLVED_STATUSES
-from features.geo import h3_cells
+from features.geo import h3_cell_numbers, h3_rings
 
 WINDOWS = (7, 30, 90, 365)
 _KEY_SHIFT = np.int64(1) << np.int64(34)  # seconds since 2000 fit in 34 bits until 2544
@@ -153,19 +153,16 @@ def spatial_intensity(
     windows: Sequence[int] = (30, 90),
 ) -> pd.DataFrame:
     """Return recent cases and 高 cases in each case's H3 cell and its ring of neighbours, as of its time."""
-    import h3
-
     events = (
         cases
         if context is None or context.empty
         else pd.concat([context, cases], ignore_index=True)
     )
-    e_cells = h3_cells(events["lon"].to_numpy(), events["lat"].to_numpy(), resolution)
-    q_cells = h3_cells(cases["lon"].to_numpy(), cases["lat"].to_numpy(), resolution)
-    disks = [h3.grid_disk(c, 1) if c is not None else [] for c in q_cells]
-    q_rows = np.repeat(np.arange(len(cases)), [len(d) for d in disks])
-    q_keys = np.array([c for d in disks for c in d], dtype=object)
+    e_cells = h3_cell_numbers(events["lon"].to_numpy(), events["lat"].to_numpy(), resolution)
+    q_cells = e_cells[len(events) - len(cases) :]  # the cases are the events' last rows
+    q_rows, q_keys = h3_rings(q_cells, 1)
     values = {"high": _grade_values(events)["high"]}
+    # An event without a location has cell 0, which no ring holds.
     stats = as_of_stats(
         e_cells,
         events["reported_at"].to_numpy(),
@@ -175,7 +172,7 @@ def spatial_intensity(
         windows,
     )
     out = pd.DataFrame(index=cases.index)
-    located = np.array([c is not None for c in q_cells])
+    located = q_cells != 0
     for name, v in stats.items():
         if name == "days_since":
             continue

@@ -23,6 +23,45 @@ def test_as_of_counts_only_strictly_earlier_events_in_the_window():
     assert stats["days_since"][:3].tolist()[1:] == [4.0, 15.0] and np.isnan(stats["days_since"][0])
 
 
+def test_spatial_counts_equal_a_count_case_by_case(ingested):
+    """Each case's ring of H3 cells holds the events of the 30 days before it; cases without a
+    location get no count, and events without one count nowhere."""
+    import h3
+
+    from features.geo import h3_cells
+    from features.history import spatial_intensity
+
+    cases = ingested.cases.head(800).reset_index(drop=True)
+    cases.loc[::9, "lon"] = np.nan
+    got = spatial_intensity(cases, cases.iloc[:0], resolution=8, windows=(30,))
+    cells = h3_cells(cases["lon"], cases["lat"], 8)
+    t = cases["reported_at"]
+    expected = []
+    for i in range(len(cases)):
+        if cells[i] is None:
+            expected.append(np.nan)
+            continue
+        ring = set(h3.grid_disk(cells[i], 1))
+        earlier = (t < t[i]) & (t >= t[i] - pd.Timedelta(days=30))
+        expected.append(float(sum(c in ring for c in cells[earlier.to_numpy()])))
+    np.testing.assert_array_equal(got["geo_n_30"].to_numpy(), np.array(expected))
+    assert np.nansum(expected) > 100  # the rings are not all empty
+
+
+def test_h3_rings_are_grid_disks_including_a_pentagons():
+    import h3
+    import h3.api.basic_int as h3_numbers
+
+    from features.geo import h3_rings
+
+    pentagon = h3.str_to_int(h3.get_pentagons(8)[0])
+    hexagon = h3.str_to_int(h3.latlng_to_cell(43.17, 124.35, 8))
+    rows, cells = h3_rings(np.array([hexagon, 0, pentagon, hexagon], dtype=np.int64))
+    for row, cell in [(0, hexagon), (2, pentagon), (3, hexagon)]:
+        assert sorted(cells[rows == row]) == sorted(h3_numbers.grid_disk(cell, 1))
+    assert (rows == 1).sum() == 0 and (rows == 2).sum() == 6
+
+
 def test_a_cases_features_never_change_when_later_cases_are_appended(ingested):
     cases = ingested.cases.sort_values("reported_at", ignore_index=True)
     cut = cases["reported_at"].quantile(0.7)
