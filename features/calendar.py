@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import warnings
 
 import chinese_calendar
@@ -31,7 +32,7 @@ def holiday_table(start: dt.date, end: dt.date) -> pd.DataFrame:
         min(dt.date(last_year, 12, 31), dt.date(end.year + 1, 12, 31)),
         freq="D",
     )
-    known = {d: chinese_calendar.get_holiday_detail(d.date()) for d in span}
+    known = _official_days(span[0].date(), span[-1].date()) if len(span) else {}
     # A named day that is not off is a make-up workday (调休), not part of the holiday.
     days_off = {d: name for d, (off, name) in known.items() if off and name is not None}
     named = np.array(list(days_off), dtype="datetime64[ns]")
@@ -65,6 +66,16 @@ def holiday_table(start: dt.date, end: dt.date) -> pd.DataFrame:
             "days_to_spring_festival": _days_to_next(values, spring_starts, in_range),
         }
     )
+
+
+@functools.lru_cache(maxsize=16)
+def _official_days(first: dt.date, last: dt.date) -> dict[pd.Timestamp, tuple[bool, str | None]]:
+    """Return (day off, holiday name) of each day in [first, last]: the calendar's answers, asked
+    once per span (a scoring run asks for the same years several times). Not to be mutated."""
+    return {
+        d: chinese_calendar.get_holiday_detail(d.date())
+        for d in pd.date_range(first, last, freq="D")
+    }
 
 
 def _days_to_next(days: np.ndarray, events: np.ndarray, valid: np.ndarray) -> np.ndarray:
