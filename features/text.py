@@ -17,6 +17,7 @@ _CJK_PUNCT = "，。、；：！？“”‘’（）【】《》"
 # none around them cost nothing (matching every mark and substituting it by itself cost 50 us a text).
 _SPACE_NEXT_TO_CJK_PUNCT = re.compile(rf"\s+(?=[{_CJK_PUNCT}])|(?<=[{_CJK_PUNCT}])\s+")
 _RUNS_OF_SPACE = re.compile(r"\s+")
+_ANY_SPACE = re.compile(r"\s")
 _CONTROL = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u200b-\u200f\ufeff]")
 
 
@@ -43,6 +44,8 @@ def normalise_text(text: str | None) -> str:
     text = _CONTROL.sub("", text)
     text = _t2s().convert(text)
     text = _to_chinese_punctuation(text)
+    if _ANY_SPACE.search(text) is None:  # as most case texts: the rest would leave it as it is
+        return text
     text = _SPACE_BETWEEN_CJK.sub("", text)
     text = _SPACE_NEXT_TO_CJK_PUNCT.sub("", text)
     return _RUNS_OF_SPACE.sub(" ", text).strip()

@@ -45,6 +45,23 @@ def test_normalise_keeps_ascii_punctuation_between_digits():
 
 @given(
     st.text(
+        alphabet=st.sampled_from([*"來電人反映，。：３ab ,(\t\u3000\xa0\x1c\u200b"]), max_size=30
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_normalise_skips_the_whitespace_steps_only_when_they_would_change_nothing(text):
+    import unicodedata
+
+    import features.text as t
+
+    steps = unicodedata.normalize("NFKC", text.translate(t._WIDE_FORMS))
+    steps = t._to_chinese_punctuation(t._t2s().convert(t._CONTROL.sub("", steps)))
+    steps = t._SPACE_NEXT_TO_CJK_PUNCT.sub("", t._SPACE_BETWEEN_CJK.sub("", steps))
+    assert normalise_text(text) == t._RUNS_OF_SPACE.sub(" ", steps).strip()
+
+
+@given(
+    st.text(
         alphabet=st.sampled_from([*"來電人反映鄰居噪音，。：３５ab \t\n!?(),工资擾賠"]), max_size=60
     )
 )
