@@ -8,6 +8,7 @@ difference of cumulative sums.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -125,24 +126,32 @@ def entity_history(
         for name, v in stats.items():
             out[f"hist_{level}_{name}"] = v
 
-    # Parties: one event per (case, party key); a case takes the worst of its parties.
-    e_rows = np.repeat(np.arange(len(events)), [len(k) for k in events["party_keys"]])
-    e_keys = np.array([k for ks in events["party_keys"] for k in ks], dtype=object)
-    q_rows = np.repeat(np.arange(len(cases)), [len(k) for k in cases["party_keys"]])
-    q_keys = np.array([k for ks in cases["party_keys"] for k in ks], dtype=object)
+    # Parties: one event per (case, party key); a case takes the worst of its parties. The cases
+    # are the events' last rows, so their party keys are the last ones.
+    per_event = np.fromiter(map(len, events["party_keys"]), np.int64, len(events))
+    e_rows = np.repeat(np.arange(len(events)), per_event)
+    e_keys = np.fromiter(
+        itertools.chain.from_iterable(events["party_keys"]), object, int(per_event.sum())
+    )
+    first_query = int(per_event[: len(events) - len(cases)].sum())
+    q_rows = e_rows[first_query:] - (len(events) - len(cases))
     stats = as_of_stats(
         e_keys,
         events["reported_at"].to_numpy()[e_rows],
         {k: v[e_rows] for k, v in values.items()},
-        q_keys,
+        e_keys[first_query:],
         cases["reported_at"].to_numpy()[q_rows],
         windows,
     )
+    # q_rows ascend: each case with parties is one run, reduced at its start.
+    with_parties = np.flatnonzero(per_event[len(events) - len(cases) :])
+    starts = np.searchsorted(q_rows, with_parties)
     for name, v in stats.items():
-        agg = "min" if name == "days_since" else "max"
-        per_case = pd.Series(v).groupby(q_rows).agg(agg)
-        fill = np.nan if name == "days_since" else 0.0
-        out[f"hist_party_{name}"] = per_case.reindex(range(len(cases)), fill_value=fill).to_numpy()
+        per_case = np.full(len(cases), np.nan if name == "days_since" else 0.0)
+        if len(starts):
+            reduce = np.fmin if name == "days_since" else np.maximum  # fmin: NaN where no prior
+            per_case[with_parties] = reduce.reduceat(v, starts)
+        out[f"hist_party_{name}"] = per_case
     return out
 
 
