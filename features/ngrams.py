@@ -2,7 +2,7 @@
 
 sklearn's analyzers build every n-gram as a Python string and look it up in a dict, which was most
 of the featuriser's time. Here every n-gram of every text becomes one integer key at once, and the
-fitted vocabulary is searched as a sorted array of keys:
+fitted vocabulary is looked up as a hash index of keys:
 
 - characters: 21 bits a code point, so up to three characters fit in 64 bits and n-grams of
   different lengths never collide;
@@ -20,6 +20,7 @@ import re
 from itertools import chain, repeat
 
 import numpy as np
+import pandas as pd
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
@@ -71,14 +72,8 @@ def word_tfidf(vectorizer: TfidfVectorizer, texts: list[str]) -> sparse.csr_matr
         (_word_key(term, number_of, base) for term in terms), np.int64, len(terms)
     )
     columns = np.fromiter(vectorizer.vocabulary_.values(), np.int64, len(terms))
-    order = np.argsort(term_keys)
     return _tfidf(
-        vectorizer,
-        np.concatenate(docs),
-        np.concatenate(keys),
-        term_keys[order],
-        columns[order],
-        len(texts),
+        vectorizer, np.concatenate(docs), np.concatenate(keys), term_keys, columns, len(texts)
     )
 
 
@@ -108,9 +103,10 @@ def _tfidf(
     columns: np.ndarray,
     n_texts: int,
 ) -> sparse.csr_matrix:
-    """Return the weighted counts of the n-grams (doc, key) that are in the sorted vocabulary."""
-    at = np.minimum(np.searchsorted(vocabulary_keys, key), max(len(vocabulary_keys) - 1, 0))
-    hit = vocabulary_keys[at] == key if len(vocabulary_keys) else np.zeros(len(key), bool)
+    """Return the weighted counts of the n-grams (doc, key) that are in the vocabulary (its terms'
+    keys, each with its column)."""
+    at = pd.Index(vocabulary_keys).get_indexer(key)  # a hash lookup: 4x a binary search here
+    hit = at >= 0
     counts = sparse.csr_matrix(
         (np.ones(int(hit.sum()), vectorizer.dtype), (doc[hit], columns[at[hit]])),
         shape=(n_texts, len(columns)),
@@ -133,11 +129,9 @@ def _key(term: str) -> int:
 
 
 def _vocabulary_keys(vocabulary: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Return the vocabulary's n-gram keys, sorted, and the column of each."""
+    """Return the vocabulary's n-gram keys and the column of each."""
     keys = np.fromiter((_key(t) for t in vocabulary), np.uint64, len(vocabulary))
-    columns = np.fromiter(vocabulary.values(), np.int64, len(vocabulary))
-    order = np.argsort(keys)
-    return keys[order], columns[order]
+    return keys, np.fromiter(vocabulary.values(), np.int64, len(vocabulary))
 
 
 def _ngram_keys(texts: list[str], ngram_range: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
