@@ -17,6 +17,7 @@ equal `vectorizer.transform(texts)` exactly (tests/code/test_lexicon_and_segment
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from itertools import chain, repeat
 
 import numpy as np
@@ -28,15 +29,23 @@ from sklearn.preprocessing import normalize
 _WHITE_SPACES = re.compile(r"\s\s+")  # the char analyzer's own whitespace rule
 _BITS = 21  # every code point fits in 21 bits
 MAX_N = 3  # 3 x 21 bits fit in a uint64
+# Texts keyed at a time: a key array per n-gram of a batch, and each word a string until it is
+# numbered. A 100,000-text chunk keyed at once held 660 MB (characters) and 720 MB (words).
+_BATCH = 10000
 
 
 def char_tfidf(vectorizer: TfidfVectorizer, texts: list[str]) -> sparse.csr_matrix:
     """Return vectorizer.transform(texts) for a fitted analyzer="char" TfidfVectorizer."""
     if vectorizer.analyzer != "char" or not _plain(vectorizer) or vectorizer.ngram_range[1] > MAX_N:
         return vectorizer.transform(texts)
-    vocabulary_keys, columns = _vocabulary_keys(vectorizer.vocabulary_)
-    doc, key = _ngram_keys(texts, vectorizer.ngram_range)
-    return _tfidf(vectorizer, doc, key, vocabulary_keys, columns, len(texts))
+    terms = list(vectorizer.vocabulary_)
+    term_keys = np.fromiter(map(_char_key, terms), np.uint64, len(terms))
+    return _tfidf(
+        vectorizer,
+        texts,
+        lambda batch: _char_ngram_keys(batch, vectorizer.ngram_range),
+        term_keys,
+    )
 
 
 def word_tfidf(vectorizer: TfidfVectorizer, texts: list[str]) -> sparse.csr_matrix:
@@ -52,29 +61,20 @@ def word_tfidf(vectorizer: TfidfVectorizer, texts: list[str]) -> sparse.csr_matr
     if high > MAX_N or base**high >= 2**63:
         return vectorizer.transform(texts)
     tokenize = vectorizer.build_tokenizer()
-    tokens = [tokenize(t) for t in texts]
-    lengths = np.fromiter(map(len, tokens), np.int64, len(tokens))
-    every_token = chain.from_iterable(tokens)
-    number = np.fromiter(map(number_of.get, every_token, repeat(0)), np.int64, int(lengths.sum()))
-    doc = np.repeat(np.arange(len(texts)), lengths)
-    room = np.cumsum(lengths)[doc] - np.arange(len(number))  # tokens left in the text
-    docs, keys = [], []
-    for n in range(low, high + 1):
-        start = np.flatnonzero(room >= n)
-        key = np.zeros(len(start), np.int64)
-        known_only = np.ones(len(start), bool)
-        for i in range(n):
-            key = key * base + number[start + i]
-            known_only &= number[start + i] > 0
-        docs.append(doc[start[known_only]])
-        keys.append(key[known_only])
+
+    def keys_of(batch: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        tokens = [tokenize(t) for t in batch]
+        lengths = np.fromiter(map(len, tokens), np.int64, len(tokens))
+        every_token = chain.from_iterable(tokens)
+        number = np.fromiter(
+            map(number_of.get, every_token, repeat(0)), np.int64, int(lengths.sum())
+        )
+        return _ngram_keys(number, lengths, (low, high), base, known=lambda part: part > 0)
+
     term_keys = np.fromiter(
         (_word_key(term, number_of, base) for term in terms), np.int64, len(terms)
     )
-    columns = np.fromiter(vectorizer.vocabulary_.values(), np.int64, len(terms))
-    return _tfidf(
-        vectorizer, np.concatenate(docs), np.concatenate(keys), term_keys, columns, len(texts)
-    )
+    return _tfidf(vectorizer, texts, keys_of, term_keys)
 
 
 def _plain(vectorizer: TfidfVectorizer) -> bool:
@@ -88,28 +88,30 @@ def _plain(vectorizer: TfidfVectorizer) -> bool:
     )
 
 
-def _word_key(term: list[str], number_of: dict[str, int], base: int) -> int:
-    key = 0
-    for token in term:
-        key = key * base + number_of[token]
-    return key
-
-
 def _tfidf(
     vectorizer: TfidfVectorizer,
-    doc: np.ndarray,
-    key: np.ndarray,
-    vocabulary_keys: np.ndarray,
-    columns: np.ndarray,
-    n_texts: int,
+    texts: list[str],
+    keys_of: Callable[[list[str]], tuple[np.ndarray, np.ndarray]],
+    term_keys: np.ndarray,
 ) -> sparse.csr_matrix:
-    """Return the weighted counts of the n-grams (doc, key) that are in the vocabulary (its terms'
-    keys, each with its column)."""
-    at = pd.Index(vocabulary_keys).get_indexer(key)  # a hash lookup: 4x a binary search here
-    hit = at >= 0
+    """Return the weighted counts of the texts' n-grams that are in the vocabulary.
+
+    keys_of(batch) gives (text within the batch, key) of every n-gram of a batch of texts;
+    term_keys holds the vocabulary's keys in the order of vectorizer.vocabulary_.
+    """
+    terms = pd.Index(term_keys)  # a hash lookup: 4x a binary search in the sorted keys
+    columns = np.fromiter(vectorizer.vocabulary_.values(), np.int32, len(term_keys))
+    rows, cols = [np.zeros(0, np.int32)], [np.zeros(0, np.int32)]
+    for first in range(0, len(texts), _BATCH):
+        doc, key = keys_of(texts[first : first + _BATCH])
+        at = terms.get_indexer(key)
+        hit = at >= 0
+        rows.append((doc[hit] + first).astype(np.int32))
+        cols.append(columns[at[hit]])
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
     counts = sparse.csr_matrix(
-        (np.ones(int(hit.sum()), vectorizer.dtype), (doc[hit], columns[at[hit]])),
-        shape=(n_texts, len(columns)),
+        (np.ones(len(rows), vectorizer.dtype), (rows, cols)),
+        shape=(len(texts), len(columns)),
         dtype=vectorizer.dtype,
     )
     counts.sum_duplicates()
@@ -118,35 +120,59 @@ def _tfidf(
         counts.data += 1.0
     if vectorizer.use_idf:
         counts.data *= vectorizer.idf_[counts.indices]
-    return normalize(counts, norm=vectorizer.norm, copy=False) if vectorizer.norm else counts
+    if not vectorizer.norm or len(texts) == 0:  # sklearn's normalize refuses an empty matrix
+        return counts
+    return normalize(counts, norm=vectorizer.norm, copy=False)
 
 
-def _key(term: str) -> int:
+def _ngram_keys(
+    units: np.ndarray,
+    lengths: np.ndarray,
+    ngram_range: tuple[int, int],
+    base: int,
+    known: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (text, key) of every n-gram of consecutive units within a text.
+
+    units: every text's units (code points or token numbers) one after another, lengths[i] of
+    text i; a key holds an n-gram's units as digits in `base`. With `known`, an n-gram is kept
+    only where known(unit) holds for each of its units.
+    """
+    doc = np.repeat(np.arange(len(lengths)), lengths)
+    room = np.cumsum(lengths)[doc] - np.arange(len(units))  # units left in the text
+    dtype = units.dtype.type
+    docs, keys = [], []
+    for n in range(ngram_range[0], ngram_range[1] + 1):
+        start = np.flatnonzero(room >= n)
+        key = np.zeros(len(start), units.dtype)
+        keep = np.ones(len(start), bool)
+        for i in range(n):
+            part = units[start + i]
+            key = key * dtype(base) + part
+            if known is not None:
+                keep &= known(part)
+        docs.append(doc[start[keep]] if known is not None else doc[start])
+        keys.append(key[keep] if known is not None else key)
+    return np.concatenate(docs), np.concatenate(keys)
+
+
+def _char_key(term: str) -> int:
     key = 0
     for ch in term:
         key = (key << _BITS) | ord(ch)
     return key
 
 
-def _vocabulary_keys(vocabulary: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Return the vocabulary's n-gram keys and the column of each."""
-    keys = np.fromiter((_key(t) for t in vocabulary), np.uint64, len(vocabulary))
-    return keys, np.fromiter(vocabulary.values(), np.int64, len(vocabulary))
-
-
-def _ngram_keys(texts: list[str], ngram_range: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Return (document, key) of every character n-gram of every text."""
+def _char_ngram_keys(texts: list[str], ngram_range: tuple[int, int]):
+    """Return (text, key) of every character n-gram of the texts: 21 bits a code point."""
     texts = [_WHITE_SPACES.sub(" ", t) for t in texts]
     lengths = np.fromiter(map(len, texts), np.int64, len(texts))
     points = np.frombuffer("".join(texts).encode("utf-32-le"), np.uint32).astype(np.uint64)
-    doc = np.repeat(np.arange(len(texts)), lengths)
-    room = np.cumsum(lengths)[doc] - np.arange(len(points))  # characters left in the text
-    docs, keys = [], []
-    for n in range(ngram_range[0], ngram_range[1] + 1):
-        start = np.flatnonzero(room >= n)
-        key = np.zeros(len(start), np.uint64)
-        for i in range(n):
-            key = (key << np.uint64(_BITS)) | points[start + i]
-        docs.append(doc[start])
-        keys.append(key)
-    return np.concatenate(docs), np.concatenate(keys)
+    return _ngram_keys(points, lengths, ngram_range, 1 << _BITS)
+
+
+def _word_key(term: list[str], number_of: dict[str, int], base: int) -> int:
+    key = 0
+    for token in term:
+        key = key * base + number_of[token]
+    return key

@@ -176,13 +176,15 @@ def test_unknown_engine_is_refused():
         Segmenter("pkuseg").fit()
 
 
-@pytest.mark.parametrize("ngrams", [(2, 3), (1, 3), (1, 2)])
-def test_code_point_char_tfidf_equals_sklearns(city, ngrams):
+@pytest.mark.parametrize(("ngrams", "batch"), [((2, 3), 10000), ((1, 3), 7), ((1, 2), 7)])
+def test_code_point_char_tfidf_equals_sklearns(city, ngrams, batch, monkeypatch):
     import numpy as np
     from sklearn.feature_extraction.text import TfidfVectorizer
 
+    import features.ngrams
     from features.ngrams import char_tfidf
 
+    monkeypatch.setattr(features.ngrams, "_BATCH", batch)  # 7: texts in many batches
     texts = city.export["案情描述"].head(400).fillna("").tolist()
     vectorizer = TfidfVectorizer(
         analyzer="char",
@@ -206,14 +208,16 @@ def test_code_point_char_tfidf_equals_sklearns(city, ngrams):
     assert_same_matrix(char_tfidf(vectorizer, texts + edge), expected)
 
 
-@pytest.mark.parametrize("ngrams", [(1, 2), (1, 3), (2, 2)])
-def test_token_number_word_tfidf_equals_sklearns(city, ngrams):
+@pytest.mark.parametrize(("ngrams", "batch"), [((1, 2), 10000), ((1, 3), 7), ((2, 2), 7)])
+def test_token_number_word_tfidf_equals_sklearns(city, ngrams, batch, monkeypatch):
     import numpy as np
     from sklearn.feature_extraction.text import TfidfVectorizer
 
+    import features.ngrams
     from features.featuriser import _split
     from features.ngrams import word_tfidf
 
+    monkeypatch.setattr(features.ngrams, "_BATCH", batch)  # 7: texts in many batches
     segmented = Segmenter().fit().transform(city.export["案情描述"].head(400).fillna(""))
     vectorizer = TfidfVectorizer(
         tokenizer=_split,
@@ -233,6 +237,7 @@ def test_token_number_word_tfidf_equals_sklearns(city, ngrams):
     got = word_tfidf(vectorizer, segmented + edge)
     assert_same_matrix(got, expected)
     assert got[len(segmented) + 4].nnz > 0  # the edge texts reach the vocabulary
+    assert word_tfidf(vectorizer, []).shape == (0, len(vectorizer.vocabulary_))
 
 
 def not_sklearn(texts):
