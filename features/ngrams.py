@@ -1,8 +1,8 @@
 """Word and character n-gram TF-IDF for fitted vectorizers, computed on integer arrays.
 
 sklearn's analyzers build every n-gram as a Python string and look it up in a dict, which was most
-of the featuriser's time. Here every n-gram of every text becomes one integer key at once, and the
-fitted vocabulary is looked up as a hash index of keys:
+of the featuriser's time. Here every n-gram of a batch of texts becomes one integer key at once,
+and the fitted vocabulary is looked up as a hash index of keys:
 
 - characters: 21 bits a code point, so up to three characters fit in 64 bits and n-grams of
   different lengths never collide;
