@@ -159,10 +159,10 @@ def main() -> int:
     parser.add_argument("--versus", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--path", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.train:
+    if args.train is not None:
         print(json.dumps(train(args.train, Path(args.path))))
         return 0
-    if args.versus:
+    if args.versus is not None:
         print(json.dumps(compare(args.versus, Path(args.path))))
         return 0
     print(f"machine: {machine()}")
