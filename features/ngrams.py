@@ -144,15 +144,15 @@ def _ngram_keys(
     docs, keys = [], []
     for n in range(ngram_range[0], ngram_range[1] + 1):
         start = np.flatnonzero(room >= n)
+        parts = [units[start + i] for i in range(n)]
+        if drop_zero:
+            keep = np.logical_and.reduce([part > 0 for part in parts])
+            start, parts = start[keep], [part[keep] for part in parts]
         key = np.zeros(len(start), units.dtype)
-        keep = np.ones(len(start), bool)
-        for i in range(n):
-            part = units[start + i]
+        for part in parts:
             key = key * dtype(base) + part
-            if drop_zero:
-                keep &= part > 0
-        docs.append(doc[start[keep]])
-        keys.append(key[keep])
+        docs.append(doc[start])
+        keys.append(key)
     return np.concatenate(docs), np.concatenate(keys)
 
 
