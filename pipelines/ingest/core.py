@@ -34,7 +34,7 @@ from features.domain import (
 from features.geo import gcj02_to_wgs84, in_china
 from features.pii import NameIndex, mask_text, party_keys, split_parties
 from features.segment import chunk_rows, map_chunks, processes
-from features.text import normalise_text
+from features.text import normalise_text, normalise_texts
 from pipelines.ingest.dates import parse_datetimes
 from pipelines.ingest.mapping import FIELDS, ColumnMapping, resolve_columns
 from pipelines.ingest.readers import RawTable, read_table
@@ -285,8 +285,10 @@ def _validate_part(
     """Return (cases, quarantine) for a run of rows (row numbers kept in the index)."""
     raw_dates = assembled["reported_at"]
     reported_at = parse_datetimes(raw_dates.where(raw_dates.notna(), None))
+    raw_texts = list(_text(assembled["description"]))
     descriptions = [
-        normalise_text(t) if t is not None else None for t in _text(assembled["description"])
+        t if raw is not None else None
+        for raw, t in zip(raw_texts, normalise_texts(raw_texts), strict=True)
     ]
     parsed = pd.DataFrame(
         {

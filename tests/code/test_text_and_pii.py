@@ -22,7 +22,8 @@ from features.pii import (
     split_parties,
     valid_id_number,
 )
-from features.text import normalise_text
+from features.text import normalise_text, normalise_texts
+from tests.conftest import TEDDYCUP
 
 VALID_ID = "220402199705243210"
 
@@ -58,6 +59,31 @@ def test_normalise_skips_the_whitespace_steps_only_when_they_would_change_nothin
     steps = t._to_chinese_punctuation(t._t2s().convert(t._CONTROL.sub("", steps)))
     steps = t._SPACE_NEXT_TO_CJK_PUNCT.sub("", t._SPACE_BETWEEN_CJK.sub("", steps))
     assert normalise_text(text) == t._RUNS_OF_SPACE.sub(" ", steps).strip()
+
+
+# Traditional, full-width and ASCII marks, whitespace of several kinds, controls and NUL, marks
+# whose NFKC holds a space (¨) or combines with the one before (U+0301), a character beyond the BMP.
+_AWKWARD_TEXT = st.text(
+    alphabet=st.sampled_from(
+        [*"來電人反映，。：３ab ,;:!?()（）\t\n\u3000\xa0\x1c\u200b\0¨\u0301e①𠀋乾燥"]
+    ),
+    max_size=20,
+)
+
+
+@given(st.lists(st.one_of(st.none(), _AWKWARD_TEXT), max_size=8))
+@settings(max_examples=300, deadline=None)
+def test_normalising_texts_together_equals_normalising_each(texts):
+    assert normalise_texts(texts) == [normalise_text(t) for t in texts]
+
+
+def test_normalising_real_complaints_together_equals_normalising_each():
+    import pandas as pd
+
+    sheet = pd.read_excel(TEDDYCUP, dtype=str)
+    texts = [v for v in sheet.to_numpy().ravel() if isinstance(v, str)]
+    assert len(texts) > 100
+    assert normalise_texts(texts) == [normalise_text(t) for t in texts]
 
 
 @given(
