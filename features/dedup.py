@@ -14,6 +14,7 @@ close in time the two reports are.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from dataclasses import dataclass
@@ -29,9 +30,10 @@ from features.segment import processes
 _BOILERPLATE = re.compile(
     r"来电人反映|来电人|报警人称|报警人|来访人|到中心反映|信访人|信访诉求|诉前委派调解|原告请求|调解结果|"
     r"我要报事|居民反映|希望尽快处理|联系电话|民警到场后?|该警情属非警务纠纷|推送综治中心|回访情况|办理情况|"
-    r"当事人诉求|诉求|要求|反映|当事人[甲乙丙丁戊己庚辛壬癸]|\[电话\]|\[身份证号\]|\[号码\]|\[姓名\]|身份证号|"
-    r"[，。：；！？、（）“”【】\s,.;:!?()\[\]]"
+    r"当事人诉求|诉求|要求|反映|当事人[甲乙丙丁戊己庚辛壬癸]|\[电话\]|\[身份证号\]|\[号码\]|\[姓名\]|身份证号"
 )
+# Punctuation and whitespace end a run of text as a removed phrase does: no bigram spans them.
+_SEPARATORS = "，。：；！？、（）“”【】,.;:!?()[]"
 # What the merge reads of each case (and, of stored history, its group_id as well).
 _MERGE_INPUTS = (
     "case_id",
@@ -66,7 +68,8 @@ class MergeParams:
 
 
 def merge_text(texts: pd.Series) -> list[str]:
-    """Return case texts with intake boilerplate and masked tokens removed, for matching."""
+    """Return case texts with intake boilerplate and masked tokens replaced by a space, for
+    matching (char_bigrams then treats punctuation as it treats the space)."""
     return [_BOILERPLATE.sub(" ", t or "") for t in texts]
 
 
@@ -176,7 +179,8 @@ def _match_rows(columns: pd.DataFrame, block, t, wanted, params: MergeParams):
 
 
 def char_bigrams(texts: list[str]) -> sparse.csr_matrix:
-    """Return the l2-normalised counts of each text's character bigrams (none spanning a space).
+    """Return the l2-normalised counts of each text's character bigrams, none spanning
+    whitespace or punctuation (_SEPARATORS).
 
     Texts are encoded _BIGRAM_BATCH at a time as code-point arrays, so that a million texts take
     seconds and a few hundred megabytes; each bigram's two code points are hashed into
@@ -198,7 +202,7 @@ def _char_bigrams(texts: list[str]) -> sparse.csr_matrix:
     joined = "".join(t.replace("\0", "") + "\0" for t in texts)
     points = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     doc = np.r_[0, np.cumsum(points[:-1] == 0)]
-    blank = (points == 0) | (points == ord(" "))
+    blank = _blank_table()[np.minimum(points, 0xFFFF)]
     valid = ~blank[:-1] & ~blank[1:]
     keys = (points[:-1][valid] << np.uint64(21)) | points[1:][valid]
     columns = (keys * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - _BIGRAM_BITS)
@@ -208,6 +212,16 @@ def _char_bigrams(texts: list[str]) -> sparse.csr_matrix:
     )
     counts.sum_duplicates()
     return normalize(counts)
+
+
+@functools.cache
+def _blank_table() -> np.ndarray:
+    """Return, per BMP code point, whether no bigram spans it: NUL (between texts), whitespace
+    and the separators. No code point above the BMP is either (a mask, 4x faster than the regex
+    substitution that took them out of the text before)."""
+    blank = np.array([chr(c).isspace() for c in range(0x10000)])
+    blank[[0, *map(ord, _SEPARATORS)]] = True
+    return blank
 
 
 def _used_columns(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
