@@ -246,14 +246,14 @@ def _block_keys(frame: pd.DataFrame) -> np.ndarray:
 
 
 def _party_matrix(keys: pd.Series) -> sparse.csr_matrix:
-    vocab: dict[str, int] = {}
-    rows, cols = [], []
-    for i, ks in enumerate(keys):
-        for k in ks if isinstance(ks, list | tuple | np.ndarray) else []:
-            rows.append(i)
-            cols.append(vocab.setdefault(k, len(vocab)))
+    """Return a row per case, a column per distinct party key, counting the case's keys."""
+    lists = [ks if isinstance(ks, list | tuple | np.ndarray) else () for ks in keys]
+    lengths = np.fromiter(map(len, lists), np.int64, len(lists))
+    flat = np.fromiter(itertools.chain.from_iterable(lists), object, int(lengths.sum()))
+    columns, distinct = pd.factorize(flat)
+    rows = np.repeat(np.arange(len(lists)), lengths)
     return sparse.csr_matrix(
-        (np.ones(len(rows)), (rows, cols)), shape=(len(keys), max(len(vocab), 1))
+        (np.ones(len(rows)), (rows, columns)), shape=(len(lists), max(len(distinct), 1))
     )
 
 
