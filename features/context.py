@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from features.dedup import MergeParams, merge_cases
+from features.dedup import PARALLEL_MIN_ROWS, MergeParams, merge_cases
 from features.history import WINDOWS, entity_history, spatial_intensity
+from features.segment import FORK_MIN_ROWS, in_forks, processes
 
 CONTEXT_PREFIXES = ("grp_", "hist_", "geo_")
 
@@ -34,13 +35,23 @@ def build_context(
     """Return cases with their merged group and point-in-time context features attached.
 
     `history`: earlier cases (with group_id) that count as the past but are not featurised.
-    `n_jobs`: processes for merging large inputs; the result does not depend on it.
+    `n_jobs`: processes; the result does not depend on it. A large input is merged in n_jobs
+    processes; a smaller one is merged in this process while a fork computes the party, place
+    and spatial history (about as long as the merge on a night's cases).
     """
     params = params or ContextParams()
     cases = cases.reset_index(drop=True)
-    groups = merge_cases(cases, history, params.merge, n_jobs=n_jobs)
-    entity = entity_history(cases, history, params.windows)
-    spatial = spatial_intensity(cases, history, params.h3_resolution)
+
+    def histories():
+        return (
+            entity_history(cases, history, params.windows),
+            spatial_intensity(cases, history, params.h3_resolution),
+        )
+
+    jobs = processes(n_jobs) if FORK_MIN_ROWS <= len(cases) < PARALLEL_MIN_ROWS else 1
+    groups, (entity, spatial) = in_forks(
+        [lambda: merge_cases(cases, history, params.merge, n_jobs=n_jobs), histories], jobs
+    )
     return cases.assign(
         group_id=groups["group_id"].to_numpy(),
         grp_size=groups["group_size"].to_numpy(float),

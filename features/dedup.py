@@ -51,7 +51,7 @@ _CHUNK = 256
 _CHUNK_PAIRS = _CHUNK * 2048
 _BIGRAM_BITS = 20
 _BIGRAM_BATCH = 50000
-_PARALLEL_MIN_ROWS = 50000
+PARALLEL_MIN_ROWS = 50000  # merged rows (cases and reachable history) worth worker processes
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ def merge_cases(
 
     is_new = both["_new"].to_numpy()
     columns = both[["description", "party_keys", "dispute_type", "grid_id"]]
-    parts = _block_partitions(block, processes(n_jobs) if len(both) >= _PARALLEL_MIN_ROWS else 1)
+    parts = _block_partitions(block, processes(n_jobs) if len(both) >= PARALLEL_MIN_ROWS else 1)
     if len(parts) == 1:
         best, score = _match_rows(columns, block, t, is_new, params)
     else:

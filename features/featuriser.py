@@ -12,6 +12,9 @@ around the cues, and adding a cue to a report changes nothing but the cue counts
 
 from __future__ import annotations
 
+import functools
+import itertools
+
 import numpy as np
 import pandas as pd
 from scipy import sparse
@@ -24,7 +27,14 @@ from features.context import context_columns
 from features.lexicon import lexicon_features, load_lexicon, strip_cues
 from features.ngrams import char_tfidf, word_tfidf
 from features.pii import ID_TOKEN, NAME_TOKEN, PHONE_TOKEN
-from features.segment import Segmenter, chunk_rows, map_chunks, processes
+from features.segment import (
+    FORK_MIN_ROWS,
+    Segmenter,
+    chunk_rows,
+    in_forks,
+    map_chunks,
+    processes,
+)
 from features.text import normalise_texts
 
 CATEGORICAL = ("channel", "dispute_type", "district")
@@ -120,8 +130,18 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
                 f"cases lack column(s) {missing}; context features come from build_context"
             )
         jobs = processes(self.n_jobs)
-        if jobs == 1 or len(cases) < _PARALLEL_MIN_ROWS:
+        if jobs == 1 or len(cases) < FORK_MIN_ROWS:
             return self._transform(cases, parallel_segmenter=True)
+        if len(cases) < _PARALLEL_MIN_ROWS:  # too few to start worker interpreters for: forks
+            bounds = np.linspace(0, len(cases), jobs + 1).astype(int)
+            parts = in_forks(
+                [
+                    functools.partial(self._transform, cases.iloc[a:b], parallel_segmenter=False)
+                    for a, b in itertools.pairwise(bounds)
+                ],
+                jobs,
+            )
+            return sparse.vstack(parts, format="csr", dtype=np.float32)
         inputs = cases[
             [
                 *_TEXT_INPUTS,

@@ -81,7 +81,7 @@ def test_scoring_with_stored_history_gives_the_training_features(ingested, n_job
     """
     import features.dedup
 
-    monkeypatch.setattr(features.dedup, "_PARALLEL_MIN_ROWS", 100)
+    monkeypatch.setattr(features.dedup, "PARALLEL_MIN_ROWS", 100)
     cases = ingested.cases
     cut = cases["reported_at"].max().normalize() - pd.Timedelta(days=13)
     today = cases[cases["reported_at"] >= cut].reset_index(drop=True)
@@ -180,13 +180,51 @@ def test_merge_against_stored_history_keeps_its_groups():
     assert out["group_size"].tolist() == [3] and out["group_channels"].tolist() == [2]
 
 
+def test_forked_context_and_featurisation_equal_the_serial_ones(cases_with_context, monkeypatch):
+    """Inputs too small for worker processes use a fork: the context's histories beside the merge,
+    and half of the rows' features."""
+    import features.context
+    import features.featuriser
+    import features.segment
+    from features.featuriser import CaseFeaturiser
+
+    forked = []
+
+    def in_forks(calls, jobs):
+        forked.append(jobs)
+        return features.segment.in_forks(calls, jobs)
+
+    for module in (features.context, features.featuriser):
+        monkeypatch.setattr(module, "FORK_MIN_ROWS", 10)
+        monkeypatch.setattr(module, "in_forks", in_forks)
+    cases = cases_with_context.drop(columns=[*context_columns(cases_with_context), "group_id"])
+    past, today = cases.iloc[:-300], cases.iloc[-300:].reset_index(drop=True)
+    stored = build_context(past)
+    forked.clear()
+    serial, parallel = (
+        build_context(today, stored, n_jobs=1),
+        build_context(today, stored, n_jobs=2),
+    )
+    pd.testing.assert_frame_equal(serial, parallel)
+    assert forked == [1, 2]
+
+    featuriser = CaseFeaturiser(n_jobs=1, fit_sample=2000).fit(stored)
+    one = featuriser.transform(serial)
+    featuriser.n_jobs = 2
+    two = featuriser.transform(serial)
+    assert forked == [1, 2, 2]
+    assert one.shape == two.shape == (len(today), len(featuriser.feature_names_))
+    assert np.array_equal(one.indptr, two.indptr) and np.array_equal(one.indices, two.indices)
+    assert np.array_equal(one.data, two.data, equal_nan=True)
+
+
 def test_parallel_merge_and_featurisation_equal_the_serial_ones(cases_with_context, monkeypatch):
     import features.dedup
     import features.featuriser
     from features.featuriser import CaseFeaturiser
 
     cases = cases_with_context.drop(columns=[*context_columns(cases_with_context), "group_id"])
-    monkeypatch.setattr(features.dedup, "_PARALLEL_MIN_ROWS", 100)
+    monkeypatch.setattr(features.dedup, "PARALLEL_MIN_ROWS", 100)
     monkeypatch.setattr(features.featuriser, "_PARALLEL_MIN_ROWS", 100)
     monkeypatch.setattr(features.featuriser, "_CHUNK_ROWS", 700)
     serial, parallel = build_context(cases, n_jobs=1), build_context(cases, n_jobs=2)

@@ -99,9 +99,26 @@ def test_scoring_on_a_two_worker_dask_cluster_matches_local(demo_home, demo_day,
     pd.testing.assert_frame_equal(local, dask)
 
 
-def test_the_nightly_flow_finds_the_days_export_in_the_inbox(demo_home, demo_day, tmp_path):
+def test_the_nightly_flow_finds_the_days_export_in_the_inbox(
+    demo_home, demo_day, tmp_path, monkeypatch
+):
+    """Run in this process, in Prefect's task threads, with the day's context and features
+    computed in forks (the small demo city's day, a few cases, is too small for them otherwise): the same
+    watchlist as the demo's own run."""
+    import features.context
+    import features.featuriser
+    import features.segment
     from pipelines.flows import nightly_flow
 
+    forked = []
+
+    def in_forks(calls, jobs):
+        forked.append(jobs)
+        return features.segment.in_forks(calls, jobs)
+
+    for module in (features.context, features.featuriser):
+        monkeypatch.setattr(module, "FORK_MIN_ROWS", 2)
+        monkeypatch.setattr(module, "in_forks", in_forks)
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     shutil.copy(day_export(demo_home), inbox / f"综治中心-{demo_day.name}.csv")
@@ -116,6 +133,7 @@ def test_the_nightly_flow_finds_the_days_export_in_the_inbox(demo_home, demo_day
     assert (tmp_path / "out" / demo_day.name / "watchlist.csv").read_bytes() == (
         demo_day / "watchlist.csv"
     ).read_bytes()
+    assert forked == [2, 2]  # the context, then the features
 
 
 def test_deployments_run_nightly_at_two_and_retrain_monthly_in_shanghai_time(tmp_path):
