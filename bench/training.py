@@ -12,7 +12,8 @@
    ingested records to grades (for fengqiao: context features, featurisation and both boosters;
    for the alternative: segmentation, TF-IDF and the linear model). Each side is timed three
    times, taking turns, and the medians are compared. Target: fengqiao at least 3x the
-   throughput, with better macro-F1.
+   throughput, with better macro-F1. fengqiao uses both cores (a night this size forks); it is
+   also timed in one process (n_jobs=1; LightGBM's own two threads aside), for the ratio per core.
 
 A size that is not run keeps its last result in bench/results/training.json; every result says
 at which commit and on which day it was measured. Progress goes to stderr.
@@ -21,6 +22,7 @@ at which commit and on which day it was measured. Progress goes to stderr.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 import time
@@ -105,6 +107,12 @@ def compare(n: int, path: Path) -> dict:
     def score_ours():
         return grader.predict(build_context(recent, stored, n_jobs=2), reasons=False)["grade"]
 
+    one_process = copy.deepcopy(grader)
+    one_process.featuriser_.n_jobs = 1
+
+    def score_ours_in_one_process():
+        return one_process.predict(build_context(recent, stored, n_jobs=1), reasons=False)["grade"]
+
     def segment(texts):
         return [" ".join(jieba.lcut(t)) for t in texts]
 
@@ -117,7 +125,11 @@ def compare(n: int, path: Path) -> dict:
 
     # Each side is timed REPEATS times, taking turns, and its median is kept: one timing of a few
     # seconds on this shared machine moved the ratio between 1.4x and 1.9x.
-    scorers = {"fengqiao": score_ours, "jieba_tfidf_lr": score_theirs}
+    scorers = {
+        "fengqiao": score_ours,
+        "jieba_tfidf_lr": score_theirs,
+        "fengqiao_one_process": score_ours_in_one_process,
+    }
     seconds: dict[str, list[float]] = {name: [] for name in scorers}
     predicted = {}
     for _ in range(REPEATS):
@@ -127,11 +139,16 @@ def compare(n: int, path: Path) -> dict:
             seconds[name].append(time.perf_counter() - started)
     ours_seconds = float(np.median(seconds["fengqiao"]))
     theirs_seconds = float(np.median(seconds["jieba_tfidf_lr"]))
+    one_process_seconds = float(np.median(seconds["fengqiao_one_process"]))
+    # the same grades whichever way the work is spread
+    assert np.array_equal(
+        np.asarray(predicted["fengqiao_one_process"]), np.asarray(predicted["fengqiao"])
+    )
 
     truth = recent["risk_grade"].to_numpy()
     f1 = {
-        name: f1_score(truth, np.asarray(grades), labels=labels, average="macro")
-        for name, grades in predicted.items()
+        name: f1_score(truth, np.asarray(predicted[name]), labels=labels, average="macro")
+        for name in ("fengqiao", "jieba_tfidf_lr")
     }
     return {
         "cases": n,
@@ -146,6 +163,8 @@ def compare(n: int, path: Path) -> dict:
             "macro_f1": round(f1["jieba_tfidf_lr"], 3),
         },
         "throughput_ratio": round(theirs_seconds / ours_seconds, 2),
+        "fengqiao_one_process_cases_per_s": round(len(recent) / one_process_seconds),
+        "throughput_ratio_one_process": round(theirs_seconds / one_process_seconds, 2),
         "scoring_seconds": {k: [round(x, 2) for x in v] for k, v in seconds.items()},
         "macro_f1_difference": round(f1["fengqiao"] - f1["jieba_tfidf_lr"], 3),
     }
@@ -189,6 +208,8 @@ def main() -> int:
             )
         print(
             f"\nthroughput ratio {versus['throughput_ratio']}x; macro-F1 difference {versus['macro_f1_difference']:+}"
+            f"\nfengqiao in one process: {versus['fengqiao_one_process_cases_per_s']:,} cases/s, "
+            f"{versus['throughput_ratio_one_process']}x"
             f"\nscoring seconds, {REPEATS} turns each (medians compared): {versus['scoring_seconds']}"
         )
     rows = {r["cases"]: r for r in previous.get("training", [])}
