@@ -48,7 +48,8 @@ def build_context(
             spatial_intensity(cases, history, params.h3_resolution),
         )
 
-    jobs = processes(n_jobs) if FORK_MIN_ROWS <= len(cases) < PARALLEL_MIN_ROWS else 1
+    # the fork gets about half of the work
+    jobs = processes(n_jobs) if 2 * FORK_MIN_ROWS <= len(cases) < PARALLEL_MIN_ROWS else 1
     groups, (entity, spatial) = in_forks(
         [lambda: merge_cases(cases, history, params.merge, n_jobs=n_jobs), histories], jobs
     )

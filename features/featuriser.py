@@ -130,18 +130,21 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
                 f"cases lack column(s) {missing}; context features come from build_context"
             )
         jobs = processes(self.n_jobs)
-        if jobs == 1 or len(cases) < FORK_MIN_ROWS:
-            return self._transform(cases, parallel_segmenter=True)
         if len(cases) < _PARALLEL_MIN_ROWS:  # too few to start worker interpreters for: forks
-            bounds = np.linspace(0, len(cases), jobs + 1).astype(int)
+            n_parts = min(jobs, len(cases) // FORK_MIN_ROWS)
+            if n_parts <= 1:
+                return self._transform(cases, parallel_segmenter=True)
+            bounds = np.linspace(0, len(cases), n_parts + 1).astype(int)
             parts = in_forks(
                 [
                     functools.partial(self._transform, cases.iloc[a:b], parallel_segmenter=False)
                     for a, b in itertools.pairwise(bounds)
                 ],
-                jobs,
+                n_parts,
             )
             return sparse.vstack(parts, format="csr", dtype=np.float32)
+        if jobs == 1:
+            return self._transform(cases, parallel_segmenter=True)
         inputs = cases[
             [
                 *_TEXT_INPUTS,

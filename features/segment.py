@@ -19,6 +19,7 @@ import math
 import multiprocessing
 import os
 import sys
+import traceback
 from collections.abc import Callable, Iterable, Sequence
 from importlib import resources
 
@@ -28,9 +29,9 @@ from sklearn.base import BaseEstimator, TransformerMixin
 ENGINES = ("rjieba", "jieba")
 PLACE_FREQ = 20000
 _PARALLEL_MIN_TEXTS = 20000
-# Rows below which forking costs more than the second core saves (a fork and the result's trip
-# back take some 20-50 ms; a case's features about 60 us).
-FORK_MIN_ROWS = 2000
+# The fewest rows worth a fork's work: a fork and its result's trip back take some 20-50 ms, a
+# case's features about 60 us.
+FORK_MIN_ROWS = 1000
 
 
 @functools.cache
@@ -139,7 +140,8 @@ def _may_fork() -> bool:
 def _send_result(call: Callable[[], object], send) -> None:
     try:
         outcome = (True, call())
-    except BaseException as error:  # the parent re-raises it
+    except BaseException as error:  # the parent re-raises it, with this traceback as a note
+        error.add_note("in a forked worker:\n" + "".join(traceback.format_exception(error)))
         outcome = (False, error)
     try:
         send.send(outcome)

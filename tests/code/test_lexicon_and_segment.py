@@ -294,8 +294,9 @@ def test_a_forked_call_that_fails_or_dies_fails_the_caller():
 
     from features.segment import in_forks
 
-    with pytest.raises(ZeroDivisionError):
+    with pytest.raises(ZeroDivisionError) as failed:
         in_forks([lambda: 1, lambda: 1 / 0], jobs=2)
+    assert "in a forked worker" in failed.value.__notes__[0]
     with pytest.raises(RuntimeError, match="exit code 3"):
         in_forks([lambda: 1, lambda: os._exit(3)], jobs=2)
     with pytest.raises(RuntimeError, match="could not be sent"):

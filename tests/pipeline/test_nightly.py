@@ -117,7 +117,7 @@ def test_the_nightly_flow_finds_the_days_export_in_the_inbox(
         return features.segment.in_forks(calls, jobs)
 
     for module in (features.context, features.featuriser):
-        monkeypatch.setattr(module, "FORK_MIN_ROWS", 2)
+        monkeypatch.setattr(module, "FORK_MIN_ROWS", 1)
         monkeypatch.setattr(module, "in_forks", in_forks)
     inbox = tmp_path / "inbox"
     inbox.mkdir()
