@@ -24,6 +24,7 @@ import pandas as pd
 from scipy import sparse
 from sklearn.preprocessing import normalize
 
+from features.pii import key_numbers
 from features.segment import processes
 
 # Phrases every intake record of a kind carries; they say nothing about which dispute it is.
@@ -250,7 +251,8 @@ def _party_matrix(keys: pd.Series) -> sparse.csr_matrix:
     lists = [ks if isinstance(ks, list | tuple | np.ndarray) else () for ks in keys]
     lengths = np.fromiter(map(len, lists), np.int64, len(lists))
     flat = np.fromiter(itertools.chain.from_iterable(lists), object, int(lengths.sum()))
-    columns, distinct = pd.factorize(flat)
+    numbers = key_numbers(flat)  # keyed hashes as numbers factorize faster
+    columns, distinct = pd.factorize(flat if numbers is None else numbers)
     rows = np.repeat(np.arange(len(lists)), lengths)
     return sparse.csr_matrix(
         (np.ones(len(rows)), (rows, columns)), shape=(len(lists), max(len(distinct), 1))

@@ -16,6 +16,7 @@ import pandas as pd
 
 from features.domain import UNRESOLVED_STATUSES
 from features.geo import h3_cell_numbers, h3_rings
+from features.pii import key_numbers
 
 WINDOWS = (7, 30, 90, 365)
 _KEY_SHIFT = np.int64(1) << np.int64(34)  # seconds since 2000 fit in 34 bits until 2544
@@ -133,6 +134,8 @@ def entity_history(
     e_keys = np.fromiter(
         itertools.chain.from_iterable(events["party_keys"]), object, int(per_event.sum())
     )
+    numbers = key_numbers(e_keys)  # keyed hashes as numbers: 0.1 s less on a night
+    e_keys = e_keys if numbers is None else numbers
     first_query = int(per_event[: len(events) - len(cases)].sum())
     q_rows = e_rows[first_query:] - (len(events) - len(cases))
     stats = as_of_stats(

@@ -12,6 +12,8 @@ import hmac
 import re
 from collections.abc import Iterable, Sequence
 
+import numpy as np
+
 PHONE_TOKEN = "[电话]"
 ID_TOKEN = "[身份证号]"
 NUMBER_TOKEN = "[号码]"
@@ -135,6 +137,32 @@ def keyed_hash(secret: str, value: str) -> str:
     hash cannot be reversed by hashing a list of phone numbers or ID numbers.
     """
     return hmac.new(secret.encode(), value.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def key_numbers(keys: np.ndarray) -> np.ndarray | None:
+    """Return keyed_hash keys as the 64-bit numbers their hex digits write, or None unless every
+    key is 16 lowercase hex digits (then equal numbers mean equal keys).
+
+    Hashing and comparing numbers is several times faster than strings: a night's 400,000 party
+    keys took 0.1 s to factorize as strings.
+    """
+    # A comma after each key, rows of 17: the n commas (or more) can only all sit in the last
+    # column, the one place that is not a hex digit, if every key is 16 characters.
+    try:
+        text = np.frombuffer((",".join(keys) + ",").encode("ascii"), np.uint8)
+    except (TypeError, UnicodeEncodeError):
+        return None
+    if len(text) != 17 * len(keys):
+        return None
+    values = _HEX_VALUE[text.reshape(len(keys), 17)[:, :16]]
+    if (values < 0).any():
+        return None
+    return (values.astype(np.uint64) << _HEX_SHIFTS).sum(axis=1, dtype=np.uint64).view(np.int64)
+
+
+_HEX_VALUE = np.full(256, -1, np.int8)
+_HEX_VALUE[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16)
+_HEX_SHIFTS = np.arange(60, -1, -4, dtype=np.uint64)
 
 
 def party_keys(

@@ -96,6 +96,17 @@ def test_scoring_with_stored_history_gives_the_training_features(ingested, n_job
     pd.testing.assert_frame_equal(nightly[columns], trained[columns], check_dtype=False)
 
 
+def test_party_history_and_merge_are_the_same_whether_keys_are_hashes_or_other_strings(ingested):
+    """Keyed hashes are compared as numbers; any other key as a string."""
+    from features.history import entity_history
+
+    cases = ingested.cases.head(1500)
+    renamed = cases.assign(party_keys=[[f"party {k}" for k in ks] for ks in cases["party_keys"]])
+    assert cases["party_keys"].map(len).sum() > 1000
+    pd.testing.assert_frame_equal(entity_history(cases), entity_history(renamed))
+    pd.testing.assert_frame_equal(merge_cases(cases), merge_cases(renamed))
+
+
 def test_history_without_groups_is_refused(ingested):
     cases = ingested.cases
     with pytest.raises(ValueError, match="group_id"):

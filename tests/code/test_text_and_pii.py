@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -187,6 +188,39 @@ def test_masking_removes_every_generated_id_number(body, filler):
     masked = mask_contacts(f"{filler}{number}{filler}")
     assert number not in masked
     assert mask_contacts(masked) == masked
+
+
+@given(st.lists(st.integers(0, 2**64 - 1), max_size=20))
+def test_keyed_hashes_become_the_numbers_their_hex_digits_write(numbers):
+    import numpy as np
+
+    from features.pii import key_numbers
+
+    keys = np.array([f"{n:016x}" for n in numbers], dtype=object)
+    if numbers:
+        assert key_numbers(keys).view(np.uint64).tolist() == numbers
+    assert key_numbers(np.array([keyed_hash("s", "tel:13800138000")], dtype=object)) is not None
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        ["0123456789abcde", "0123456789abcdef0"],  # 32 characters, but not 16 each
+        ["0123456789abcdef0", "0123456789abcde"],
+        ["0123456789abcde,", "0123456789abcdef"],
+        ["0123456789ABCDEF"],  # upper case: another string, the same number
+        ["p1", "p2"],
+        ["0123456789abcdef", None],
+        ["0123456789abcdeé"],
+        [],
+    ],
+)
+def test_keys_that_are_not_all_keyed_hashes_stay_strings(keys):
+    import numpy as np
+
+    from features.pii import key_numbers
+
+    assert key_numbers(np.array(keys, dtype=object)) is None
 
 
 def test_keyed_hash_depends_on_the_secret_and_links_the_same_person():
