@@ -48,8 +48,8 @@ _MERGE_INPUTS = (
     "grid_id",
     "party_keys",
 )
-_CHUNK = 256
-_CHUNK_PAIRS = _CHUNK * 2048
+_CHUNK = 128
+_CHUNK_PAIRS = _CHUNK * 1024
 _BIGRAM_BITS = 20
 _BIGRAM_BATCH = 50000
 PARALLEL_MIN_ROWS = 50000  # merged rows (cases and reachable history) worth worker processes
@@ -285,34 +285,38 @@ def _best_earlier_match(frame, block, t, wanted, text, parties, params: MergePar
         spans = queries[at : at + _CHUNK] + 1 - first_candidate
         taken = max(int((np.arange(1, len(spans) + 1) * spans <= _CHUNK_PAIRS).sum()), 1)
         rows, at = queries[at : at + taken], at + taken
-        hi_row = rows[-1] + 1
-        cand = slice(first_candidate, hi_row)
+        cand = slice(first_candidate, rows[-1] + 1)
         similarity = (text[rows] @ text[cand].T).toarray()
         shared = (parties[rows] @ parties[cand].T).toarray()
-        overlap = shared / np.maximum(np.minimum(n_keys[rows][:, None], n_keys[cand][None, :]), 1)
-        gap = t[rows][:, None] - t[cand][None, :]
-        row_pos = rows[:, None]
-        cand_pos = np.arange(first_candidate, hi_row)[None, :]
-        eligible = (
-            (cand_pos < row_pos)
-            & (block_no[rows][:, None] == block_no[cand][None, :])
-            & (gap >= 0)
-            & (gap <= window)
+        # A row's eligible candidates are the rows from its reach up to itself: its block, within
+        # the window, earlier. Only those pairs are scored, in candidate order.
+        n_pairs = rows - reach[rows]
+        pair_row = np.repeat(np.arange(len(rows)), n_pairs)
+        r = rows[pair_row]
+        c = reach[r] + np.arange(len(pair_row)) - np.repeat(np.cumsum(n_pairs) - n_pairs, n_pairs)
+        overlap = shared[pair_row, c - first_candidate] / np.maximum(
+            np.minimum(n_keys[r], n_keys[c]), 1
         )
-        same_type = (dtype[rows][:, None] == dtype[cand][None, :]) & (dtype[rows][:, None] >= 0)
-        same_grid = (grid[rows][:, None] == grid[cand][None, :]) & (grid[rows][:, None] >= 0)
+        gap = t[r] - t[c]
+        same_type = (dtype[r] == dtype[c]) & (dtype[r] >= 0)
+        same_grid = (grid[r] == grid[c]) & (grid[r] >= 0)
         decay = np.exp(-np.maximum(gap, 0) / (params.decay_days * 86400))
         s = (
-            params.text_weight * similarity
+            params.text_weight * similarity[pair_row, c - first_candidate]
             + params.party_weight * overlap
             + params.type_weight * same_type
             + params.grid_weight * same_grid
         ) * (0.7 + 0.3 * decay)
-        s = np.where(eligible, s, -1.0)
-        j = s.argmax(axis=1)
-        top = s[np.arange(len(rows)), j]
-        best[rows] = np.where(top >= 0, j + first_candidate, -1)
-        score[rows] = np.maximum(top, 0.0)
+        scored = rows[n_pairs > 0]
+        if len(scored) == 0:
+            continue
+        starts = np.flatnonzero(np.r_[True, pair_row[1:] != pair_row[:-1]])
+        top = np.maximum.reduceat(s, starts)
+        # the first candidate that reaches its row's top, as argmax takes
+        first = np.flatnonzero(s == np.repeat(top, np.diff(np.r_[starts, len(s)])))
+        first = first[np.r_[True, pair_row[first[1:]] != pair_row[first[:-1]]]]
+        best[scored] = c[first]
+        score[scored] = np.maximum(top, 0.0)
     return best, score
 
 

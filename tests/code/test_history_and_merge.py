@@ -260,7 +260,7 @@ def test_text_vectors_built_in_batches_equal_the_whole(ingested, monkeypatch):
     assert batched.shape == whole.shape and (batched != whole).nnz == 0
 
 
-@pytest.mark.parametrize("pairs", [256 * 2048, 400])
+@pytest.mark.parametrize("pairs", [128 * 1024, 400])
 def test_matching_many_blocks_at_once_finds_what_each_case_finds_alone(
     ingested, pairs, monkeypatch
 ):
