@@ -33,7 +33,11 @@ class Settings(BaseSettings):
     red_capacity: int | None = Field(
         None, description="red tickets (红色督办单) a day the centre can handle"
     )
-    n_jobs: int = Field(2, description="processes for merging and featurising large inputs")
+    n_jobs: int = Field(
+        2,
+        description="processes: ingest, merging and featurising start workers from 50,000 rows; "
+        "context and featurising fork this process from 2,000",
+    )
     h3_resolution: int = 8
     hotspot_days: int = 28
     trend_weeks: int = 8
