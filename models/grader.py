@@ -29,7 +29,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from features.featuriser import CaseFeaturiser
 from features.lexicon import cue_terms
-from features.text import normalise_texts
+from features.text import normalise_text
 from models.calibration import MatrixScaling, PlattScaling
 from models.contributions import PathContributions
 from models.reasons import quotable_word, top_reasons
@@ -639,7 +639,7 @@ class _CaseEvidence:
         if key.startswith("text_model:"):
             return self.text_word(key)
         if self.cues is None:
-            self.cues = cue_terms(normalise_texts([self.description]))[0]
+            self.cues = cue_terms([normalise_text(self.description)])[0]
         return self.cues.get(key)
 
 

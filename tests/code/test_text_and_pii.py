@@ -72,10 +72,11 @@ _AWKWARD_TEXT = st.text(
 )
 
 
-@given(st.lists(st.one_of(st.none(), _AWKWARD_TEXT), max_size=8))
+@given(st.lists(st.one_of(st.none(), _AWKWARD_TEXT), min_size=8, max_size=16))
 @settings(max_examples=300, deadline=None)
 def test_normalising_texts_together_equals_normalising_each(texts):
     assert normalise_texts(texts) == [normalise_text(t) for t in texts]
+    assert normalise_texts(texts[:3]) == [normalise_text(t) for t in texts[:3]]  # one by one
 
 
 def test_normalising_real_complaints_together_equals_normalising_each():
