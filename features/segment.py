@@ -32,6 +32,8 @@ _PARALLEL_MIN_TEXTS = 20000
 # The fewest rows worth a fork's work: a fork and its result's trip back take some 20-50 ms, a
 # case's features about 60 us.
 FORK_MIN_ROWS = 1000
+# A forked worker that has not answered by then is taken to hang (50,000 rows take seconds).
+FORK_TIMEOUT_S = 900
 
 
 @functools.cache
@@ -94,7 +96,8 @@ def in_forks(calls: Sequence[Callable[[], object]], jobs: int) -> list:
     everything this process has loaded, where a loky worker took 5.9 s to import the libraries
     and receive a fitted featuriser. What runs in a child must not use OpenMP (LightGBM's thread
     pool does not survive a fork) and must not start processes of its own; the children are
-    daemonic, so it cannot. Results and exceptions come back pickled.
+    daemonic, so it cannot. Results and exceptions come back pickled; a child that dies or gives
+    no result within FORK_TIMEOUT_S raises RuntimeError here.
     """
     if jobs <= 1 or len(calls) <= 1 or not _may_fork():
         return [call() for call in calls]
@@ -111,6 +114,8 @@ def in_forks(calls: Sequence[Callable[[], object]], jobs: int) -> list:
             children.append((child, receive))
         results = [calls[0]()]
         for child, receive in children:
+            if not receive.poll(FORK_TIMEOUT_S):
+                raise RuntimeError(f"a forked worker gave no result in {FORK_TIMEOUT_S} s")
             try:
                 succeeded, value = receive.recv()
             except EOFError:

@@ -301,3 +301,15 @@ def test_a_forked_call_that_fails_or_dies_fails_the_caller():
         in_forks([lambda: 1, lambda: os._exit(3)], jobs=2)
     with pytest.raises(RuntimeError, match="could not be sent"):
         in_forks([lambda: 1, lambda: lambda: 0], jobs=2)  # a lambda does not pickle
+
+
+def test_a_forked_call_that_hangs_fails_the_caller_in_time(monkeypatch):
+    import time
+
+    import features.segment
+
+    monkeypatch.setattr(features.segment, "FORK_TIMEOUT_S", 0.5)
+    started = time.perf_counter()
+    with pytest.raises(RuntimeError, match=r"no result in 0\.5 s"):
+        features.segment.in_forks([lambda: 1, lambda: time.sleep(60)], jobs=2)
+    assert time.perf_counter() - started < 30  # the child was not waited for
