@@ -13,6 +13,7 @@ created lazily and left out of the pickle: jieba's holds a lock and neither engi
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
@@ -96,43 +97,56 @@ def in_forks(calls: Sequence[Callable[[], object]], jobs: int) -> list:
     everything this process has loaded, where a loky worker took 5.9 s to import the libraries
     and receive a fitted featuriser. What runs in a child must not use OpenMP (LightGBM's thread
     pool does not survive a fork) and must not start processes of its own; the children are
-    daemonic, so it cannot. Results and exceptions come back pickled; a child that dies or gives
-    no result within FORK_TIMEOUT_S raises RuntimeError here.
+    daemonic, so it cannot. Errors come back as in_background raises them; a child that gives no
+    result within FORK_TIMEOUT_S is taken to hang.
     """
     if jobs <= 1 or len(calls) <= 1 or not _may_fork():
         return [call() for call in calls]
-    context = multiprocessing.get_context("fork")
-    sys.stdout.flush()  # what is buffered now would otherwise be written again by each child
+    with contextlib.ExitStack() as stack:
+        waits = [
+            stack.enter_context(in_background(call, "fork", FORK_TIMEOUT_S)) for call in calls[1:]
+        ]
+        return [calls[0](), *(wait() for wait in waits)]
+
+
+@contextlib.contextmanager
+def in_background(call: Callable[[], object], start: str, timeout: float | None = None):
+    """Start call() in a daemonic child process, forked or spawned (a fresh interpreter, which
+    needs call to pickle); yield a function that waits for its result.
+
+    The child is killed when the block is left, so an error in the block does not wait for it.
+    An error in the child is raised again by the waiting function, with the child's traceback as
+    a note; a child that dies, or gives no result within `timeout` seconds, is a RuntimeError.
+    """
+    context = multiprocessing.get_context(start)
+    sys.stdout.flush()  # a fork would otherwise write what is buffered now again
     sys.stderr.flush()
-    children = []
-    try:
-        for call in calls[1:]:
-            receive, send = context.Pipe(duplex=False)
-            child = context.Process(target=_send_result, args=(call, send), daemon=True)
-            child.start()
-            send.close()
-            children.append((child, receive))
-        results = [calls[0]()]
-        for child, receive in children:
-            if not receive.poll(FORK_TIMEOUT_S):
-                raise RuntimeError(f"a forked worker gave no result in {FORK_TIMEOUT_S} s")
-            try:
-                succeeded, value = receive.recv()
-            except EOFError:
-                child.join()
-                raise RuntimeError(
-                    f"a forked worker ended without its result (exit code {child.exitcode})"
-                ) from None
-            if not succeeded:
-                raise value
-            results.append(value)
-        return results
-    finally:
-        for child, receive in children:
-            receive.close()
-            if child.is_alive():
-                child.terminate()
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_send_result, args=(call, send), daemon=True)
+    child.start()
+    send.close()
+    name = getattr(getattr(call, "func", call), "__name__", "a call")
+
+    def result():
+        if not receive.poll(timeout):
+            raise RuntimeError(f"{name} gave no result in its process in {timeout} s")
+        try:
+            succeeded, value, trace = receive.recv()
+        except EOFError:
             child.join()
+            raise RuntimeError(f"{name} died in its process (exit code {child.exitcode})") from None
+        if not succeeded:
+            value.add_note(f"{name} failed in its process:\n{trace}")
+            raise value
+        return value
+
+    try:
+        yield result
+    finally:
+        receive.close()
+        if child.is_alive():
+            child.terminate()
+        child.join()
 
 
 def _may_fork() -> bool:
@@ -144,14 +158,13 @@ def _may_fork() -> bool:
 
 def _send_result(call: Callable[[], object], send) -> None:
     try:
-        outcome = (True, call())
-    except BaseException as error:  # the parent re-raises it, with this traceback as a note
-        error.add_note("in a forked worker:\n" + "".join(traceback.format_exception(error)))
-        outcome = (False, error)
+        outcome = (True, call(), "")
+    except BaseException as error:  # the parent raises it again, with this traceback
+        outcome = (False, error, "".join(traceback.format_exception(error)))
     try:
         send.send(outcome)
     except Exception as error:  # e.g. an exception that does not pickle
-        send.send((False, RuntimeError(f"a forked worker's result could not be sent: {error!r}")))
+        send.send((False, RuntimeError(f"the result could not be sent: {error!r}"), ""))
     send.close()
 
 

@@ -9,9 +9,8 @@ feature carries information from the future of the case it describes.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
+import functools
 import time
-import traceback
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,7 +18,7 @@ import pandas as pd
 from sklearn.metrics import f1_score
 
 from features.progress import progress_bar
-from features.segment import processes
+from features.segment import in_background, processes
 from features.text import normalise_texts
 from models.baselines import KeywordChecklist, TfidfLogistic, checklist_points, jieba_tokens
 from models.grader import GraderConfig, RiskGrader, time_slices
@@ -102,7 +101,10 @@ def run_backtest(
         if baselines and background:
             # Left running only while this block runs: a failing grader does not wait for it.
             pending = stack.enter_context(
-                _in_background(baseline_runs, labelled[BASELINE_COLUMNS], y, classes, masks)
+                in_background(
+                    functools.partial(baseline_runs, labelled[BASELINE_COLUMNS], y, classes, masks),
+                    "spawn",
+                )
             )
         graded, grader_seconds = _grader_runs(
             labelled, y, classes, masks, config, oracle, progress, dask_client
@@ -234,48 +236,6 @@ def baseline_runs(
             )
             seconds[f"{name}/keyword_checklist"] = time.perf_counter() - started
     return results, seconds
-
-
-@contextlib.contextmanager
-def _in_background(function, *args):
-    """Start function(*args) in a spawned process; yield a call that waits for its result.
-
-    The process is killed when the block is left, so an error in the block does not wait for it.
-    An error in the process is raised again by the call, with the process's traceback.
-    """
-    context = multiprocessing.get_context("spawn")
-    receive, send = context.Pipe(duplex=False)
-    process = context.Process(target=_send_result, args=(send, function, args), daemon=True)
-    process.start()
-    send.close()
-
-    def result():
-        try:
-            failed, value = receive.recv()
-        except EOFError:
-            process.join()
-            raise RuntimeError(
-                f"{function.__name__} died in its process (exit code {process.exitcode})"
-            ) from None
-        if failed:
-            raise RuntimeError(f"{function.__name__} failed in its process:\n{value}")
-        return value
-
-    try:
-        yield result
-    finally:
-        process.terminate()
-        process.join()
-        receive.close()
-
-
-def _send_result(send, function, args) -> None:
-    try:
-        outcome = (False, function(*args))
-    except Exception:
-        outcome = (True, traceback.format_exc())
-    send.send(outcome)
-    send.close()
 
 
 def _to_index(grades: pd.Series, classes: list[str]) -> np.ndarray:

@@ -296,7 +296,7 @@ def test_a_forked_call_that_fails_or_dies_fails_the_caller():
 
     with pytest.raises(ZeroDivisionError) as failed:
         in_forks([lambda: 1, lambda: 1 / 0], jobs=2)
-    assert "in a forked worker" in failed.value.__notes__[0]
+    assert "<lambda> failed in its process" in failed.value.__notes__[0]
     with pytest.raises(RuntimeError, match="exit code 3"):
         in_forks([lambda: 1, lambda: os._exit(3)], jobs=2)
     with pytest.raises(RuntimeError, match="could not be sent"):
@@ -310,6 +310,6 @@ def test_a_forked_call_that_hangs_fails_the_caller_in_time(monkeypatch):
 
     monkeypatch.setattr(features.segment, "FORK_TIMEOUT_S", 0.5)
     started = time.perf_counter()
-    with pytest.raises(RuntimeError, match=r"no result in 0\.5 s"):
+    with pytest.raises(RuntimeError, match=r"no result in its process in 0\.5 s"):
         features.segment.in_forks([lambda: 1, lambda: time.sleep(60)], jobs=2)
     assert time.perf_counter() - started < 30  # the child was not waited for

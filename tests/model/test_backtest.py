@@ -3,8 +3,10 @@ and LightGBM's threads do not spin against that process."""
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
+import re
 import subprocess
 import sys
 
@@ -12,6 +14,7 @@ import pandas as pd
 import pytest
 
 import models.backtest
+from features.segment import in_background
 from models.backtest import run_backtest
 from models.grader import GraderConfig, RiskGrader
 
@@ -50,17 +53,19 @@ def test_a_failing_grader_does_not_leave_the_baselines_running(cases_with_contex
 
 
 def test_an_error_in_the_background_process_is_raised_with_its_traceback():
-    failure = r"(?s)int failed in its process.*ValueError: invalid literal"
     with (
-        models.backtest._in_background(int, "高") as result,
-        pytest.raises(RuntimeError, match=failure),
+        in_background(functools.partial(int, "高"), "spawn") as result,
+        pytest.raises(ValueError, match="invalid literal") as failed,
     ):
         result()
+    assert re.search(
+        r"(?s)int failed in its process.*ValueError: invalid", failed.value.__notes__[0]
+    )
 
 
 def test_a_background_process_that_dies_is_an_error_not_a_hang():
     with (
-        models.backtest._in_background(os._exit, 3) as result,
+        in_background(functools.partial(os._exit, 3), "spawn") as result,
         pytest.raises(RuntimeError, match=r"_exit died in its process \(exit code 3\)"),
     ):
         result()
