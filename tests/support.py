@@ -17,6 +17,25 @@ def cli_process_env() -> dict[str, str]:
     return {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value() or ""}
 
 
+def fork_from(monkeypatch, min_rows: int) -> list[int]:
+    """Make the context and the featuriser fork from min_rows rows; return the list that records
+    the jobs of each of their in_forks calls."""
+    import features.context
+    import features.featuriser
+    import features.segment
+
+    calls: list[int] = []
+
+    def in_forks(functions, jobs):
+        calls.append(jobs)
+        return features.segment.in_forks(functions, jobs)
+
+    for module in (features.context, features.featuriser):
+        monkeypatch.setattr(module, "FORK_MIN_ROWS", min_rows)
+        monkeypatch.setattr(module, "in_forks", in_forks)
+    return calls
+
+
 def day_export(home: Path) -> Path:
     """Return the export of the day that `fengqiao demo` scored under home."""
     return next((home / "demo").glob("day-*.csv"))

@@ -194,20 +194,10 @@ def test_merge_against_stored_history_keeps_its_groups():
 def test_forked_context_and_featurisation_equal_the_serial_ones(cases_with_context, monkeypatch):
     """Inputs too small for worker processes use a fork: the context's histories beside the merge,
     and half of the rows' features."""
-    import features.context
-    import features.featuriser
-    import features.segment
     from features.featuriser import CaseFeaturiser
+    from tests.support import fork_from
 
-    forked = []
-
-    def in_forks(calls, jobs):
-        forked.append(jobs)
-        return features.segment.in_forks(calls, jobs)
-
-    for module in (features.context, features.featuriser):
-        monkeypatch.setattr(module, "FORK_MIN_ROWS", 10)
-        monkeypatch.setattr(module, "in_forks", in_forks)
+    forked = fork_from(monkeypatch, 10)
     cases = cases_with_context.drop(columns=[*context_columns(cases_with_context), "group_id"])
     past, today = cases.iloc[:-300], cases.iloc[-300:].reset_index(drop=True)
     stored = build_context(past)

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from tests.support import FENGQIAO, cli_process_env, day_export
+from tests.support import FENGQIAO, cli_process_env, day_export, fork_from
 
 pytestmark = pytest.mark.xdist_group("flows")
 # The .xlsx is a zip that records when it was written; its cells are compared instead.
@@ -105,20 +105,9 @@ def test_the_nightly_flow_finds_the_days_export_in_the_inbox(
     """Run in this process, in Prefect's task threads, with the day's context and features
     computed in forks (the small demo city's day, a few cases, is too small for them otherwise): the same
     watchlist as the demo's own run."""
-    import features.context
-    import features.featuriser
-    import features.segment
     from pipelines.flows import nightly_flow
 
-    forked = []
-
-    def in_forks(calls, jobs):
-        forked.append(jobs)
-        return features.segment.in_forks(calls, jobs)
-
-    for module in (features.context, features.featuriser):
-        monkeypatch.setattr(module, "FORK_MIN_ROWS", 1)
-        monkeypatch.setattr(module, "in_forks", in_forks)
+    forked = fork_from(monkeypatch, 1)
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     shutil.copy(day_export(demo_home), inbox / f"综治中心-{demo_day.name}.csv")
