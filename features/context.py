@@ -12,7 +12,7 @@ import pandas as pd
 
 from features.dedup import PARALLEL_MIN_ROWS, MergeParams, merge_cases
 from features.history import WINDOWS, entity_history, spatial_intensity
-from features.segment import FORK_MIN_ROWS, in_forks, processes
+from features.parallel import FORK_MIN_ROWS, in_forks, processes
 
 CONTEXT_PREFIXES = ("grp_", "hist_", "geo_")
 

@@ -24,8 +24,8 @@ import pandas as pd
 from scipy import sparse
 from sklearn.preprocessing import normalize
 
+from features.parallel import processes
 from features.pii import key_numbers
-from features.segment import processes
 
 # Phrases every intake record of a kind carries; they say nothing about which dispute it is.
 _BOILERPLATE = re.compile(

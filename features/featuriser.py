@@ -26,15 +26,9 @@ from features.calendar import calendar_features
 from features.context import context_columns
 from features.lexicon import lexicon_features, load_lexicon, strip_cues
 from features.ngrams import char_tfidf, word_tfidf
+from features.parallel import FORK_MIN_ROWS, chunk_rows, in_forks, map_chunks, processes
 from features.pii import ID_TOKEN, NAME_TOKEN, PHONE_TOKEN
-from features.segment import (
-    FORK_MIN_ROWS,
-    Segmenter,
-    chunk_rows,
-    in_forks,
-    map_chunks,
-    processes,
-)
+from features.segment import Segmenter
 from features.text import normalise_texts
 
 CATEGORICAL = ("channel", "dispute_type", "district")

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import f1_score
 
+from features.parallel import in_background, processes
 from features.progress import progress_bar
-from features.segment import in_background, processes
 from features.text import normalise_texts
 from models.baselines import KeywordChecklist, TfidfLogistic, checklist_points, jieba_tokens
 from models.grader import GraderConfig, RiskGrader, time_slices

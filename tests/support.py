@@ -22,13 +22,13 @@ def fork_from(monkeypatch, min_rows: int) -> list[int]:
     the jobs of each of their in_forks calls."""
     import features.context
     import features.featuriser
-    import features.segment
+    import features.parallel
 
     calls: list[int] = []
 
     def in_forks(functions, jobs):
         calls.append(jobs)
-        return features.segment.in_forks(functions, jobs)
+        return features.parallel.in_forks(functions, jobs)
 
     for module in (features.context, features.featuriser):
         monkeypatch.setattr(module, "FORK_MIN_ROWS", min_rows)

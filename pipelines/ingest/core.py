@@ -32,8 +32,8 @@ from features.domain import (
     canonical,
 )
 from features.geo import gcj02_to_wgs84, in_china
+from features.parallel import chunk_rows, map_chunks, processes
 from features.pii import NameIndex, mask_text, party_keys, split_parties
-from features.segment import chunk_rows, map_chunks, processes
 from features.text import normalise_text, normalise_texts
 from pipelines.ingest.dates import parse_datetimes
 from pipelines.ingest.mapping import FIELDS, ColumnMapping, resolve_columns

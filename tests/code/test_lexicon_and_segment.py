@@ -277,39 +277,3 @@ def test_the_segmenter_cuts_the_same_in_parallel(city, monkeypatch):
     serial = Segmenter("rjieba").fit().transform(texts)
     assert Segmenter("rjieba", n_jobs=2).fit().transform(texts) == serial
     assert len(serial) == 400
-
-
-def test_forked_calls_return_in_order_from_another_process():
-    import os
-
-    from features.segment import in_forks
-
-    here, there = in_forks([os.getpid, os.getpid], jobs=2)
-    assert here == os.getpid() and there != here
-    assert in_forks([os.getpid, os.getpid], jobs=1) == [os.getpid()] * 2
-
-
-def test_a_forked_call_that_fails_or_dies_fails_the_caller():
-    import os
-
-    from features.segment import in_forks
-
-    with pytest.raises(ZeroDivisionError) as failed:
-        in_forks([lambda: 1, lambda: 1 / 0], jobs=2)
-    assert "<lambda> failed in its process" in failed.value.__notes__[0]
-    with pytest.raises(RuntimeError, match="exit code 3"):
-        in_forks([lambda: 1, lambda: os._exit(3)], jobs=2)
-    with pytest.raises(RuntimeError, match="could not be sent"):
-        in_forks([lambda: 1, lambda: lambda: 0], jobs=2)  # a lambda does not pickle
-
-
-def test_a_forked_call_that_hangs_fails_the_caller_in_time(monkeypatch):
-    import time
-
-    import features.segment
-
-    monkeypatch.setattr(features.segment, "FORK_TIMEOUT_S", 0.5)
-    started = time.perf_counter()
-    with pytest.raises(RuntimeError, match=r"no result in its process in 0\.5 s"):
-        features.segment.in_forks([lambda: 1, lambda: time.sleep(60)], jobs=2)
-    assert time.perf_counter() - started < 30  # the child was not waited for

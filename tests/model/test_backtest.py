@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 import models.backtest
-from features.segment import in_background
+from features.parallel import in_background
 from models.backtest import run_backtest
 from models.grader import GraderConfig, RiskGrader
 
