@@ -25,7 +25,7 @@ from scipy import sparse
 from sklearn.preprocessing import normalize
 
 from features.parallel import processes
-from features.pii import key_numbers
+from features.pii import flat_keys
 
 # Phrases every intake record of a kind carries; they say nothing about which dispute it is.
 _BOILERPLATE = re.compile(
@@ -250,9 +250,7 @@ def _party_matrix(keys: pd.Series) -> sparse.csr_matrix:
     """Return a row per case, a column per distinct party key, counting the case's keys."""
     lists = [ks if isinstance(ks, list | tuple | np.ndarray) else () for ks in keys]
     lengths = np.fromiter(map(len, lists), np.int64, len(lists))
-    flat = np.fromiter(itertools.chain.from_iterable(lists), object, int(lengths.sum()))
-    numbers = key_numbers(flat)  # keyed hashes as numbers factorize faster
-    columns, distinct = pd.factorize(flat if numbers is None else numbers)
+    columns, distinct = pd.factorize(flat_keys(lists, int(lengths.sum())))
     rows = np.repeat(np.arange(len(lists)), lengths)
     return sparse.csr_matrix(
         (np.ones(len(rows)), (rows, columns)), shape=(len(lists), max(len(distinct), 1))
@@ -264,9 +262,9 @@ def _best_earlier_match(frame, block, t, wanted, text, parties, params: MergePar
 
     Rows are sorted by block, then time. Wanted rows are scored up to _CHUNK at a time against the
     run of rows from the earliest one any of them can reach up to the last of them, at most
-    _CHUNK_PAIRS pairs; a chunk may span small blocks, and rows of another block are simply not
-    eligible. Few large products instead of one per block: most communities see a handful of
-    reports a day.
+    _CHUNK_PAIRS pairs; a chunk may span small blocks. Few large text and party products instead
+    of one per block (most communities see a handful of reports a day); of those, only each row's
+    eligible pairs (the rows from its reach up to itself) are scored.
     Rows not wanted (stored history, whose groups are fixed) and rows without a match get -1.
     """
     n = len(frame)
@@ -285,12 +283,15 @@ def _best_earlier_match(frame, block, t, wanted, text, parties, params: MergePar
         spans = queries[at : at + _CHUNK] + 1 - first_candidate
         taken = max(int((np.arange(1, len(spans) + 1) * spans <= _CHUNK_PAIRS).sum()), 1)
         rows, at = queries[at : at + taken], at + taken
-        cand = slice(first_candidate, rows[-1] + 1)
-        similarity = (text[rows] @ text[cand].T).toarray()
-        shared = (parties[rows] @ parties[cand].T).toarray()
         # A row's eligible candidates are the rows from its reach up to itself: its block, within
         # the window, earlier. Only those pairs are scored, in candidate order.
         n_pairs = rows - reach[rows]
+        scored = rows[n_pairs > 0]
+        if len(scored) == 0:
+            continue
+        cand = slice(first_candidate, rows[-1] + 1)
+        similarity = (text[rows] @ text[cand].T).toarray()
+        shared = (parties[rows] @ parties[cand].T).toarray()
         pair_row = np.repeat(np.arange(len(rows)), n_pairs)
         r = rows[pair_row]
         c = reach[r] + np.arange(len(pair_row)) - np.repeat(np.cumsum(n_pairs) - n_pairs, n_pairs)
@@ -307,9 +308,6 @@ def _best_earlier_match(frame, block, t, wanted, text, parties, params: MergePar
             + params.type_weight * same_type
             + params.grid_weight * same_grid
         ) * (0.7 + 0.3 * decay)
-        scored = rows[n_pairs > 0]
-        if len(scored) == 0:
-            continue
         starts = np.flatnonzero(np.r_[True, pair_row[1:] != pair_row[:-1]])
         top = np.maximum.reduceat(s, starts)
         # the first candidate that reaches its row's top, as argmax takes
