@@ -124,31 +124,30 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
                 f"cases lack column(s) {missing}; context features come from build_context"
             )
         jobs = processes(self.n_jobs)
-        if len(cases) < _PARALLEL_MIN_ROWS:  # too few to start worker interpreters for: forks
-            n_parts = min(jobs, len(cases) // FORK_MIN_ROWS)
-            if n_parts <= 1:
-                return self._transform(cases, parallel_segmenter=True)
-            bounds = np.linspace(0, len(cases), n_parts + 1).astype(int)
-            parts = in_forks(
+        if jobs > 1 and len(cases) >= _PARALLEL_MIN_ROWS:
+            inputs = cases[
                 [
-                    functools.partial(self._transform, cases.iloc[a:b], parallel_segmenter=False)
-                    for a, b in itertools.pairwise(bounds)
-                ],
-                n_parts,
-            )
-            return sparse.vstack(parts, format="csr", dtype=np.float32)
-        if jobs == 1:
-            return self._transform(cases, parallel_segmenter=True)
-        inputs = cases[
-            [
-                *_TEXT_INPUTS,
-                *self.categoricals,
-                *self.context_columns_,
-                *(c for c in _SHAPE_INPUTS if c in cases),
+                    *_TEXT_INPUTS,
+                    *self.categoricals,
+                    *self.context_columns_,
+                    *(c for c in _SHAPE_INPUTS if c in cases),
+                ]
             ]
-        ]
-        size = chunk_rows(len(inputs), jobs, _CHUNK_ROWS)
-        parts = map_chunks(_transform_chunk, size, jobs, inputs, fixed=(self,))
+            size = chunk_rows(len(inputs), jobs, _CHUNK_ROWS)
+            parts = map_chunks(_transform_chunk, size, jobs, inputs, fixed=(self,))
+            return sparse.vstack(parts, format="csr", dtype=np.float32)
+        # too few to start worker interpreters for: forks, or this process alone
+        n_parts = min(jobs, len(cases) // FORK_MIN_ROWS)
+        if n_parts <= 1:
+            return self._transform(cases, parallel_segmenter=True)
+        bounds = np.linspace(0, len(cases), n_parts + 1).astype(int)
+        parts = in_forks(
+            [
+                functools.partial(self._transform, cases.iloc[a:b], parallel_segmenter=False)
+                for a, b in itertools.pairwise(bounds)
+            ],
+            n_parts,
+        )
         return sparse.vstack(parts, format="csr", dtype=np.float32)
 
     def _transform(self, cases: pd.DataFrame, parallel_segmenter: bool) -> sparse.csr_matrix:
