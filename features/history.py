@@ -20,6 +20,9 @@ from features.pii import flat_keys
 WINDOWS = (7, 30, 90, 365)
 _KEY_SHIFT = np.int64(1) << np.int64(34)  # seconds since 2000 fit in 34 bits until 2544
 _EPOCH = np.datetime64("2000-01-01T00:00:00", "s")
+_GRADE_INPUTS = ("reported_at", "risk_grade", "history_grade", "status")
+_ENTITY_INPUTS = (*_GRADE_INPUTS, "grid_id", "district", "street", "community", "party_keys")
+_SPATIAL_INPUTS = (*_GRADE_INPUTS, "lon", "lat")
 
 
 def _seconds(times) -> np.ndarray:
@@ -85,6 +88,22 @@ def _grade_values(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     }
 
 
+def _events(
+    cases: pd.DataFrame,
+    context: pd.DataFrame | None,
+    columns: Sequence[str],
+    since: pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """Return the context's rows (those reported at `since` or later) followed by the cases, with
+    only the columns the statistics read: the stored history carries dozens more."""
+    if context is not None and since is not None:
+        context = context[context["reported_at"] >= since]
+    cases = cases[[c for c in columns if c in cases]]
+    if context is None or context.empty:
+        return cases
+    return pd.concat([context[[c for c in columns if c in context]], cases], ignore_index=True)
+
+
 def _place_key(frame: pd.DataFrame, level: str) -> np.ndarray:
     if level == "grid":
         key = frame["grid_id"].astype("string")
@@ -107,11 +126,8 @@ def entity_history(
     `context` holds earlier cases (from the history store) that count as history but are not
     themselves featurised. Party statistics are the maximum over the case's parties.
     """
-    events = (
-        cases
-        if context is None or context.empty
-        else pd.concat([context, cases], ignore_index=True)
-    )
+    # every stored case counts: days_since looks back without limit
+    events = _events(cases, context, _ENTITY_INPUTS)
     values = _grade_values(events)
     out = pd.DataFrame(index=cases.index)
     for level in ("grid", "community"):
@@ -160,11 +176,11 @@ def spatial_intensity(
     windows: Sequence[int] = (30, 90),
 ) -> pd.DataFrame:
     """Return recent cases and 高 cases in each case's H3 cell and its ring of neighbours, as of its time."""
-    events = (
-        cases
-        if context is None or context.empty
-        else pd.concat([context, cases], ignore_index=True)
-    )
+    # Stored cases older than the longest window before the first case count in no window. Times
+    # count in whole seconds (_seconds), so the bound is a whole second too.
+    first = cases["reported_at"].min()
+    since = None if pd.isna(first) else first.floor("s") - pd.Timedelta(days=max(windows))
+    events = _events(cases, context, _SPATIAL_INPUTS, since)
     e_cells = h3_cell_numbers(events["lon"].to_numpy(), events["lat"].to_numpy(), resolution)
     q_cells = e_cells[len(events) - len(cases) :]  # the cases are the events' last rows
     q_rows, q_keys = h3_rings(q_cells, 1)

@@ -48,6 +48,29 @@ def test_spatial_counts_equal_a_count_case_by_case(ingested):
     assert np.nansum(expected) > 100  # the rings are not all empty
 
 
+def test_spatial_history_drops_only_stored_cases_that_no_window_reaches(ingested):
+    """Stored cases before the longest window of the first case are left out; those at its edge,
+    which times in whole seconds put inside, still count, as when all are featurised together."""
+    from features.history import spatial_intensity
+
+    template = ingested.cases.dropna(subset=["lon", "lat"]).iloc[[0]]
+    first = pd.Timestamp("2025-06-01 08:00:00.700")
+    edge = first.floor("s") - pd.Timedelta(days=90)
+    offsets = ["-1s", "-400ms", "0s", "300ms", "10D", "89D"]
+    stored_times = [edge + pd.Timedelta(o) for o in offsets]
+    times = [*stored_times, first, first + pd.Timedelta(days=1)]
+    cases = pd.concat([template] * len(times), ignore_index=True).assign(
+        reported_at=times, risk_grade="高"
+    )
+    stored, today = cases.iloc[: len(stored_times)], cases.iloc[len(stored_times) :]
+
+    nightly = spatial_intensity(today.reset_index(drop=True), stored, windows=(30, 90))
+    together = spatial_intensity(cases, windows=(30, 90)).iloc[len(stored_times) :]
+    pd.testing.assert_frame_equal(nightly, together.reset_index(drop=True))
+    # the first: the edge's two (0 s, 300 ms), 10 D and 89 D; a day later: 10 D, 89 D and the first
+    assert nightly["geo_n_90"].tolist() == [4.0, 3.0]
+
+
 def test_h3_rings_are_grid_disks_including_a_pentagons():
     import h3
     import h3.api.basic_int as h3_numbers
