@@ -139,24 +139,25 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
         # too few to start worker interpreters for: forks, or this process alone
         n_parts = min(jobs, len(cases) // FORK_MIN_ROWS)
         if n_parts <= 1:
-            return self._transform(cases, parallel_segmenter=True)
+            return self._transform(cases)
         bounds = np.linspace(0, len(cases), n_parts + 1).astype(int)
         parts = in_forks(
             [
-                functools.partial(self._transform, cases.iloc[a:b], parallel_segmenter=False)
+                functools.partial(self._transform, cases.iloc[a:b])
                 for a, b in itertools.pairwise(bounds)
             ],
             n_parts,
         )
         return sparse.vstack(parts, format="csr", dtype=np.float32)
 
-    def _transform(self, cases: pd.DataFrame, parallel_segmenter: bool) -> sparse.csr_matrix:
+    def _transform(self, cases: pd.DataFrame) -> sparse.csr_matrix:
+        """Return the feature matrix of cases, computed in this process."""
         texts = normalise_texts(cases["description"])
         free = _free_texts(texts)
         blocks = [sparse.csr_matrix(self.dense_features(cases, texts, free).to_numpy(np.float32))]
         if self.word_vectorizer_ is not None:
-            segment = self.segmenter_.transform if parallel_segmenter else self.segmenter_._segment
-            blocks.append(word_tfidf(self.word_vectorizer_, segment(free)))
+            tokens = self.segmenter_.tokens(free)
+            blocks.append(word_tfidf(self.word_vectorizer_, tokens, tokenized=True))
         if self.char_vectorizer_ is not None:
             blocks.append(char_tfidf(self.char_vectorizer_, free))
         return sparse.hstack(blocks, format="csr", dtype=np.float32)
@@ -268,4 +269,4 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
 
 
 def _transform_chunk(cases: pd.DataFrame, featuriser: CaseFeaturiser) -> sparse.csr_matrix:
-    return featuriser._transform(cases, parallel_segmenter=False)
+    return featuriser._transform(cases)

@@ -48,21 +48,26 @@ def char_tfidf(vectorizer: TfidfVectorizer, texts: list[str]) -> sparse.csr_matr
     )
 
 
-def word_tfidf(vectorizer: TfidfVectorizer, texts: list[str]) -> sparse.csr_matrix:
+def word_tfidf(
+    vectorizer: TfidfVectorizer, texts: list[str] | list[list[str]], tokenized: bool = False
+) -> sparse.csr_matrix:
     """Return vectorizer.transform(texts) for a fitted analyzer="word" TfidfVectorizer that only
     tokenizes (no lowercasing, preprocessor or stop words), as the featuriser's on segmented text.
+
+    tokenized: the texts are given as their tokens, as the vectorizer's tokenizer cuts them.
     """
     low, high = vectorizer.ngram_range
-    if vectorizer.analyzer != "word" or not _plain(vectorizer) or vectorizer.stop_words is not None:
-        return vectorizer.transform(texts)
+    plain = vectorizer.analyzer == "word" and _plain(vectorizer) and vectorizer.stop_words is None
     terms = [term.split(" ") for term in vectorizer.vocabulary_]
     number_of = {t: i for i, t in enumerate(dict.fromkeys(chain.from_iterable(terms)), 1)}
     base = len(number_of) + 1
-    if high > MAX_N or base**high >= 2**63:
+    if not plain or high > MAX_N or base**high >= 2**63:
+        if tokenized:
+            raise ValueError("tokenized texts need a vectorizer that only tokenizes, n-grams <= 3")
         return vectorizer.transform(texts)
-    tokenize = vectorizer.build_tokenizer()
+    tokenize = (lambda tokens: tokens) if tokenized else vectorizer.build_tokenizer()
 
-    def keys_of(batch: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def keys_of(batch: list) -> tuple[np.ndarray, np.ndarray]:
         tokens = [tokenize(t) for t in batch]
         lengths = np.fromiter(map(len, tokens), np.int64, len(tokens))
         every_token = chain.from_iterable(tokens)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import re
 from collections.abc import Iterable, Sequence
 from importlib import resources
 
@@ -27,6 +28,7 @@ from features.parallel import map_chunks, processes
 ENGINES = ("rjieba", "jieba")
 PLACE_FREQ = 20000
 _PARALLEL_MIN_TEXTS = 20000
+_WHITESPACE = re.compile(r"\s")  # what str.split cuts at
 
 
 @functools.cache
@@ -108,10 +110,22 @@ class Segmenter(TransformerMixin, BaseEstimator):
             return self._transform_parallel(texts, jobs)
         return self._segment(texts)
 
-    def _segment(self, texts: Sequence[str]) -> list[str]:
+    def tokens(self, texts: Iterable[str]) -> list[list[str]]:
+        """Return each text's tokens (in this process), as transform's texts split at whitespace."""
         cut = self._cut()
         stops = stop_words() if self.remove_stop_words else frozenset()
-        return [" ".join(t for t in cut(text) if t.strip() and t not in stops) for text in texts]
+        out = []
+        for text in texts:
+            if _WHITESPACE.search(text) is None:  # then no token holds whitespace
+                out.append([t for t in cut(text) if t and t not in stops])
+            else:
+                out.append(
+                    [w for t in cut(text) if t.strip() and t not in stops for w in t.split()]
+                )
+        return out
+
+    def _segment(self, texts: Sequence[str]) -> list[str]:
+        return [" ".join(tokens) for tokens in self.tokens(texts)]
 
     def _transform_parallel(self, texts: list[str], jobs: int) -> list[str]:
         size = math.ceil(len(texts) / (jobs * 4))

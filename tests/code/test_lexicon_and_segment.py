@@ -152,6 +152,26 @@ def test_segmenter_keeps_domain_words_whole_and_learns_place_names():
     assert "，" not in tokens  # punctuation is a stop word
 
 
+def test_segmenter_tokens_are_its_joined_texts_split_even_across_whitespace():
+    """tokens skips the join and split on texts without whitespace; on a text with whitespace a
+    token holding some (which jieba-rs does not cut, but a tokenizer may) splits as joined text."""
+    from features.segment import stop_words
+
+    seg = Segmenter().fit(places=["春晖新村社区"])
+    texts = ["当事人甲扬言报复，春晖新村社区", "a\tb\u3000c\xa0d", "网格员上报纠纷", "", " "]
+    cut, stops = seg._cut(), stop_words()
+
+    def joined(texts):
+        return [" ".join(t for t in cut(x) if t.strip() and t not in stops) for x in texts]
+
+    assert seg.tokens(texts) == [x.split() for x in joined(texts)]
+    assert seg.transform(texts) == joined(texts)
+    spaced = ["春晖 新村", " 社区", "，", "\u3000", "扬言\t"]
+    seg._cut_fn = cut = lambda text: spaced if " " in text else [text]
+    assert seg.tokens(["甲 乙", "甲乙"]) == [["春晖", "新村", "社区", "扬言"], ["甲乙"]]
+    assert seg.tokens(["甲 乙"]) == [x.split() for x in joined(["甲 乙"])]
+
+
 def test_segmenter_pickles_without_its_tokenizer_and_works_after():
     seg = Segmenter().fit()
     seg.transform(["先用一次"])
@@ -236,8 +256,13 @@ def test_token_number_word_tfidf_equals_sklearns(city, ngrams, batch, monkeypatc
     vectorizer.transform = not_sklearn
     got = word_tfidf(vectorizer, segmented + edge)
     assert_same_matrix(got, expected)
+    tokens = [_split(t) for t in segmented + edge]
+    assert_same_matrix(word_tfidf(vectorizer, tokens, tokenized=True), expected)
     assert got[len(segmented) + 4].nnz > 0  # the edge texts reach the vocabulary
     assert word_tfidf(vectorizer, []).shape == (0, len(vectorizer.vocabulary_))
+    vectorizer.set_params(lowercase=True)  # no longer only tokenizes: tokens cannot stand in
+    with pytest.raises(ValueError, match="tokenized"):
+        word_tfidf(vectorizer, tokens, tokenized=True)
 
 
 def not_sklearn(texts):
