@@ -56,15 +56,20 @@ def word_tfidf(
 
     tokenized: the texts are given as their tokens, as the vectorizer's tokenizer cuts them.
     """
-    low, high = vectorizer.ngram_range
-    plain = vectorizer.analyzer == "word" and _plain(vectorizer) and vectorizer.stop_words is None
-    terms = [term.split(" ") for term in vectorizer.vocabulary_]
-    number_of = {t: i for i, t in enumerate(dict.fromkeys(chain.from_iterable(terms)), 1)}
-    base = len(number_of) + 1
-    if not plain or high > MAX_N or base**high >= 2**63:
+
+    def sklearns() -> sparse.csr_matrix:
         if tokenized:
             raise ValueError("tokenized texts need a vectorizer that only tokenizes, n-grams <= 3")
         return vectorizer.transform(texts)
+
+    low, high = vectorizer.ngram_range
+    if vectorizer.analyzer != "word" or not _plain(vectorizer) or vectorizer.stop_words is not None:
+        return sklearns()
+    terms = [term.split(" ") for term in vectorizer.vocabulary_]
+    number_of = {t: i for i, t in enumerate(dict.fromkeys(chain.from_iterable(terms)), 1)}
+    base = len(number_of) + 1
+    if high > MAX_N or base**high >= 2**63:
+        return sklearns()
     tokenize = (lambda tokens: tokens) if tokenized else vectorizer.build_tokenizer()
 
     def keys_of(batch: list) -> tuple[np.ndarray, np.ndarray]:
