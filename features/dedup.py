@@ -248,12 +248,11 @@ def _block_keys(frame: pd.DataFrame) -> np.ndarray:
 
 def _party_matrix(keys: pd.Series) -> sparse.csr_matrix:
     """Return a row per case, a column per distinct party key, counting the case's keys."""
-    lists = [ks if isinstance(ks, list | tuple | np.ndarray) else () for ks in keys]
-    lengths = np.fromiter(map(len, lists), np.int64, len(lists))
-    columns, distinct = pd.factorize(flat_keys(lists, int(lengths.sum())))
-    rows = np.repeat(np.arange(len(lists)), lengths)
+    lengths, flat = flat_keys(keys)
+    columns, distinct = pd.factorize(flat)
+    rows = np.repeat(np.arange(len(lengths)), lengths)
     return sparse.csr_matrix(
-        (np.ones(len(rows)), (rows, columns)), shape=(len(lists), max(len(distinct), 1))
+        (np.ones(len(rows)), (rows, columns)), shape=(len(lengths), max(len(distinct), 1))
     )
 
 

@@ -144,9 +144,8 @@ def entity_history(
 
     # Parties: one event per (case, party key); a case takes the worst of its parties. The cases
     # are the events' last rows, so their party keys are the last ones.
-    per_event = np.fromiter(map(len, events["party_keys"]), np.int64, len(events))
+    per_event, e_keys = flat_keys(events["party_keys"])
     e_rows = np.repeat(np.arange(len(events)), per_event)
-    e_keys = flat_keys(events["party_keys"], int(per_event.sum()))
     first_query = int(per_event[: len(events) - len(cases)].sum())
     q_rows = e_rows[first_query:] - (len(events) - len(cases))
     stats = as_of_stats(

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 import numpy as np
+import pyarrow as pa
 
 PHONE_TOKEN = "[电话]"
 ID_TOKEN = "[身份证号]"
@@ -155,23 +156,49 @@ def key_numbers(keys: np.ndarray) -> np.ndarray | None:
         return None
     if len(text) != 17 * len(keys):
         return None
-    values = _HEX_VALUE[text.reshape(len(keys), 17)[:, :16]]
-    if (values < 0).any():
+    return _hex_numbers(text.reshape(len(keys), 17)[:, :16].ravel())
+
+
+def flat_keys(key_lists: Iterable) -> tuple[np.ndarray, np.ndarray]:
+    """Return how many keys each list holds (anything but a list, tuple or array holds none) and
+    all the keys one after another: keyed hashes as the numbers key_numbers gives (0.1 s less to
+    factorize on a night), other keys as they are.
+
+    Lists of strings pass through Arrow, which lays the keys out as one buffer of UTF-8: no Python
+    object is touched per key (a night's 99,329 lists took 0.12 s key by key).
+    """
+    lists = [ks if isinstance(ks, list | tuple | np.ndarray) else None for ks in key_lists]
+    try:
+        arrow = pa.array(lists, type=pa.large_list(pa.large_string()))
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # keys that are not all strings
+        arrow = None
+    if arrow is None:
+        lengths = np.fromiter((0 if ks is None else len(ks) for ks in lists), np.int64, len(lists))
+        every_key = itertools.chain.from_iterable(ks for ks in lists if ks is not None)
+        keys = np.fromiter(every_key, object, int(lengths.sum()))
+        numbers = key_numbers(keys)
+        return lengths, keys if numbers is None else numbers
+    lengths = arrow.value_lengths().fill_null(0).to_numpy().astype(np.int64)
+    keys = arrow.flatten()
+    offsets = np.frombuffer(keys.buffers()[1], np.int64)[keys.offset : keys.offset + len(keys) + 1]
+    numbers = None
+    if len(keys) and (np.diff(offsets) == 16).all():
+        utf8 = np.frombuffer(keys.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
+        numbers = _hex_numbers(utf8)
+    return lengths, keys.to_numpy(zero_copy_only=False) if numbers is None else numbers
+
+
+def _hex_numbers(digits: np.ndarray) -> np.ndarray | None:
+    """Return the 64-bit numbers written by the keys' 16 hex digits each (ASCII codes, one key
+    after another), or None unless every one is a lowercase hex digit."""
+    if not _IS_HEX_DIGIT[digits].all():
         return None
-    return (values.astype(np.uint64) << _HEX_SHIFTS).sum(axis=1, dtype=np.uint64).view(np.int64)
+    big_endian = np.frombuffer(bytes.fromhex(digits.tobytes().decode("ascii")), ">u8")
+    return big_endian.astype(np.uint64).view(np.int64)
 
 
-def flat_keys(key_lists: Iterable, total: int) -> np.ndarray:
-    """Return the keys of all the lists, `total` of them, one after another: keyed hashes as the
-    numbers key_numbers gives (0.1 s less to factorize on a night), other keys as they are."""
-    keys = np.fromiter(itertools.chain.from_iterable(key_lists), object, total)
-    numbers = key_numbers(keys)
-    return keys if numbers is None else numbers
-
-
-_HEX_VALUE = np.full(256, -1, np.int8)
-_HEX_VALUE[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16)
-_HEX_SHIFTS = np.arange(60, -1, -4, dtype=np.uint64)
+_IS_HEX_DIGIT = np.zeros(256, bool)
+_IS_HEX_DIGIT[np.frombuffer(b"0123456789abcdef", np.uint8)] = True
 
 
 def party_keys(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -222,6 +224,36 @@ def test_keys_that_are_not_all_keyed_hashes_stay_strings(keys):
     from features.pii import key_numbers
 
     assert key_numbers(np.array(keys, dtype=object)) is None
+
+
+_HASHES = [keyed_hash("s", f"tel:1380013800{i}") for i in range(4)]
+
+
+@pytest.mark.parametrize(
+    "key_lists",
+    [
+        [_HASHES[:2], (), np.array(_HASHES[2:], dtype=object), [_HASHES[0]]],  # numbers
+        [_HASHES[:2], None, "not a list", float("nan"), (_HASHES[3],)],  # non-lists hold none
+        [_HASHES[:2], ["p1"], []],  # one key that is not a hash: all stay strings
+        [[_HASHES[0].upper()], _HASHES[1:3]],
+        [[_HASHES[0], None], _HASHES[1:2]],  # a missing key stays missing
+        [[1, 2], [3]],  # keys that are not strings
+        [[], ()],
+        [],
+    ],
+)
+def test_flat_keys_lay_out_every_list_as_the_lists_would_one_by_one(key_lists):
+    import itertools
+
+    from features.pii import flat_keys, key_numbers
+
+    held = [ks if isinstance(ks, list | tuple | np.ndarray) else () for ks in key_lists]
+    keys = np.array(list(itertools.chain.from_iterable(held)), dtype=object)
+    numbers = key_numbers(keys)
+    lengths, got = flat_keys(pd.Series(key_lists, dtype=object))
+    assert lengths.tolist() == [len(ks) for ks in held]
+    expected = keys if numbers is None else numbers
+    assert got.dtype == expected.dtype and got.tolist() == expected.tolist()
 
 
 def test_keyed_hash_depends_on_the_secret_and_links_the_same_person():
