@@ -115,6 +115,11 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
 
     def transform(self, cases: pd.DataFrame) -> sparse.csr_matrix:
         """Return the feature matrix (rows: cases, columns: feature_names_)."""
+        return sparse.hstack(self.transform_blocks(cases), format="csr", dtype=np.float32)
+
+    def transform_blocks(self, cases: pd.DataFrame) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+        """Return transform's matrix as its two blocks: the named features (dense_names) and the
+        word and character n-grams (text_block), so that a reader of one is spared a copy."""
         check_is_fitted(self, "feature_names_")
         missing = [
             c for c in (*_TEXT_INPUTS, *self.categoricals, *self.context_columns_) if c not in cases
@@ -134,8 +139,7 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
                 ]
             ]
             size = chunk_rows(len(inputs), jobs, _CHUNK_ROWS)
-            parts = map_chunks(_transform_chunk, size, jobs, inputs, fixed=(self,))
-            return sparse.vstack(parts, format="csr", dtype=np.float32)
+            return _stacked(map_chunks(_transform_chunk, size, jobs, inputs, fixed=(self,)))
         # too few to start worker interpreters for: forks, or this process alone
         n_parts = min(jobs, len(cases) // FORK_MIN_ROWS)
         if n_parts <= 1:
@@ -148,19 +152,20 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
             ],
             n_parts,
         )
-        return sparse.vstack(parts, format="csr", dtype=np.float32)
+        return _stacked(parts)
 
-    def _transform(self, cases: pd.DataFrame) -> sparse.csr_matrix:
-        """Return the feature matrix of cases, computed in this process."""
+    def _transform(self, cases: pd.DataFrame) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+        """Return the two blocks of cases' features, computed in this process."""
         texts = normalise_texts(cases["description"])
         free = _free_texts(texts)
-        blocks = [sparse.csr_matrix(self.dense_features(cases, texts, free).to_numpy(np.float32))]
+        dense = sparse.csr_matrix(self.dense_features(cases, texts, free).to_numpy(np.float32))
+        ngrams = [sparse.csr_matrix((len(cases), 0), dtype=np.float32)]
         if self.word_vectorizer_ is not None:
             tokens = self.segmenter_.tokens(free)
-            blocks.append(word_tfidf(self.word_vectorizer_, tokens, tokenized=True))
+            ngrams.append(word_tfidf(self.word_vectorizer_, tokens, tokenized=True))
         if self.char_vectorizer_ is not None:
-            blocks.append(char_tfidf(self.char_vectorizer_, free))
-        return sparse.hstack(blocks, format="csr", dtype=np.float32)
+            ngrams.append(char_tfidf(self.char_vectorizer_, free))
+        return dense, sparse.hstack(ngrams, format="csr", dtype=np.float32)
 
     def dense_features(
         self, cases: pd.DataFrame, texts: list[str] | None = None, free: list[str] | None = None
@@ -268,5 +273,14 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
         return np.asarray(self.feature_names_, dtype=object)
 
 
-def _transform_chunk(cases: pd.DataFrame, featuriser: CaseFeaturiser) -> sparse.csr_matrix:
+def _transform_chunk(
+    cases: pd.DataFrame, featuriser: CaseFeaturiser
+) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
     return featuriser._transform(cases)
+
+
+def _stacked(parts: list[tuple[sparse.csr_matrix, ...]]) -> tuple[sparse.csr_matrix, ...]:
+    """Return the blocks of row ranges' features, each stacked over the ranges."""
+    return tuple(
+        sparse.vstack(blocks, format="csr", dtype=np.float32) for blocks in zip(*parts, strict=True)
+    )

@@ -141,17 +141,19 @@ class RiskGrader:
             n_jobs=cfg.n_jobs,
             exclude=(cfg.target,),  # a model of dispute_type must not read dispute_type
         ).fit(labelled[fit])
-        X = self.featuriser_.transform(labelled)
+        named, ngrams = self.featuriser_.transform_blocks(labelled)
         # The boosters read the raw n-grams only when asked, or when no text model reads them.
         self.booster_ngrams_ = cfg.booster_ngrams or not cfg.text_model
+        learn = None
         if cfg.text_model:
             learn = _sample_rows(fit, cfg.text_model_rows, cfg.seed)
             self.text_model_ = TextModel(cfg.text_model_folds, cfg.seed).fit(
-                self.featuriser_.text_block(X), y, learn, self.ordinal_
+                ngrams, y, learn, self.ordinal_
             )
-            X = self._booster_matrix(X, learn)
         else:
             self.text_model_ = None
+        X = self._booster_matrix(named, ngrams, learn)
+        del named, ngrams
         if self.ordinal_:
             self.boosters_ = {
                 name: self._train_booster(
@@ -295,18 +297,18 @@ class RiskGrader:
             .to_dict(),
         }
 
-    def _booster_matrix(self, X, out_of_fold: np.ndarray | None = None):
-        """Return what the boosters read, from the featuriser's matrix X: the named features, the
-        raw n-grams if booster_ngrams_, and the text model's scores (out-of-fold for the rows that
-        trained it)."""
+    def _booster_matrix(self, named, ngrams, out_of_fold: np.ndarray | None = None):
+        """Return what the boosters read, from the featuriser's two blocks: the named features,
+        the n-grams if booster_ngrams_, and the text model's scores (out-of-fold for the rows
+        that trained it)."""
         if getattr(self, "text_model_", None) is None:
-            return X
-        scores = self.text_model_.scores(self.featuriser_.text_block(X))
+            return sparse.hstack([named, ngrams], format="csr", dtype=np.float32)
+        scores = self.text_model_.scores(ngrams)
         if out_of_fold is not None:
             scores[out_of_fold] = self.text_model_.oof_
-        if not getattr(self, "booster_ngrams_", True):  # graders before 2026-11 read them all
-            X = X[:, : len(self.featuriser_.dense_names())]
-        return sparse.hstack([X, sparse.csr_matrix(scores.astype(np.float32))], format="csr")
+        # graders before 2026-11 read the n-grams all
+        blocks = [named, ngrams] if getattr(self, "booster_ngrams_", True) else [named]
+        return sparse.hstack([*blocks, sparse.csr_matrix(scores.astype(np.float32))], format="csr")
 
     @property
     def feature_names_(self) -> list[str]:
@@ -342,8 +344,8 @@ class RiskGrader:
 
     def _featurise(self, cases: pd.DataFrame):
         """Return the boosters' matrix and the n-gram block (the text model's input) for cases."""
-        X = self.featuriser_.transform(cases)
-        return self._booster_matrix(X), self.featuriser_.text_block(X)
+        named, ngrams = self.featuriser_.transform_blocks(cases)
+        return self._booster_matrix(named, ngrams), ngrams
 
     def _calibrated(self, X) -> np.ndarray:
         if not self.ordinal_:
