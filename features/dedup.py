@@ -71,7 +71,8 @@ class MergeParams:
 def merge_text(texts: pd.Series) -> list[str]:
     """Return case texts with intake boilerplate and masked tokens replaced by a space, for
     matching (char_bigrams then treats punctuation as it treats the space)."""
-    return [_BOILERPLATE.sub(" ", t or "") for t in texts]
+    # a list first: iterating an Arrow-backed column makes a Python string at a time, 3x slower
+    return [_BOILERPLATE.sub(" ", t or "") for t in texts.tolist()]
 
 
 def merge_cases(
