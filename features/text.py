@@ -73,6 +73,8 @@ def normalise_texts(texts: Iterable[str | None]) -> list[str]:
     those steps is normalised on its own by normalise_text. A night's 16,826 texts took 0.26 s
     one by one and take 0.06 s together (tests/code/test_text_and_pii.py checks they agree).
     """
+    # a column (or array) as a list first: iterating an Arrow-backed one is 3x slower
+    texts = texts.tolist() if hasattr(texts, "tolist") else texts
     texts = ["" if t is None else str(t) for t in texts]
     if len(texts) < _TOGETHER_MIN_TEXTS:
         return [normalise_text(t) for t in texts]
