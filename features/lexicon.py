@@ -97,9 +97,9 @@ class Hits:
     people: int  # largest headcount, 0 if none
 
 
-def _negated(text: str, start: int, lex: Lexicon, text_start: int = 0) -> bool:
-    """Return whether a negator cancels the cue at `start` (text_start: where its text begins)."""
-    lo = max(text_start, start - lex.window)
+def _negated(text: str, start: int, lex: Lexicon) -> bool:
+    """Return whether a negator cancels the cue at `start` of one text."""
+    lo = max(0, start - lex.window)
     # Most cues have no negator anywhere in their window: one regex search, no slicing, says so.
     if lex.negator_pattern.search(text, lo, start) is None:
         return False
@@ -121,7 +121,7 @@ def _negator_may_start(text: str, lo: np.ndarray, hi: np.ndarray, lex: Lexicon) 
     """Return per window [lo, hi) of the text whether a negator's first character is in it.
 
     Only such windows can hold a negator: on a night's texts a sixth of the cues' windows do, and
-    only those are searched (_negated searches each).
+    only those are searched (find_cues, on one text, searches each with _negated).
     """
     points = np.frombuffer(text.encode("utf-32-le"), np.uint32)
     first = np.zeros(len(points), bool)
