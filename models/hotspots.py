@@ -24,6 +24,7 @@ import pymannkendall
 from scipy.stats import norm
 
 from features.geo import h3_cells, wgs84_to_gcj02
+from features.places import LEVELS, county_centres, unit_keys, unit_label, unit_level
 
 GRADE_WEIGHT = {"高": 1.0, "中": 0.5, "低": 0.1}
 CONFIDENCE = [(0.01, 99), (0.05, 95), (0.10, 90)]
@@ -46,6 +47,10 @@ class H3Cells:
 
     def assign(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         return h3_cells(lon, lat, self.resolution)
+
+    def cells_of(self, cases: pd.DataFrame) -> np.ndarray:
+        """Return each case's cell, None where it has no coordinates."""
+        return self.assign(cases["lon"].to_numpy(float), cases["lat"].to_numpy(float))
 
     def study_area(self, cells: pd.Series) -> list[str]:
         return study_cells(cells)
@@ -113,6 +118,20 @@ class PolygonCells:
                 out[where[point]] = self.ids[polygon]
         return out
 
+    def cells_of(self, cases: pd.DataFrame) -> np.ndarray:
+        """Return each case's polygon: the one its coordinates fall in, or, for a case without
+        coordinates, the one named like its grid, community, street or district (finest first)."""
+        out = self.assign(cases["lon"].to_numpy(float), cases["lat"].to_numpy(float))
+        ids = set(self.ids)
+        for level in reversed(LEVELS):
+            if level not in cases:
+                continue
+            names = cases[level].astype("string").str.strip().to_numpy(dtype=object)
+            for i in np.flatnonzero(pd.isna(out)):
+                if names[i] in ids:
+                    out[i] = names[i]
+        return out
+
     def study_area(self, cells: pd.Series) -> list[str]:
         return sorted(self.ids)
 
@@ -141,6 +160,88 @@ class PolygonCells:
         if len(polygons) == 1:
             return {"type": "Polygon", "coordinates": polygons[0]}
         return {"type": "MultiPolygon", "coordinates": polygons}
+
+
+class AdminUnits:
+    """Administrative units (区县 / 街道 / 社区 / 网格) as cells, for cases without coordinates.
+
+    A unit is drawn at a point: the centroid of its cases that do have coordinates (a mixed
+    export), else, for a county-level unit, the county's centre from cpca's table. Units without
+    a point cannot be mapped and stay out of the study area (the report still counts them).
+    Neighbours are each unit's nearest units (k = 6, as an H3 cell's ring, or fewer when there are
+    fewer units), made symmetric.
+    """
+
+    def __init__(self, level: str, points: dict[str, tuple[float, float]], k: int = 6):
+        self.level, self.points, self.k = level, dict(points), k
+
+    @classmethod
+    def from_cases(cls, cases: pd.DataFrame, level: str | None = None) -> AdminUnits | None:
+        """Return the units the cases name, at the finest level most of them give; None if
+        they name none."""
+        level = level or unit_level(cases)
+        if level is None:
+            return None
+        keys = unit_keys(cases, level)
+        points: dict[str, tuple[float, float]] = {}
+        located = cases["lon"].notna().to_numpy() & cases["lat"].notna().to_numpy() & pd.notna(keys)
+        if located.any():
+            centroids = (
+                pd.DataFrame(
+                    {
+                        "key": keys[located],
+                        "lon": cases["lon"].to_numpy(float)[located],
+                        "lat": cases["lat"].to_numpy(float)[located],
+                    }
+                )
+                .groupby("key")[["lon", "lat"]]
+                .mean()
+            )
+            points.update({k: (float(r.lon), float(r.lat)) for k, r in centroids.iterrows()})
+        if level == "district":
+            codes = {}
+            if "adcode" in cases:
+                pairs = cases[["district", "adcode"]].dropna().drop_duplicates("district")
+                codes = dict(zip(pairs["district"], pairs["adcode"], strict=True))
+            names = sorted({k for k in keys if k is not None and k not in points})
+            points.update(county_centres(names, codes))
+        return cls(level, points)
+
+    def cells_of(self, cases: pd.DataFrame) -> np.ndarray:
+        """Return each case's unit if it can be mapped, else None."""
+        missing = [c for c in LEVELS[: LEVELS.index(self.level) + 1] if c not in cases]
+        if missing:
+            return np.full(len(cases), None, dtype=object)
+        keys = unit_keys(cases, self.level)
+        return np.array([k if k in self.points else None for k in keys], dtype=object)
+
+    def study_area(self, cells: pd.Series) -> list[str]:
+        return sorted(self.points)
+
+    def neighbours(self, cells: list[str]) -> dict[str, list[str]]:
+        if len(cells) < 2:
+            return {c: [] for c in cells}
+        xy = np.array([self.points[c] for c in cells])
+        xy[:, 0] *= np.cos(np.radians(xy[:, 1].mean()))  # degrees of longitude shrink northward
+        distance = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1])
+        np.fill_diagonal(distance, np.inf)
+        k = min(self.k, len(cells) - 1)
+        nearest = np.argsort(distance, axis=1, kind="stable")[:, :k]
+        pairs = {(i, int(j)) for i in range(len(cells)) for j in nearest[i]}
+        pairs |= {(j, i) for i, j in pairs}
+        out: dict[str, list[str]] = {c: [] for c in cells}
+        for i, j in sorted(pairs):
+            out[cells[i]].append(cells[j])
+        return out
+
+    def geometry(self, cell: str, coordinates: str = "wgs84") -> dict:
+        lon, lat = self.points[cell]
+        if coordinates == "gcj02":
+            lon, lat = (float(v[0]) for v in wgs84_to_gcj02(np.array([lon]), np.array([lat])))
+        return {"type": "Point", "coordinates": [round(float(lon), 6), round(float(lat), 6)]}
+
+    def label(self, cell: str) -> str:
+        return unit_label(cell)
 
 
 def _oriented_ring(
@@ -186,6 +287,8 @@ def gi_star(
     import esda
     import libpysal
 
+    if len(values) < MIN_CELLS:
+        return np.zeros(len(values)), np.ones(len(values))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # libpysal warns about islands and disconnected components
         w = libpysal.weights.W(
@@ -227,27 +330,92 @@ def emerging_class(weekly_z: np.ndarray, weekly_hot: np.ndarray) -> str:
     return "sporadic"
 
 
+CELL_COLUMNS = [
+    "layer",
+    "cell",
+    "label",
+    "geometry",
+    "gi_z",
+    "gi_p",
+    "hot_class",
+    "confidence",
+    "risk_weight",
+    "n_高",
+    "n_中",
+    "n_低",
+    "n_cases",
+    "mean_score",
+    "types",
+    "trend",
+    "weeks_hot",
+]
+MIN_CELLS = 3  # fewer cells than this have no neighbourhood worth testing
+
+
 def hotspot_cells(
     scored: pd.DataFrame,
     run_date: pd.Timestamp,
     cells_system: H3Cells | PolygonCells | None = None,
     window_days: int = 28,
     trend_weeks: int = 8,
+    weighted: bool = True,
 ) -> pd.DataFrame:
     """Return one row per study cell: counts by grade and type, mean score, Gi*, class and trend.
 
-    `scored` has lon, lat, reported_at, grade, score, dispute_type for cases up to run_date.
+    `scored` has reported_at, grade, score, dispute_type and, where known, lon/lat and the
+    administrative units (district, street, community, grid_id). Cases with coordinates are
+    counted in the cells of `cells_system` (layer "cell"); cases without them, in the
+    administrative units they name (layer "unit", see AdminUnits); a case that neither locates is
+    left out. weighted: count 高/中/低 as 1/0.5/0.1 (risk grades), else every case as 1.
+    An empty frame (with every column) when nothing can be located.
     """
     end = pd.Timestamp(run_date).normalize() + pd.Timedelta(days=1)
     start_trend = end - pd.Timedelta(weeks=trend_weeks)
-    frame = scored[(scored["reported_at"] >= start_trend) & (scored["reported_at"] < end)].copy()
-    frame = frame[frame["lon"].notna() & frame["lat"].notna()]
-    if frame.empty:
-        return pd.DataFrame()
+    frame = scored[(scored["reported_at"] >= start_trend) & (scored["reported_at"] < end)]
+    frame = frame.assign(
+        weight=frame["grade"].map(GRADE_WEIGHT).fillna(0.1) if weighted else 1.0
+    ).reset_index(drop=True)
     system = cells_system or H3Cells()
-    frame["cell"] = system.assign(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float))
-    frame = frame[frame["cell"].notna()]
-    frame["weight"] = frame["grade"].map(GRADE_WEIGHT).fillna(0.1)
+    cell = system.cells_of(frame) if len(frame) else np.array([], dtype=object)
+    placed = pd.notna(cell)
+    layers = []
+    if placed.any():
+        layers.append(
+            _layer(
+                frame[placed].assign(cell=cell[placed]),
+                system,
+                "cell",
+                end,
+                window_days,
+                trend_weeks,
+            )
+        )
+    rest = frame[~placed]
+    units = AdminUnits.from_cases(frame) if len(rest) else None
+    if units is not None:
+        unit = units.cells_of(rest)
+        mapped = pd.notna(unit)
+        if mapped.any():
+            layers.append(
+                _layer(
+                    rest[mapped].assign(cell=unit[mapped]),
+                    units,
+                    "unit",
+                    end,
+                    window_days,
+                    trend_weeks,
+                )
+            )
+    if not layers:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in CELL_COLUMNS})
+    return pd.concat(layers, ignore_index=True)[CELL_COLUMNS]
+
+
+def _layer(
+    frame: pd.DataFrame, system, layer: str, end: pd.Timestamp, window_days: int, trend_weeks: int
+) -> pd.DataFrame:
+    """Return the statistics of one layer's cells (frame: its cases, with cell and weight)."""
+    start_trend = end - pd.Timedelta(weeks=trend_weeks)
     cells = system.study_area(frame["cell"])
     neighbours = system.neighbours(cells)
     recent = frame[frame["reported_at"] >= end - pd.Timedelta(days=window_days)]
@@ -255,9 +423,13 @@ def hotspot_cells(
     risk = recent.groupby("cell")["weight"].sum().reindex(cells, fill_value=0.0).to_numpy()
     z, p = gi_star(risk, cells, neighbours)
     labels, level = classify(z, p)
+    label_of = getattr(system, "label", lambda c: c)
     out = pd.DataFrame(
         {
+            "layer": layer,
             "cell": cells,
+            "label": [label_of(c) for c in cells],
+            "geometry": [system.geometry(c) for c in cells],
             "gi_z": z,
             "gi_p": p,
             "hot_class": labels,
@@ -265,12 +437,14 @@ def hotspot_cells(
             "risk_weight": risk,
         }
     )
-    counts = recent.pivot_table(
-        index="cell", columns="grade", values="reported_at", aggfunc="count"
+    counts = (
+        recent.pivot_table(index="cell", columns="grade", values="reported_at", aggfunc="count")
+        if recent["grade"].notna().any()
+        else pd.DataFrame(index=cells)
     ).reindex(cells)
     for grade in ("高", "中", "低"):
         out[f"n_{grade}"] = counts[grade].fillna(0).astype(int).to_numpy() if grade in counts else 0
-    out["n_cases"] = out[["n_高", "n_中", "n_低"]].sum(axis=1)
+    out["n_cases"] = recent.groupby("cell").size().reindex(cells, fill_value=0).to_numpy()
     out["mean_score"] = recent.groupby("cell")["score"].mean().reindex(cells).round(1).to_numpy()
     by_cell = {
         c: dict(
@@ -303,6 +477,31 @@ def hotspot_cells(
     ]
     out["weeks_hot"] = weekly_hot.sum(axis=1)
     return out
+
+
+def name_cells(cells: pd.DataFrame, cases: pd.DataFrame, system) -> pd.DataFrame:
+    """Return the cells with H3 hexagons named by the communities their cases come from, with
+    shares (龙山区向阳街道新兴社区 62%、…), so that no two rows of a table read the same."""
+    if not isinstance(system, H3Cells) or not (cells["layer"] == "cell").any():
+        return cells
+    located = cases[cases["lon"].notna() & cases["lat"].notna()]
+    place = (
+        located["district"].fillna("")
+        + located["street"].fillna("")
+        + located["community"].fillna("")
+    ).to_numpy()
+    frame = pd.DataFrame({"cell": system.cells_of(located), "place": place})
+    frame = frame[frame["cell"].notna() & (frame["place"] != "")]
+    names = {}
+    for cell, group in frame.groupby("cell"):
+        shares = group["place"].value_counts(normalize=True)
+        top = [f"{name} {share:.0%}" for name, share in shares.head(2).items()]
+        names[cell] = "、".join(top) if len(shares) > 1 else shares.index[0]
+    hexagons = cells["layer"] == "cell"
+    named = cells.loc[hexagons, "cell"].map(names)
+    return cells.assign(
+        label=cells["label"].where(~hexagons, named.fillna(cells["cell"] + "（周边）"))
+    )
 
 
 KDE_BANDWIDTH_KM = 0.5

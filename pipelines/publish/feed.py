@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 from features.geo import wgs84_to_gcj02
-from models.hotspots import H3Cells, PolygonCells
 
 POINT_DECIMALS = 3  # about 100 m: enough for a map, not enough to find a flat
 
@@ -33,16 +32,17 @@ def feed_document(
     cases: pd.DataFrame,
     meta: dict,
     coordinates: str = "wgs84",
-    system: H3Cells | PolygonCells | None = None,
 ) -> dict:
-    """Return the FeatureCollection: one polygon per study cell, one Point per 高/中 case."""
-    system = system or H3Cells(int(meta.get("h3_resolution", 8)))
+    """Return the FeatureCollection: one feature per study cell (an H3 or boundary polygon with
+    "layer": "cell", or an administrative unit's point with "layer": "unit" for cases without
+    coordinates), then one Point per located 高/中 case ("layer": "case")."""
     features = []
     for row in cells.to_dict("records"):
         top = next(iter(row["types"]), None)
         properties = {
-            "layer": "cell",
+            "layer": row["layer"],
             "cell": row["cell"],
+            "label": row["label"],
             "n_cases": row["n_cases"],
             "n_高": row["n_高"],
             "n_中": row["n_中"],
@@ -61,7 +61,7 @@ def feed_document(
         features.append(
             {
                 "type": "Feature",
-                "geometry": system.geometry(row["cell"], coordinates),
+                "geometry": _shifted(row["geometry"], coordinates),
                 "properties": {k: _clean(v) for k, v in properties.items()},
             }
         )
@@ -117,6 +117,20 @@ def feed_document(
         "fengqiao": {**meta, "coordinate_system": "GCJ-02" if coordinates == "gcj02" else "WGS-84"},
         "features": features,
     }
+
+
+def _shifted(geometry: dict, coordinates: str) -> dict:
+    """Return a WGS-84 geometry in the feed's coordinates (GCJ-02 shifts every position)."""
+    if coordinates != "gcj02":
+        return geometry
+
+    def shift(positions):
+        if isinstance(positions[0], (int, float)):
+            lon, lat = wgs84_to_gcj02(np.array([positions[0]]), np.array([positions[1]]))
+            return [round(float(lon[0]), 6), round(float(lat[0]), 6)]
+        return [shift(p) for p in positions]
+
+    return {"type": geometry["type"], "coordinates": shift(geometry["coordinates"])}
 
 
 def write_feed(document: dict, path: Path) -> Path:

@@ -44,78 +44,113 @@ def _cell_style(feature: dict) -> dict:
     }
 
 
+_CELL_POPUP = {
+    "label": "位置",
+    "hot_class": "热点分类",
+    "trend": "趋势",
+    "n_cases": "案件数",
+    "n_高": "高风险",
+    "n_中": "中风险",
+    "types_text": "主要类型",
+    "mean_score": "平均分",
+    "gi_z": "Gi* z",
+}
+NOTHING_TO_MAP = (
+    "本期案件均无经纬度，也没有可识别的区县、街道、社区或网格，无法上图；统计见 report.md。"
+)
+
+
 def build_map(document: dict, tiles: str | None = None, title: str = "平安地图") -> str:
-    """Return map.html for a feed document: cells coloured by hot/cold class, 高/中 cases as dots."""
-    cells = [f for f in document["features"] if f["properties"]["layer"] == "cell"]
-    points = [f for f in document["features"] if f["properties"]["layer"] == "case"][:MAX_POINTS]
-    for f in cells:
+    """Return map.html for a feed document: cells coloured by hot/cold class, administrative units
+    (cases without coordinates) as circles sized by their cases, 高/中 cases as dots. A feed with
+    nothing to locate gives a page that says so."""
+    features = document["features"]
+    cells = [f for f in features if f["properties"]["layer"] == "cell"]
+    units = [f for f in features if f["properties"]["layer"] == "unit"]
+    points = [f for f in features if f["properties"]["layer"] == "case"][:MAX_POINTS]
+    for f in [*cells, *units]:
         p = f["properties"]
         p["types_text"] = "、".join(f"{k}{v}" for k, v in list(p["types"].items())[:3]) or "无"
-    lons = [c[0] for f in cells for c in f["geometry"]["coordinates"][0]] or [125.14]
-    lats = [c[1] for f in cells for c in f["geometry"]["coordinates"][0]] or [42.89]
+    positions = [xy for f in features for xy in _positions(f["geometry"])]
+    lons = [x for x, _ in positions] or [116.4]
+    lats = [y for _, y in positions] or [39.9]
     fmap = folium.Map(
         location=[sum(lats) / len(lats), sum(lons) / len(lons)],
-        zoom_start=10,
+        zoom_start=10 if positions else 4,
         tiles=None,
         control_scale=True,
     )
-    fmap.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]])
+    if positions:
+        fmap.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]])
     if tiles:
         folium.TileLayer(tiles=tiles, attr="base map", name="底图").add_to(fmap)
-    folium.GeoJson(
-        {"type": "FeatureCollection", "features": cells},
-        name="热点网格",
-        style_function=_cell_style,
-        popup=folium.GeoJsonPopup(
-            fields=[
-                "hot_class",
-                "trend",
-                "n_cases",
-                "n_高",
-                "n_中",
-                "types_text",
-                "mean_score",
-                "gi_z",
-            ],
-            aliases=[
-                "热点分类",
-                "趋势",
-                "案件数",
-                "高风险",
-                "中风险",
-                "主要类型",
-                "平均风险分",
-                "Gi* z",
-            ],
-        ),
-    ).add_to(fmap)
-    layer = folium.FeatureGroup(name="高/中风险案件")
-    for f in points:
-        p = f["properties"]
-        lon, lat = f["geometry"]["coordinates"]
-        folium.CircleMarker(
-            [lat, lon],
-            radius=5 if p["grade"] == "高" else 3.5,
-            color=GRADE_COLOURS[p["grade"]],
-            weight=1,
-            fill=True,
-            fill_opacity=0.9,
-            # A tooltip, not a popup: folium builds popups' HTML with jQuery, which this page leaves out.
-            tooltip=f"{p['case_id']}｜{p['grade']}风险｜{p['dispute_type']}｜风险分{p['score']}",
-        ).add_to(layer)
-    layer.add_to(fmap)
-    folium.LayerControl(collapsed=False).add_to(fmap)
+    if cells:
+        folium.GeoJson(
+            {"type": "FeatureCollection", "features": cells},
+            name="热点网格",
+            style_function=_cell_style,
+            popup=folium.GeoJsonPopup(fields=list(_CELL_POPUP), aliases=list(_CELL_POPUP.values())),
+        ).add_to(fmap)
+    if units:
+        layer = folium.FeatureGroup(name="行政区划（无坐标案件）")
+        largest = max(f["properties"]["n_cases"] for f in units) or 1
+        for f in units:
+            p = f["properties"]
+            lon, lat = f["geometry"]["coordinates"]
+            folium.CircleMarker(
+                [lat, lon],
+                radius=6 + 18 * (p["n_cases"] / largest) ** 0.5,
+                color="#555555",
+                weight=1,
+                fill=True,
+                fill_color=CLASS_COLOURS.get(p["hot_class"], "#bdbdbd"),
+                fill_opacity=0.7,
+                tooltip=f"{p['label']}｜{p['hot_class']}｜案件{p['n_cases']}｜{p['types_text']}",
+            ).add_to(layer)
+        layer.add_to(fmap)
+    if points:
+        layer = folium.FeatureGroup(name="高/中风险案件")
+        for f in points:
+            p = f["properties"]
+            lon, lat = f["geometry"]["coordinates"]
+            folium.CircleMarker(
+                [lat, lon],
+                radius=5 if p["grade"] == "高" else 3.5,
+                color=GRADE_COLOURS[p["grade"]],
+                weight=1,
+                fill=True,
+                fill_opacity=0.9,
+                # A tooltip, not a popup: folium builds popups' HTML with jQuery, which this page leaves out.
+                tooltip=f"{p['case_id']}｜{p['grade']}风险｜{p['dispute_type']}｜风险分{p['score']}",
+            ).add_to(layer)
+        layer.add_to(fmap)
+    if features:
+        folium.LayerControl(collapsed=False).add_to(fmap)
     legend = "".join(
         f'<div><span style="display:inline-block;width:12px;height:12px;background:{c};margin-right:4px"></span>{k}</div>'
         for k, c in CLASS_COLOURS.items()
     )
+    note = "" if features else f'<div style="max-width:320px;margin-top:6px">{NOTHING_TO_MAP}</div>'
     fmap.get_root().html.add_child(
         folium.Element(
             f'<div style="position:fixed;bottom:24px;left:24px;z-index:9999;background:white;padding:8px;'
-            f'font:12px FengqiaoCJK,sans-serif;border:1px solid #999"><b>{title}</b>{legend}</div>'
+            f'font:12px FengqiaoCJK,sans-serif;border:1px solid #999"><b>{title}</b>{legend}{note}</div>'
         )
     )
     return _inline_leaflet(fmap)
+
+
+def _positions(geometry: dict) -> list[tuple[float, float]]:
+    """Return every (lon, lat) position of a GeoJSON geometry."""
+
+    def walk(value):
+        if isinstance(value[0], (int, float)):
+            yield float(value[0]), float(value[1])
+        else:
+            for item in value:
+                yield from walk(item)
+
+    return list(walk(geometry["coordinates"]))
 
 
 def _inline_leaflet(fmap: folium.Map) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from models.hotspots import H3Cells, PolygonCells, hotspot_cells
+from models.hotspots import H3Cells, PolygonCells, hotspot_cells, name_cells
 from pipelines.publish.report import PERIOD_DAYS, ReportInputs, build_report
 from pipelines.publish.watchlist import assign_tickets
 from pipelines.store import HistoryStore
@@ -57,6 +57,7 @@ def period_report(
         ignore_index=True,
     )
     cells = hotspot_cells(history, end, system, window_days=max(days, 28), trend_weeks=trend_weeks)
+    cells = name_cells(cells, history, system or H3Cells())
     quarantine = pd.concat(
         [pd.read_parquet(f / "quarantine.parquet") for f in folders], ignore_index=True
     )

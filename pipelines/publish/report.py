@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 PERIOD_DAYS = {"日报": 1, "周报": 7, "月报": 30}
+REVIEW_BELOW = 0.5  # a classifier's cases below this probability are listed for review
 TOP_CASES = 10
 TOP_HOTSPOTS = 5
 
@@ -42,6 +43,57 @@ def _share_table(current: pd.Series, previous: pd.Series, days_prev: int, label:
     return "\n".join(lines)
 
 
+def _class_table(ticketed: pd.DataFrame) -> str:
+    """Return a classifier's day: cases per predicted class, mean probability, cases to review."""
+    lines = ["| 预测类别 | 案件数 | 平均概率 | 概率低于50% |", "|---|---:|---:|---:|"]
+    grouped = ticketed.groupby("predicted_class")["probability"]
+    table = pd.DataFrame(
+        {
+            "n": grouped.size(),
+            "mean": grouped.mean(),
+            "low": grouped.apply(lambda p: (p < REVIEW_BELOW).sum()),
+        }
+    ).sort_values(["n"], ascending=False)
+    for name, row in table.iterrows():
+        lines.append(f"| {name} | {int(row['n'])} | {row['mean']:.2f} | {int(row['low'])} |")
+    return "\n".join(lines)
+
+
+def _hotspot_lines(inp: ReportInputs) -> list[str]:
+    """Return the hotspot section: the hot cells or units, or why there are none."""
+    cells = inp.cells
+    if not len(cells):
+        return [
+            f"本期 {len(inp.current)} 件案件均无经纬度，也没有可识别的区县、街道、社区或网格"
+            "（或地址），无法定位，热点图（hotspots.geojson、map.html）为空。"
+            "在导出中加入区县/街道/社区/网格或发生地址列，即可按行政区划统计热点。"
+        ]
+    lines = []
+    if (cells["layer"] == "unit").any():
+        units = cells[cells["layer"] == "unit"]
+        lines.append(
+            f"部分或全部案件无经纬度，按行政区划（{len(units)} 个单元）统计：每个单元以其区县中心"
+            "或本单元有坐标案件的中心点上图，相邻关系取最近的单元。"
+        )
+        lines.append("")
+    hot = cells[cells["hot_class"].str.startswith("热点")]
+    if not len(hot):
+        lines.append("本期无统计显著的热点区域。")
+        return lines
+    hot = hot.sort_values(["confidence", "gi_z"], ascending=[False, False]).head(TOP_HOTSPOTS)
+    lines += [
+        "| 位置 | 热点分类 | 趋势 | 近期案件 | 高/中风险 | 主要类型 |",
+        "|---|---|---|---:|---:|---|",
+    ]
+    for row in hot.itertuples(index=False):
+        place = inp.place_of_cell.get(row.cell, row.label)
+        top = "、".join(list(row.types)[:2]) or "—"
+        lines.append(
+            f"| {place} | {row.hot_class} | {row.trend} | {row.n_cases} | {row.n_高}/{row.n_中} | {top} |"
+        )
+    return lines
+
+
 def build_report(inp: ReportInputs) -> str:
     """Return the report as Markdown. It holds no personal data: case texts are already masked."""
     days = PERIOD_DAYS[inp.period]
@@ -59,6 +111,7 @@ def build_report(inp: ReportInputs) -> str:
         if daily_prev
         else ""
     )
+    risk = inp.model.get("task", "risk") == "risk"
     lines = [
         f"# 矛盾纠纷稳定专报（{inp.period}）",
         "",
@@ -66,19 +119,35 @@ def build_report(inp: ReportInputs) -> str:
         "",
         "## 一、总体情况",
         "",
-        f"本期受理并研判矛盾纠纷 {len(cur)} 件（日均 {daily_now:.1f} 件{change}）。"
-        f"其中高风险 {int(counts.get('高', 0))} 件、中风险 {int(counts.get('中', 0))} 件、低风险 {int(counts.get('低', 0))} 件；"
-        f"发出红色督办单 {int(tickets.get('红色督办单', 0))} 张、黄色交办单 {int(tickets.get('黄色交办单', 0))} 张、"
-        f"蓝色预警单 {int(tickets.get('蓝色预警单', 0))} 张。",
-        "",
-        "## 二、分风险等级",
-        "",
-        _share_table(
-            cur["grade"],
-            prev["grade"] if len(prev) else pd.Series(dtype=object),
-            prev_days,
-            "风险等级",
-        ),
+    ]
+    if risk:
+        lines += [
+            f"本期受理并研判矛盾纠纷 {len(cur)} 件（日均 {daily_now:.1f} 件{change}）。"
+            f"其中高风险 {int(counts.get('高', 0))} 件、中风险 {int(counts.get('中', 0))} 件、低风险 {int(counts.get('低', 0))} 件；"
+            f"发出红色督办单 {int(tickets.get('红色督办单', 0))} 张、黄色交办单 {int(tickets.get('黄色交办单', 0))} 张、"
+            f"蓝色预警单 {int(tickets.get('蓝色预警单', 0))} 张。",
+            "",
+            "## 二、分风险等级",
+            "",
+            _share_table(
+                cur["grade"],
+                prev["grade"] if len(prev) else pd.Series(dtype=object),
+                prev_days,
+                "风险等级",
+            ),
+        ]
+    else:
+        target = inp.model.get("target", "")
+        lines += [
+            f"本期受理矛盾纠纷 {len(cur)} 件（日均 {daily_now:.1f} 件{change}），由分类模型"
+            f"（{target}）分为 {cur['grade'].nunique()} 类，供分类派单。该模型不评定风险等级，"
+            "不发三色预警单。",
+            "",
+            "## 二、分类结果",
+            "",
+            _class_table(inp.ticketed),
+        ]
+    lines += [
         "",
         "## 三、分纠纷类型",
         "",
@@ -101,40 +170,45 @@ def build_report(inp: ReportInputs) -> str:
         "## 五、重点热点区域",
         "",
     ]
-    hot = inp.cells[inp.cells["hot_class"].str.startswith("热点")] if len(inp.cells) else inp.cells
-    if len(hot):
-        hot = hot.sort_values(["confidence", "gi_z"], ascending=[False, False]).head(TOP_HOTSPOTS)
-        lines += [
-            "| 位置 | 热点分类 | 趋势 | 近期案件 | 高/中风险 | 主要类型 |",
-            "|---|---|---|---:|---:|---|",
-        ]
-        for row in hot.itertuples(index=False):
-            place = inp.place_of_cell.get(row.cell, row.cell)
-            top = "、".join(list(row.types)[:2]) or "—"
-            lines.append(
-                f"| {place} | {row.hot_class} | {row.trend} | {row.n_cases} | {row.n_高}/{row.n_中} | {top} |"
-            )
+    lines += _hotspot_lines(inp)
+    if risk:
+        lines += ["", "## 六、重点案件（已脱敏）", ""]
+        top_cases = (
+            inp.ticketed[inp.ticketed["grade"] == "高"]
+            .sort_values(["score", "case_id"], ascending=[False, True])
+            .head(TOP_CASES)
+        )
+        empty = "本期无高风险案件。"
     else:
-        lines.append("本期无统计显著的热点区域。")
-    lines += ["", "## 六、重点案件（已脱敏）", ""]
-    top_cases = (
-        inp.ticketed[inp.ticketed["grade"] == "高"]
-        .sort_values(["score", "case_id"], ascending=[False, True])
-        .head(TOP_CASES)
-    )
+        lines += ["", "## 六、待人工复核的分类（置信度最低，已脱敏）", ""]
+        top_cases = (
+            inp.ticketed[inp.ticketed["probability"] < REVIEW_BELOW]
+            .sort_values(["probability", "case_id"])
+            .head(TOP_CASES)
+        )
+        empty = f"本期所有分类的概率均不低于 {REVIEW_BELOW:.0%}。"
     if len(top_cases):
         lines += [
-            "| 案件编号 | 类型 | 位置 | 风险分 | 主要原因 | 案情摘要 |",
-            "|---|---|---|---:|---|---|",
+            "| 案件编号 | 类型 | 位置 | 风险分 | 主要原因 | 案情摘要 |"
+            if risk
+            else "| 案件编号 | 预测类别 | 概率 | 次选类别 | 主要原因 | 案情摘要 |",
+            "|---|---|---|---:|---|---|" if risk else "|---|---|---:|---|---|---|",
         ]
         for row in top_cases.itertuples(index=False):
             summary = (row.description or "")[:50].replace("|", "/")
-            lines.append(
-                f"| {row.case_id} | {row.dispute_type} | {row.district or ''}{row.community or ''} | "
-                f"{row.score:.1f} | {row.dispatch_reasons.replace('|', '/')} | {summary}… |"
-            )
+            why = (row.dispatch_reasons or "").replace("|", "/")
+            if risk:
+                lines.append(
+                    f"| {row.case_id} | {row.dispute_type} | {row.district or ''}{row.community or ''} | "
+                    f"{row.score:.1f} | {why} | {summary}… |"
+                )
+            else:
+                lines.append(
+                    f"| {row.case_id} | {row.predicted_class} | {row.probability:.2f} | "
+                    f"{row.runner_up} | {why} | {summary}… |"
+                )
     else:
-        lines.append("本期无高风险案件。")
+        lines.append(empty)
     incomplete = cur[cur["completeness"] < 1] if "completeness" in cur else cur.iloc[:0]
     missing = (
         incomplete["missing_elements"].str.split("、").explode().value_counts()

@@ -170,7 +170,7 @@ def test_the_centres_own_polygons_can_be_the_cells(tmp_path):
     assert len(cells) == 36  # quiet communities are in the study area as zeros
     hot = system.assign(np.array([125.14]), np.array([42.90]))[0]
     assert cells.loc[hot, "hot_class"].startswith("热点")
-    doc = feed_document(cells.reset_index(), cases, {}, "wgs84", system)
+    doc = feed_document(cells.reset_index(), cases, {}, "wgs84")
     polygon = next(f for f in doc["features"] if f["properties"]["layer"] == "cell")
     ring = np.array(polygon["geometry"]["coordinates"][0])
     assert polygon["geometry"]["type"] == "Polygon" and (ring[0] == ring[-1]).all()
