@@ -26,7 +26,12 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 Home = Annotated[Path | None, typer.Option(help="data folder (default: $FENGQIAO_HOME or ./data)")]
 Cases = Annotated[
-    Path, typer.Option("--cases", help="the export: CSV, .xlsx or Parquet", exists=False)
+    list[str],
+    typer.Option(
+        "--cases",
+        help="an export (CSV, .xlsx or Parquet); repeat it for several sources, each as "
+        "FILE or FILE:MAPPING.yaml",
+    ),
 ]
 Mapping = Annotated[Path | None, typer.Option(help="YAML column mapping for this centre's export")]
 Boundaries = Annotated[
@@ -95,14 +100,15 @@ def _check_settings(home: str | None) -> None:
     settings.secret()  # production refuses to start without a real site secret
 
 
-def _check_input(cases: Path, mapping: Path | None) -> None:
-    """Fail fast, before any flow starts, on the problems a person must fix in the file or mapping."""
-    from pipelines.ingest import load_mapping
+def _check_input(cases: list[str], mapping: Path | None) -> None:
+    """Fail fast, before any flow starts, on the problems a person must fix in a file or mapping."""
+    from pipelines.ingest import export_specs, load_mapping
     from pipelines.ingest.mapping import resolve_columns
     from pipelines.ingest.readers import read_header
 
-    spec = load_mapping(mapping)
-    resolve_columns(read_header(cases, spec.sheet, spec.encoding), spec, str(cases))
+    for path, own in export_specs(cases, str(mapping) if mapping else None):
+        spec = load_mapping(own)
+        resolve_columns(read_header(path, spec.sheet, spec.encoding), spec, str(path))
 
 
 def _check_champion(home: str | None, model_name: str | None) -> None:
@@ -111,7 +117,8 @@ def _check_champion(home: str | None, model_name: str | None) -> None:
 
     settings = Settings.at(home)
     setup_tracking(settings.mlflow_uri(), settings.mlflow_dir / "artifacts", must_exist=True)
-    aliased_version(model_name or registered_name("risk_grade"))
+    name, _, alias = (model_name or registered_name("risk_grade")).partition("@")
+    aliased_version(name, alias or "champion")
 
 
 def _check_date(date: str | None) -> None:
@@ -194,7 +201,7 @@ def train(
     console.print("[bold]fengqiao train[/]: backtesting and training…")
     result = _run(
         lambda: train_flow(
-            str(cases),
+            list(cases),
             str(mapping) if mapping else None,
             target,
             model_name,
@@ -218,7 +225,10 @@ def score(
     ] = None,
     out: Annotated[Path | None, typer.Option(help="output folder (default: DATA/outputs)")] = None,
     model_name: Annotated[
-        str | None, typer.Option(help="registered model name (default: the risk grader)")
+        str | None,
+        typer.Option(
+            help="registered model name, NAME or NAME@ALIAS (default: the risk grader's champion)"
+        ),
     ] = None,
     executor: Annotated[str, typer.Option(help="local or dask")] = "local",
     dask_address: Annotated[
@@ -265,7 +275,7 @@ def score(
     console.print("[bold]fengqiao score[/]: scoring and publishing…")
     result = _run(
         lambda: flow_fn(
-            str(cases),
+            list(cases),
             str(mapping) if mapping else None,
             date,
             str(out) if out else None,
@@ -289,6 +299,9 @@ def publish(
     tiles: Annotated[str | None, typer.Option(help="base-tile URL template for map.html")] = None,
     boundaries: Boundaries = None,
     boundary_id: BoundaryId = "name",
+    model_name: Annotated[
+        str | None, typer.Option(help="the model whose scoring to publish (default: risk grader)")
+    ] = None,
     home: Home = None,
 ) -> None:
     """Publish an already scored day again (e.g. with GCJ-02 coordinates, base tiles, own polygons)."""
@@ -306,6 +319,7 @@ def publish(
             home,
             str(boundaries) if boundaries else None,
             boundary_id,
+            model_name.partition("@")[0] if model_name else None,
         )
     )
     console.print(f"published {folder}")

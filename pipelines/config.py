@@ -38,6 +38,9 @@ class Settings(BaseSettings):
         description="processes: ingest, merging and featurising start workers from 50,000 rows; "
         "context and featurising fork this process from 2,000",
     )
+    text_budget_seconds: float = Field(
+        30.0, description="seconds the text model's settings search may take, per model trained"
+    )
     h3_resolution: int = 8
     hotspot_days: int = 28
     trend_weeks: int = 8

@@ -18,10 +18,11 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from models.grader import GraderConfig
-from models.registry import grader_of, registered_name
+from models.registry import CHAMPION, grader_of, registered_name
 from pipelines import steps
+from pipelines.catalog import outputs_root
 from pipelines.config import Settings
-from pipelines.ingest import IngestResult
+from pipelines.ingest import IngestResult, export_specs
 from pipelines.publish import publish_day
 from pipelines.store import HistoryStore
 
@@ -30,17 +31,18 @@ IO_RETRIES = {"retries": 2, "retry_delay_seconds": [2, 10]}
 
 @task(cache_policy=NO_CACHE, **IO_RETRIES)
 def ingest_task(
-    path: str, mapping: str | None, settings: Settings, run_date: dt.date | None
+    cases: str | list[str], mapping: str | None, settings: Settings, run_date: dt.date | None
 ) -> IngestResult:
-    """Read, validate and mask one export."""
-    result = steps.ingest(Path(path), Path(mapping) if mapping else None, settings, run_date)
-    get_run_logger().info(
-        "ingested %s: %d rows in, %d ok, %d quarantined",
-        Path(path).name,
-        result.rows_in,
-        result.rows_ok,
-        result.rows_quarantined,
-    )
+    """Read, validate and mask the night's exports (FILE or FILE:MAPPING.yaml each)."""
+    result = steps.ingest(export_specs(cases, mapping), settings, run_date)
+    for part in result.inputs():
+        get_run_logger().info(
+            "ingested %s: %d rows in, %d ok, %d quarantined",
+            Path(part["source"]).name,
+            part["rows_in"],
+            part["rows_ok"],
+            part["rows_quarantined"],
+        )
     return result
 
 
@@ -101,9 +103,9 @@ def train_task(
 
 
 @task(cache_policy=NO_CACHE, **IO_RETRIES)
-def champion_task(settings: Settings, model_name: str):
-    """Load the champion model (models:/NAME@champion)."""
-    return steps.champion(settings, model_name)
+def champion_task(settings: Settings, model_name: str, alias: str = CHAMPION):
+    """Load the model behind an alias (models:/NAME@champion unless told otherwise)."""
+    return steps.champion(settings, model_name, alias)
 
 
 @task(cache_policy=NO_CACHE)
@@ -134,7 +136,7 @@ def finish_task(ctx, predictions, ingested, settings, run_date, grader, model_in
 
 @flow(name="fengqiao-train")
 def train_flow(
-    cases: str,
+    cases: str | list[str],
     mapping: str | None = None,
     target: str = "risk_grade",
     model_name: str | None = None,
@@ -162,6 +164,7 @@ def train_flow(
         target=target,
         threshold_rule="capacity" if red_capacity else "f1",
         capacity_per_day=red_capacity,
+        text_budget_seconds=settings.text_budget_seconds,
     )
     name = model_name or registered_name(target.removeprefix("label:"))
     truth = pd.read_parquet(oracle) if oracle else None
@@ -194,7 +197,7 @@ def train_flow(
 
 @flow(name="fengqiao-score")
 def score_flow(
-    cases: str,
+    cases: str | list[str],
     mapping: str | None = None,
     date: str | None = None,
     out: str | None = None,
@@ -225,8 +228,8 @@ def score_flow(
             )
         run_date = ingested.cases["reported_at"].max().normalize()
     timings["ingest"], clock = time.perf_counter() - clock, time.perf_counter()
-    name = model_name or registered_name("risk_grade")
-    model, version = champion_task(settings, name)
+    name, _, alias = (model_name or registered_name("risk_grade")).partition("@")
+    model, version = champion_task(settings, name, alias or CHAMPION)
     grader = grader_of(model)
     history = read_history_task(settings, run_date, ingested.cases)
     ctx = context_task(ingested.cases, history, settings)
@@ -242,9 +245,13 @@ def score_flow(
     model_info = {
         "name": name,
         "version": version,
-        "uri": f"models:/{name}@champion",
+        "uri": f"models:/{name}@{alias or CHAMPION}",
         "data_cutoff": grader.training_["data_cutoff"],
         "backtest": _backtest_summary(name, version),
+        # risk: 高/中/低 grades and tickets; classes: another label (a dispute type, say)
+        "task": "risk" if grader.ordinal_ else "classes",
+        "target": grader.config.target.removeprefix("label:"),
+        "classes": list(grader.classes_),
     }
     finish_task(ctx, predictions, ingested, settings, run_date, grader, model_info, timings)
     rows = ingested.summary()
@@ -253,7 +260,7 @@ def score_flow(
     del ingested, history, ctx, parts, futures, predictions
     steps.release_memory()
     folder = publish_flow(
-        f"{run_date:%Y-%m-%d}", out, coordinates, tiles, home, boundaries, boundary_id
+        f"{run_date:%Y-%m-%d}", out, coordinates, tiles, home, boundaries, boundary_id, name
     )
     return {
         "run_date": f"{run_date:%Y-%m-%d}",
@@ -272,13 +279,17 @@ def publish_flow(
     home: str | None = None,
     boundaries: str | None = None,
     boundary_id: str = "name",
+    model_name: str | None = None,
 ) -> str:
-    """Publish a scored day: watchlist, scores, feed, map, report, quarantine, manifest."""
+    """Publish a scored day: watchlist, scores, feed, map, report, quarantine, manifest.
+
+    model_name: the model whose scoring of the day to publish (default: the risk grader).
+    """
     settings = Settings.at(home)
     run_date = pd.Timestamp(date)
     started = time.perf_counter()
-    day = steps.load_day(settings, run_date)
-    out_dir = Path(out) if out else settings.outputs_dir
+    day = steps.load_day(settings, run_date, model_name)
+    out_dir = outputs_root(settings, out, model_name)
     folder = publish_task(
         day,
         out_dir,
@@ -295,7 +306,8 @@ def publish_flow(
             [
                 f"# fengqiao {date}",
                 "",
-                f"- scored {len(day.scored)} cases: 高 {counts.get('高', 0)}, 中 {counts.get('中', 0)}, 低 {counts.get('低', 0)}",
+                f"- scored {len(day.scored)} cases: "
+                + ", ".join(f"{k} {v}" for k, v in counts.sort_index().items()),
                 f"- quarantined {len(day.quarantine)} rows",
                 f"- model {day.model['name']} v{day.model['version']}",
                 f"- drift: {'yes, see report' if day.drift.get('drift') else 'none flagged'}",
@@ -436,7 +448,9 @@ def retrain_flow(
         rows_in=len(labelled),
     )
     config = GraderConfig(
-        threshold_rule="capacity" if red_capacity else "f1", capacity_per_day=red_capacity
+        threshold_rule="capacity" if red_capacity else "f1",
+        capacity_per_day=red_capacity,
+        text_budget_seconds=settings.text_budget_seconds,
     )
     outcome = train_task(
         ctx, ingested, settings, config, model_name or registered_name("risk_grade"), None, True

@@ -27,6 +27,7 @@ from models.registry import (
     champion_config,
     champion_version,
     decide,
+    decide_first,
     grader_of,
     load_model,
     log_grader,
@@ -34,8 +35,9 @@ from models.registry import (
     setup_tracking,
     summary_metrics,
 )
+from pipelines.catalog import stage_dir
 from pipelines.config import Settings
-from pipelines.ingest import IngestResult, ingest_file, load_mapping
+from pipelines.ingest import IngestResult, combine, ingest_file, load_mapping
 from pipelines.publish import DayOutputs
 from pipelines.store import HistoryStore
 
@@ -43,11 +45,17 @@ HISTORY_DAYS = 400  # the longest history window (365 days) plus slack for late 
 
 
 def ingest(
-    path: Path, mapping_path: Path | None, settings: Settings, run_date: dt.date | None
+    exports: list[tuple[Path, Path | None]], settings: Settings, run_date: dt.date | None
 ) -> IngestResult:
-    """Return one export ingested: validated, masked, quarantined rows set aside."""
-    return ingest_file(
-        Path(path), load_mapping(mapping_path), settings.secret(), run_date, settings.n_jobs
+    """Return the night's exports ingested as one intake: validated, masked, quarantined rows
+    set aside, each export with its own mapping."""
+    return combine(
+        [
+            ingest_file(
+                Path(path), load_mapping(mapping), settings.secret(), run_date, settings.n_jobs
+            )
+            for path, mapping in exports
+        ]
     )
 
 
@@ -120,20 +128,21 @@ def promote(
     retrained on the challenger's folds instead, so the comparison is always on the same cases.
     """
     current = champion_version(model_name)
-    if current is None or backtest is None:
-        promoted, reason = (
-            decide({}, None)
-            if current is None
-            else (False, "no backtest was run, so no comparison")
-        )
+    if current is None or backtest is None or backtest.predictions.empty:
+        if current is None:
+            promoted, reason = decide_first(backtest)
+        elif backtest is None:
+            promoted, reason = False, "no backtest was run, so no comparison with the champion"
+        else:
+            promoted, reason = False, "the backtest has no test cases, so no comparison"
         decision = PromotionDecision(
             promoted,
             reason,
             challenger,
             current.version if current else None,
-            summary_metrics(backtest) if backtest else {},
+            summary_metrics(backtest) if backtest is not None and len(backtest.predictions) else {},
             None,
-            "none",
+            "none" if backtest is None else "challenger against the baselines on its backtest",
         )
         record_promotion(model_name, decision)
         return decision
@@ -217,10 +226,11 @@ def partitions(frame: pd.DataFrame, n: int) -> list[pd.DataFrame]:
     return [frame.iloc[a:b] for a, b in itertools.pairwise(bounds) if b > a]
 
 
-def champion(settings: Settings, model_name: str):
-    """Return (pyfunc model, version) of the champion; raises ChampionMissing if there is none."""
+def champion(settings: Settings, model_name: str, alias: str = "champion"):
+    """Return (pyfunc model, version) behind an alias (the champion by default); raises
+    ChampionMissing if there is none."""
     setup_tracking(settings.mlflow_uri(), settings.mlflow_dir / "artifacts")
-    return load_model(model_name)
+    return load_model(model_name, alias)
 
 
 def finish_day(
@@ -234,18 +244,27 @@ def finish_day(
     settings: Settings,
     timings: dict,
 ) -> Path:
-    """Stage day D's scored cases for publishing, append them to the history store; return the stage."""
+    """Stage day D's scored cases for publishing and, for the risk grader, append them to the
+    history store; return the stage.
+
+    Only the risk grader's nights go into the store: its predicted grades are what later history
+    features count. Another model's predictions (a dispute type, say) are not grades, and its
+    night must not replace the risk grader's record of the same cases.
+    """
     started = time.perf_counter()
     dropped = [c for c in predictions.columns if c in ctx.columns and c != "case_id"]
     scored = ctx.merge(
         predictions.drop(columns=dropped), on="case_id", how="left", validate="one_to_one"
     )
-    drift = _drift(settings, run_date, scored, grader)
-    store.append(scored.assign(predicted_grade=scored["grade"]), batch=f"day-{run_date:%Y-%m-%d}")
+    drift = _drift(settings, run_date, scored, grader, model_info["name"])
+    if grader.ordinal_:
+        store.append(
+            scored.assign(predicted_grade=scored["grade"]), batch=f"day-{run_date:%Y-%m-%d}"
+        )
     timings["store"] = time.perf_counter() - started
     meta = {
         "run_date": f"{run_date:%Y-%m-%d}",
-        "ingest": [ingested.summary()],
+        "ingest": ingested.inputs(),
         "model": model_info,
         "drift": drift,
         "timings": timings,
@@ -256,37 +275,49 @@ def finish_day(
             "mode": settings.mode,
         },
     }
-    return stage_day(settings, run_date, scored, ingested.quarantine, meta)
+    return stage_day(settings, run_date, scored, ingested.quarantine, meta, model_info["name"])
 
 
 DRIFT_DAYS = 7
 DRIFT_SAMPLE = 100_000
+DRIFT_CATEGORIES = ("channel", "dispute_type")
 
 
 def _drift(
-    settings: Settings, run_date: pd.Timestamp, scored: pd.DataFrame, grader: RiskGrader
+    settings: Settings,
+    run_date: pd.Timestamp,
+    scored: pd.DataFrame,
+    grader: RiskGrader,
+    model_name: str,
 ) -> dict:
     """Return drift over the last DRIFT_DAYS scored days (today's cases and the staged days before).
 
     Past a DRIFT_SAMPLE cases the window is a seeded uniform sample (the same share of every day):
     PSI over ten bins does not need a province's week, and the lexicon features cost a pass over
-    every text. The report says how many cases the sample was drawn from.
+    every text. The report says how many cases the sample was drawn from. A column the export
+    lacks is compared as all unknown, never a failure.
     """
     featuriser = grader.featuriser_
-    needed = [
-        "score",
-        "reported_at",
-        "description",
-        "n_parties",
-        "completeness",
-        *featuriser.categoricals,
-        *featuriser.context_columns_,
-    ]
+    needed = list(
+        dict.fromkeys(
+            [
+                "score",
+                "reported_at",
+                "description",
+                "n_parties",
+                "completeness",
+                *DRIFT_CATEGORIES,
+                *featuriser.categoricals,
+                *featuriser.context_columns_,
+            ]
+        )
+    )
     staged = [
         (path, pq.ParquetFile(path))
         for back in range(1, DRIFT_DAYS)
         if (
-            path := _stage_dir(settings, run_date - pd.Timedelta(days=back)) / "scored.parquet"
+            path := stage_dir(settings, run_date - pd.Timedelta(days=back), model_name)
+            / "scored.parquet"
         ).exists()
     ]
     total = len(scored) + sum(day.metadata.num_rows for _, day in staged)
@@ -301,6 +332,7 @@ def _drift(
         present = set(day.schema_arrow.names)
         frames.append(sample(pd.read_parquet(path, columns=[c for c in needed if c in present])))
     window = pd.concat(frames, ignore_index=True)
+    window = window.assign(**{c: None for c in needed if c not in window})
     features = featuriser.dense_features(window)
     days = window["reported_at"].dt.normalize()
     report = drift_report(
@@ -309,15 +341,11 @@ def _drift(
         {n: features[n].to_numpy() for n in DRIFT_FEATURES if n in features},
         {
             c: window[c].astype("string").fillna("未知").value_counts(normalize=True).to_dict()
-            for c in ("channel", "dispute_type")
+            for c in DRIFT_CATEGORIES
         },
         window=f"{days.min():%Y-%m-%d} – {days.max():%Y-%m-%d}",
     )
     return {**report, "sampled_from": total}
-
-
-def _stage_dir(settings: Settings, run_date: pd.Timestamp) -> Path:
-    return settings.home / "scored" / f"{run_date:%Y-%m-%d}"
 
 
 def stage_day(
@@ -326,24 +354,28 @@ def stage_day(
     scored: pd.DataFrame,
     quarantine: pd.DataFrame,
     meta: dict,
+    model_name: str | None = None,
 ) -> Path:
     """Write day D's scored cases, quarantine and metadata where publishing reads them (atomically)."""
     from pipelines.publish import atomic_folder
 
-    with atomic_folder(_stage_dir(settings, run_date)) as folder:
+    folder = stage_dir(settings, run_date, model_name)
+    with atomic_folder(folder) as staging:
         scored.drop(columns=["party_keys"], errors="ignore").to_parquet(
-            folder / "scored.parquet", index=False
+            staging / "scored.parquet", index=False
         )
-        quarantine.astype(str).to_parquet(folder / "quarantine.parquet", index=False)
-        (folder / "meta.json").write_text(
+        quarantine.astype(str).to_parquet(staging / "quarantine.parquet", index=False)
+        (staging / "meta.json").write_text(
             json.dumps(meta, ensure_ascii=False, default=str), encoding="utf-8"
         )
-    return _stage_dir(settings, run_date)
+    return folder
 
 
-def load_day(settings: Settings, run_date: pd.Timestamp) -> DayOutputs:
+def load_day(
+    settings: Settings, run_date: pd.Timestamp, model_name: str | None = None
+) -> DayOutputs:
     """Return a staged day with the recent history publishing compares it against."""
-    folder = _stage_dir(settings, run_date)
+    folder = stage_dir(settings, run_date, model_name)
     if not (folder / "meta.json").exists():
         raise FileNotFoundError(
             f"day {run_date:%Y-%m-%d} has not been scored: no {folder}; run fengqiao score first"

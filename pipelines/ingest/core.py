@@ -34,9 +34,10 @@ from features.domain import (
 from features.geo import gcj02_to_wgs84, in_china
 from features.parallel import chunk_rows, map_chunks, processes
 from features.pii import NameIndex, mask_text, party_keys, split_parties
+from features.places import read_addresses
 from features.text import normalise_text, normalise_texts
 from pipelines.ingest.dates import parse_datetimes
-from pipelines.ingest.mapping import FIELDS, ColumnMapping, resolve_columns
+from pipelines.ingest.mapping import FIELDS, ColumnMapping, Taxonomy, resolve_columns
 from pipelines.ingest.readers import RawTable, read_table
 
 MAX_DESCRIPTION_CHARS = 5000
@@ -53,7 +54,9 @@ CASE_COLUMNS = [
     "description",
     "channel",
     "dispute_type",
+    "domain_type",
     "district",
+    "adcode",
     "street",
     "community",
     "grid_id",
@@ -84,6 +87,7 @@ class IngestResult:
     sheet: str | None
     rows_in: int
     labels: list[str] = field(default_factory=list)
+    parts: list[dict] = field(default_factory=list)  # each export's summary, when combined
 
     @property
     def rows_ok(self) -> int:
@@ -110,6 +114,61 @@ class IngestResult:
             if len(self.cases)
             else 0,
         }
+
+    def inputs(self) -> list[dict]:
+        """Return each export's summary: the manifest accounts for every file."""
+        return self.parts or [self.summary()]
+
+
+def combine(results: list[IngestResult]) -> IngestResult:
+    """Return several exports ingested as one intake (多口进、一口出): their cases and quarantines
+    together, each case keeping its source file. A case number that an earlier export already
+    used is quarantined at the later one, with both files named: the two systems must agree on
+    which report it is."""
+    if len(results) == 1:
+        return results[0]
+    seen: dict[str, str] = {}
+    frames, quarantines, parts = [], [], []
+    for result in results:
+        cases = result.cases
+        earlier = cases["case_id"].map(seen)
+        repeated = earlier.notna().to_numpy()
+        moved = cases[repeated]
+        quarantine = pd.DataFrame(
+            {
+                "源文件": result.source,
+                "行号": moved["source_row"].to_numpy(),
+                "案件编号": moved["case_id"].to_numpy(),
+                "问题字段": FIELDS["case_id"][0],
+                "原因": [
+                    f"案件编号{c}已出现在另一导出文件{earlier[i]}中，请核对是否同一报告"
+                    for i, c in moved["case_id"].items()
+                ],
+                "案情摘要": moved["description"].str[:SUMMARY_CHARS].to_numpy(),
+            }
+        )
+        kept = cases[~repeated]
+        seen.update(dict.fromkeys(kept["case_id"], result.source))
+        frames.append(kept)
+        quarantines += [q for q in (result.quarantine, quarantine) if len(q)]
+        part = result.summary()
+        part.update(rows_ok=len(kept), rows_quarantined=result.rows_quarantined + len(moved))
+        parts.append(part)
+    combined = IngestResult(
+        cases=pd.concat(frames, ignore_index=True),
+        quarantine=pd.concat(quarantines, ignore_index=True)
+        if quarantines
+        else pd.DataFrame(columns=QUARANTINE_COLUMNS),
+        source="; ".join(r.source for r in results),
+        sha256=hashlib.sha256("".join(r.sha256 for r in results).encode()).hexdigest(),
+        encoding=None,
+        sheet=None,
+        rows_in=sum(r.rows_in for r in results),
+        labels=list(dict.fromkeys(label for r in results for label in r.labels)),
+        parts=parts,
+    )
+    assert combined.rows_in == combined.rows_ok + combined.rows_quarantined, "a row was lost"
+    return combined
 
 
 def file_sha256(path: Path) -> str:
@@ -138,7 +197,7 @@ def ingest_file(
     columns = resolve_columns(list(raw.frame.columns), mapping, raw.source)
     assembled = _assemble(raw, columns, mapping)
     cases, quarantine = validate_cases(
-        assembled, raw.source, secret, run_date, mapping.coordinates, n_jobs
+        assembled, raw.source, secret, run_date, mapping.coordinates, n_jobs, mapping.taxonomy
     )
     rejected = pd.DataFrame(
         {
@@ -238,6 +297,7 @@ def validate_cases(
     run_date: dt.date | None,
     coordinates: str = "wgs84",
     n_jobs: int = 1,
+    taxonomy: Taxonomy | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (cases, quarantine) from assembled rows: parsed, checked, normalised and masked.
 
@@ -254,7 +314,7 @@ def validate_cases(
         dtype=object,
     )
     known = NameIndex(n for ns in names for n in ns)
-    args = (repeats, source, secret, run_date, coordinates, known)
+    args = (repeats, source, secret, run_date, coordinates, known, taxonomy or Taxonomy())
     jobs = processes(n_jobs) if len(assembled) >= _PARALLEL_MIN_ROWS else 1
     if jobs == 1:
         parts = [_validate_part(assembled, raw_ids, names, *args)]
@@ -281,6 +341,7 @@ def _validate_part(
     run_date: dt.date | None,
     coordinates: str,
     known: NameIndex,
+    taxonomy: Taxonomy,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (cases, quarantine) for a run of rows (row numbers kept in the index)."""
     raw_dates = assembled["reported_at"]
@@ -317,7 +378,9 @@ def _validate_part(
     bad = assembled.index.isin(list(reasons))
     quarantine = _quarantine_rows(assembled[bad], parsed[bad], names[bad], reasons, source, known)
     good = assembled[~bad]
-    cases = _canonical_cases(good, parsed[~bad], names[~bad].tolist(), secret, coordinates, known)
+    cases = _canonical_cases(
+        good, parsed[~bad], names[~bad].tolist(), secret, coordinates, known, taxonomy
+    )
     cases["source_file"] = source
     return cases, quarantine
 
@@ -397,6 +460,37 @@ def _quarantine_rows(
     )
 
 
+def dispute_types(
+    written: pd.Series, taxonomy: Taxonomy
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (dispute type, fengqiao's domain type, outside the taxonomy) per cell.
+
+    With fengqiao's default types, their usual synonyms are unified (婚姻家庭纠纷 -> 婚恋家庭).
+    With a centre's own list, a value is kept as written, in Simplified half-width form. Either
+    way a value outside the list is kept and flagged, never collapsed into 其他. The domain type,
+    which fengqiao's rules read, is the taxonomy's mapping of the value, or the fengqiao type it
+    names; None when it names none.
+    """
+    values = [_norm(v) for v in written]
+    named = [canonical(v, DISPUTE_TYPE_SYNONYMS, DISPUTE_TYPES) for v in values]
+    if taxonomy.types:
+        own = set(taxonomy.types)
+        types = values
+        outside = [v is not None and v not in own for v in values]
+    else:
+        types = [n if n is not None else v for v, n in zip(values, named, strict=True)]
+        outside = [v is not None and n is None for v, n in zip(values, named, strict=True)]
+    domain = [
+        taxonomy.domain.get(v, n) if v is not None else None
+        for v, n in zip(values, named, strict=True)
+    ]
+    return (
+        np.array(types, dtype=object),
+        np.array(domain, dtype=object),
+        np.array(outside, dtype=bool),
+    )
+
+
 def _canonical_cases(
     rows: pd.DataFrame,
     parsed: pd.DataFrame,
@@ -404,6 +498,7 @@ def _canonical_cases(
     secret: str,
     coordinates: str,
     known: NameIndex,
+    taxonomy: Taxonomy,
 ) -> pd.DataFrame:
     """Return the canonical, masked case frame for rows that passed validation."""
     flags: list[list[str]] = [[] for _ in range(len(rows))]
@@ -428,13 +523,8 @@ def _canonical_cases(
     note(unknown, lambda i: f"来源渠道“{channel_raw.iloc[i]}”未识别，记为{CHANNEL_OTHER}")
     channel = np.where(unknown, CHANNEL_OTHER, channel)
 
-    type_raw = _text(rows["dispute_type"])
-    dispute_type = np.array(
-        [canonical(_norm(v), DISPUTE_TYPE_SYNONYMS, DISPUTE_TYPES) for v in type_raw], dtype=object
-    )
-    unknown = type_raw.notna().to_numpy() & pd.isna(dispute_type)
-    note(unknown, lambda i: f"纠纷类型“{type_raw.iloc[i]}”不在分类表中，记为其他")
-    dispute_type = np.where(unknown, "其他", dispute_type)
+    dispute_type, domain_type, outside = dispute_types(_text(rows["dispute_type"]), taxonomy)
+    note(outside, lambda i: f"纠纷类型“{dispute_type[i]}”不在分类表中，按原值保留")
 
     grade_raw = _text(rows["risk_grade"])
     grade = np.array([canonical(_norm(v), GRADE_SYNONYMS, GRADES) for v in grade_raw], dtype=object)
@@ -465,6 +555,12 @@ def _canonical_cases(
         lon, lat = gcj02_to_wgs84(lon, lat)
 
     district = _text(rows["district"])
+    address = _text(rows["address"])
+    # A free-text address names the county (区县) where the export gives none; the address
+    # itself (house numbers) is not kept.
+    read = read_addresses(address.where(district.isna() & address.notna(), None))
+    from_address = district.isna().to_numpy() & read["district"].notna().to_numpy()
+    district = district.where(~from_address, read["district"].to_numpy())
     # A bare name identifies a person only locally: scope it to the finest place the export gives.
     place = (
         district.fillna("")
@@ -486,7 +582,9 @@ def _canonical_cases(
             "description": masked,
             "channel": channel,
             "dispute_type": dispute_type,
+            "domain_type": domain_type,
             "district": district.to_numpy(dtype=object),
+            "adcode": read["adcode"].where(from_address, None).to_numpy(dtype=object),
             "street": _text(rows["street"]).to_numpy(dtype=object),
             "community": _text(rows["community"]).to_numpy(dtype=object),
             "grid_id": _text(rows["grid_id"]).to_numpy(dtype=object),
@@ -500,7 +598,7 @@ def _canonical_cases(
         },
         index=rows.index,
     )
-    seven = seven_elements(cases)
+    seven = seven_elements(cases.assign(address=address.to_numpy(dtype=object)))
     cases["completeness"] = seven["completeness"].to_numpy()
     cases["missing_elements"] = seven["missing_elements"].to_numpy()
     cases["quality_flags"] = ["；".join(f) for f in flags]

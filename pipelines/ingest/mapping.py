@@ -13,6 +13,10 @@ The common Chinese headers are recognised without a mapping. A YAML mapping name
       channel: 我要报事
     labels:                    # extra label columns to carry, for `fengqiao train --target`
       一级分类: 一级分类
+    taxonomy:                  # the centre's own dispute types (default: fengqiao's 13)
+      types: [城乡建设, 劳动和社会保障, 教育文体, 婚姻家庭]
+      domain:                  # which of them count as which of fengqiao's types in its rules
+        婚姻家庭: 婚恋家庭
 """
 
 from __future__ import annotations
@@ -81,6 +85,31 @@ class MappingError(Exception):
     """The export's columns do not give a required field; the message shows how to fix it."""
 
 
+class Taxonomy(BaseModel):
+    """A centre's own dispute types, and how they map onto fengqiao's for its domain rules.
+
+    types: the centre's list. A value outside it is kept as written and flagged, never turned
+    into 其他. Empty: fengqiao's default types, with their usual synonyms unified.
+    domain: centre type -> fengqiao type, for the rules that read a type (婚恋家庭 disputes are
+    followed up whether or not mediation succeeded; 邻里纠纷 between repeat parties is a feud).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    types: list[str] = []
+    domain: dict[str, str] = {}
+
+    @field_validator("domain")
+    @classmethod
+    def _known_domain_types(cls, value: dict) -> dict:
+        from features.domain import DISPUTE_TYPES
+
+        unknown = sorted(set(value.values()) - set(DISPUTE_TYPES))
+        if unknown:
+            raise ValueError(f"unknown fengqiao type(s) {unknown}; map onto one of {DISPUTE_TYPES}")
+        return value
+
+
 class ColumnMapping(BaseModel):
     """How one centre's export maps onto the canonical fields."""
 
@@ -92,6 +121,7 @@ class ColumnMapping(BaseModel):
     sheet: str | None = None
     encoding: str | None = None
     coordinates: Literal["wgs84", "gcj02"] = "wgs84"
+    taxonomy: Taxonomy = Taxonomy()
 
     @field_validator("columns", "constants")
     @classmethod

@@ -19,14 +19,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from models.hotspots import H3Cells, PolygonCells, hotspot_cells
+from models.hotspots import H3Cells, PolygonCells, hotspot_cells, name_cells
 from pipelines.publish.feed import feed_document, write_feed
 from pipelines.publish.mapview import build_map, write_map
 from pipelines.publish.report import ReportInputs, build_report
 from pipelines.publish.watchlist import (
     assign_tickets,
+    class_watchlist_frame,
     start_workbook,
     watchlist_frame,
+    with_runner_up,
     write_watchlist_csv,
 )
 
@@ -53,6 +55,22 @@ SCORES_COLUMNS = [
     "group_id",
     "group_size",
     "ticket",
+    "completeness",
+    "missing_elements",
+    "model_name",
+    "model_version",
+]
+
+CLASS_SCORES_COLUMNS = [
+    "case_id",
+    "reported_at",
+    "predicted_class",
+    "probability",
+    "runner_up",
+    "runner_up_probability",
+    "reasons",
+    "group_id",
+    "group_size",
     "completeness",
     "missing_elements",
     "model_name",
@@ -129,26 +147,42 @@ def publish_day(
     """
     system = cells_system or H3Cells(resolution)
     final = Path(out_dir) / f"{day.run_date:%Y-%m-%d}"
+    risk = day.model.get("task", "risk") == "risk"
     scored = day.scored.assign(
-        p_high=day.scored["p_高"],
-        p_medium=day.scored["p_中"],
-        p_low=day.scored["p_低"],
         group_size=day.scored["grp_size"].astype(int),
         model_name=day.model["name"],
         model_version=day.model["version"],
     )
-    ticketed = assign_tickets(scored)
-    history = pd.concat(
-        [day.recent, ticketed[day.recent.columns.intersection(ticketed.columns)]], ignore_index=True
-    )
-    cells = hotspot_cells(history, day.run_date, system, window_days, trend_weeks)
+    if risk:
+        scored = scored.assign(p_high=scored["p_高"], p_medium=scored["p_中"], p_low=scored["p_低"])
+        ticketed = assign_tickets(scored)
+        history = pd.concat(
+            [day.recent, ticketed[day.recent.columns.intersection(ticketed.columns)]],
+            ignore_index=True,
+        )
+    else:
+        scored = with_runner_up(scored, day.model["classes"])
+        ticketed = scored.assign(ticket="", deadline="", dispatch_reasons=scored["reasons"])
+        # Another model's night is mapped by how many cases there are and of which class: the
+        # stored past has no such predictions, so only today's cases are counted, unweighted.
+        history = scored.assign(
+            grade=None, dispute_type=scored["dispute_type"].fillna(scored["predicted_class"])
+        )
+    cells = hotspot_cells(history, day.run_date, system, window_days, trend_weeks, weighted=risk)
+    cells = name_cells(cells, history, system)
     with atomic_folder(final) as folder:
-        watchlist = watchlist_frame(ticketed, day.model["version"])
+        if risk:
+            watchlist = watchlist_frame(ticketed, day.model["version"])
+        else:
+            watchlist = class_watchlist_frame(ticketed, day.model["version"])
         workbook = start_workbook(watchlist, folder / "watchlist.xlsx")  # large: in a worker
         outputs = [write_watchlist_csv(watchlist, folder)]
-        ticketed[SCORES_COLUMNS].assign(reasons=ticketed["dispatch_reasons"]).to_parquet(
-            folder / "scores.parquet", index=False
-        )
+        if risk:
+            published = ticketed[SCORES_COLUMNS].assign(reasons=ticketed["dispatch_reasons"])
+        else:
+            probabilities = [f"p_{c}" for c in day.model["classes"]]
+            published = ticketed[[*CLASS_SCORES_COLUMNS, *probabilities]]
+        published.to_parquet(folder / "scores.parquet", index=False)
         outputs.append(folder / "scores.parquet")
         document = feed_document(
             cells,
@@ -164,7 +198,6 @@ def publish_day(
                 "model_version": day.model["version"],
             },
             coordinates,
-            system,
         )
         outputs.append(write_feed(document, folder / "hotspots.geojson"))
         outputs.append(write_map(build_map(document, tiles), folder / "map.html"))
@@ -185,7 +218,7 @@ def publish_day(
                 rows_in=sum(i["rows_in"] for i in day.ingest),
                 model=day.model,
                 drift=day.drift,
-                place_of_cell=_place_of_cell(history, system),
+                place_of_cell=dict(zip(cells["cell"], cells["label"], strict=True)),
             )
         )
         (folder / "report.md").write_text(report, encoding="utf-8")
@@ -221,15 +254,3 @@ def publish_day(
             json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
         )
     return final
-
-
-def _place_of_cell(cases: pd.DataFrame, system) -> dict[str, str]:
-    located = cases[cases["lon"].notna() & cases["lat"].notna()]
-    cell = system.assign(located["lon"].to_numpy(float), located["lat"].to_numpy(float))
-    place = (
-        located["district"].fillna("")
-        + located["street"].fillna("")
-        + located["community"].fillna("")
-    ).to_numpy()
-    frame = pd.DataFrame({"cell": cell, "place": place}).dropna(subset=["cell"])
-    return frame.groupby("cell")["place"].agg(lambda s: s.value_counts().index[0]).to_dict()

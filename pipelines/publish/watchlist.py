@@ -69,7 +69,7 @@ _WIDTHS = {
 
 # What the follow-up rules read; a scored case carries some 85 columns, and a tuple of each case's
 # 85 values took most of the 30 s that ticketing a province's million cases took.
-_FOLLOW_UP_INPUTS = ("dispute_type", "description", "status", "hist_party_n_365")
+_FOLLOW_UP_INPUTS = ("dispute_type", "domain_type", "description", "status", "hist_party_n_365")
 
 
 def _follow_up_inputs(scored: pd.DataFrame) -> pd.DataFrame:
@@ -87,13 +87,15 @@ def follow_up_reasons(scored: pd.DataFrame) -> list[list[str]]:
     out = []
     for row in _follow_up_inputs(scored).itertuples(index=False):
         why = []
-        if row.dispute_type == "婚恋家庭":
+        # The rules read fengqiao's own type of the case: a centre's types map onto it at ingest.
+        kind = row.domain_type if hasattr(row, "domain_type") else row.dispute_type
+        if kind == "婚恋家庭":
             why.append("婚恋家庭纠纷，无论调解与否均需跟进")
         text = row.description or ""
         counts = find_cues(text).counts if mentions.search(text) else {}
         if counts.get("domestic_violence", 0) and "婚恋家庭纠纷，无论调解与否均需跟进" not in why:
             why.append("涉及家庭暴力，需跟进")
-        if row.dispute_type == "邻里纠纷" and (getattr(row, "hist_party_n_365", 0) or 0) >= 1:
+        if kind == "邻里纠纷" and (getattr(row, "hist_party_n_365", 0) or 0) >= 1:
             why.append("邻里积怨，当事人一年内曾报事")
         if counts.get("failed_mediation", 0) or row.status == "未化解":
             why.append("调解未果，需跟进")
@@ -173,6 +175,84 @@ def watchlist_frame(ticketed: pd.DataFrame, model_version: str) -> pd.DataFrame:
             "同案编号": column("group_id").to_numpy(),
             "同案数": column("grp_size").astype(int).to_numpy(),
             "七何缺项": column("missing_elements").fillna("").to_numpy(),
+            "案情摘要": summary,
+            "模型版本": model_version,
+        }
+    )
+    return table.fillna("")
+
+
+CLASS_COLUMNS = [
+    "案件编号",
+    "受理时间",
+    "来源渠道",
+    "纠纷类型",
+    "区县",
+    "街道",
+    "社区",
+    "网格",
+    "预测类别",
+    "概率",
+    "次选类别",
+    "次选概率",
+    "主要原因",
+    "同案编号",
+    "同案数",
+    "七何缺项",
+    "案情摘要",
+    "模型版本",
+]
+
+
+def with_runner_up(scored: pd.DataFrame, classes: list[str]) -> pd.DataFrame:
+    """Return a classifier's scored cases with predicted_class, probability, runner_up and
+    runner_up_probability, from its p_<class> columns."""
+    proba = scored[[f"p_{c}" for c in classes]].to_numpy(float)
+    order = np.argsort(-proba, axis=1, kind="stable")
+    rows = np.arange(len(proba))
+    names = np.asarray(classes, dtype=object)
+    second = order[:, 1] if proba.shape[1] > 1 else order[:, 0]
+    return scored.assign(
+        predicted_class=scored["grade"],
+        probability=proba[rows, order[:, 0]] if len(proba) else [],
+        runner_up=names[second] if len(proba) else [],
+        runner_up_probability=proba[rows, second] if len(proba) else [],
+    )
+
+
+def class_watchlist_frame(scored: pd.DataFrame, model_version: str) -> pd.DataFrame:
+    """Return a classifier's watchlist (分类派单): every case with its predicted class, the
+    probability, the runner-up and the reasons; by class, then most certain first. No 高/中/低
+    ticket: such a model cannot know one."""
+    order = scored.sort_values(
+        ["predicted_class", "probability", "reported_at", "case_id"],
+        ascending=[True, False, True, True],
+    ).index
+    ranked = scored.loc[order]
+    summary = [
+        t if len(t) <= SUMMARY_CHARS else t[:SUMMARY_CHARS] + "…"
+        for t in ranked["description"].fillna("")
+    ]
+    table = pd.DataFrame(
+        {
+            "案件编号": ranked["case_id"].to_numpy(),
+            "受理时间": pd.to_datetime(ranked["reported_at"])
+            .dt.strftime("%Y-%m-%d %H:%M")
+            .to_numpy(),
+            "来源渠道": ranked["channel"].to_numpy(),
+            "纠纷类型": ranked["dispute_type"].to_numpy(),
+            "区县": ranked["district"].to_numpy(),
+            "街道": ranked["street"].to_numpy(),
+            "社区": ranked["community"].to_numpy(),
+            "网格": ranked["grid_id"].to_numpy(),
+            "预测类别": ranked["predicted_class"].to_numpy(),
+            "概率": ranked["probability"].round(3).to_numpy(),
+            "次选类别": ranked["runner_up"].to_numpy(),
+            "次选概率": ranked["runner_up_probability"].round(3).to_numpy(),
+            "主要原因": ranked["reasons"].fillna("").to_numpy(),
+            "同案编号": ranked["group_id"].to_numpy(),
+            "同案数": ranked["grp_size"].astype(int).to_numpy(),
+            "七何缺项": ranked["missing_elements"].fillna("").to_numpy(),
             "案情摘要": summary,
             "模型版本": model_version,
         }
@@ -285,8 +365,13 @@ def _write_rows(names: list[str], n_rows: int, rows: Iterator[tuple], path: Path
         },
     )
     header = book.add_format({"bold": True, "align": "center", "valign": "vcenter"})
-    fills = {k: book.add_format({"bg_color": f"#{v}"}) for k, v in _FILLS.items()}
-    ticket = xl_col_to_name(names.index("预警单"))
+    # A classifier's watchlist has no tickets, so no ticket colours.
+    fills = (
+        {k: book.add_format({"bg_color": f"#{v}"}) for k, v in _FILLS.items()}
+        if "预警单" in names
+        else {}
+    )
+    ticket = xl_col_to_name(names.index("预警单")) if fills else None
     last_column = len(names) - 1
     for number, first in enumerate(range(0, max(n_rows, 1), _SHEET_ROWS), start=1):
         size = min(_SHEET_ROWS, n_rows - first)

@@ -25,13 +25,13 @@ def test_drift_covers_the_staged_week_and_samples_a_large_one(
     yesterday = _scored(grader, cases_with_context[days == day - pd.Timedelta(days=1)])
     steps.stage_day(settings, day - pd.Timedelta(days=1), yesterday, pd.DataFrame(), {})
 
-    full = steps._drift(settings, day, today, grader)
+    full = steps._drift(settings, day, today, grader, None)
     assert full["rows"] == full["sampled_from"] == len(today) + len(yesterday)
     assert set(full["psi"]) >= {"score", "text_length", "lex_threat", "channel"}
 
     half = full["rows"] // 2
     monkeypatch.setattr(steps, "DRIFT_SAMPLE", half)
-    sampled = steps._drift(settings, day, today, grader)
+    sampled = steps._drift(settings, day, today, grader, None)
     assert sampled["sampled_from"] == full["rows"]
     assert abs(sampled["rows"] - half) <= 1  # each day gives the same share
-    assert steps._drift(settings, day, today, grader) == sampled  # seeded: re-runs agree
+    assert steps._drift(settings, day, today, grader, None) == sampled  # seeded: re-runs agree
