@@ -217,6 +217,60 @@ def lexicon_features(texts: Iterable[str]) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
+def without_cue_clauses(texts: Iterable[str]) -> list[str]:
+    """Return the texts with every lexicon cue taken out together with the rest of its clause and
+    the mark that ends it, and a negated cue from its negator on ("邻里纠纷，扬言要杀了他。" ->
+    "邻里纠纷"; "经查未持刀具。后离开" -> "经查后离开"). Marks left side by side are merged.
+
+    This is what the text model reads. The cues reach the grader only through the lexicon's
+    counts, which know negation and which the boosters may only read in the cue's direction; so
+    adding a threat to a report cannot change the text model's view of it, and a denied weapon is
+    never read as a weapon.
+    """
+    lex = load_lexicon()
+    clause = _cue_clause_pattern()
+    marks = _marks_pattern()
+    starts = {n[0] for n in lex.negators}
+    out = []
+    for text in texts:
+        text = text or ""
+        kept, at = [], 0
+        for match in clause.finditer(text):
+            if match.start() < at:
+                continue
+            begin = match.start()
+            if starts.intersection(text[max(0, begin - lex.window) : begin]) and _negated(
+                text, begin, lex
+            ):
+                begin = _negator_start(text, begin, lex)
+            kept.append(text[at:begin])
+            at = match.end()
+        text = "".join(kept) + text[at:] if kept else text
+        # Where a clause went, its neighbours' marks meet: keep one, and none at the ends, so that
+        # a text reads the same with or without a cue clause added anywhere.
+        out.append(marks.sub(lambda m: m.group(0)[0], text).strip(lex.clause_breaks + " "))
+    return out
+
+
+def _negator_start(text: str, cue: int, lex: Lexicon) -> int:
+    """Return where the last negator before a (negated) cue starts, within its window."""
+    lo = max(0, cue - lex.window)
+    found = [m.start() for m in lex.negator_pattern.finditer(text, lo, cue)]
+    return max(found[-1] if found else cue, lo)
+
+
+@functools.cache
+def _marks_pattern() -> re.Pattern:
+    return re.compile(f"[{re.escape(load_lexicon().clause_breaks)}]{{2,}}")
+
+
+@functools.cache
+def _cue_clause_pattern() -> re.Pattern:
+    lex = load_lexicon()
+    breaks = re.escape(lex.clause_breaks)
+    return re.compile(f"(?:{lex.term_pattern.pattern})[^{breaks}]*[{breaks}]?")
+
+
 def strip_cues(text: str, lex: Lexicon | None = None) -> str:
     """Return text with every lexicon term removed: what free-text features see besides the cues."""
     return (lex or load_lexicon()).term_pattern.sub("", text or "")

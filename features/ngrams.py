@@ -1,8 +1,8 @@
-"""Word and character n-gram TF-IDF for fitted vectorizers, computed on integer arrays.
+"""Word and character n-gram vocabularies, counts and TF-IDF, computed on integer arrays.
 
 sklearn's analyzers build every n-gram as a Python string and look it up in a dict, which was most
-of the featuriser's time. Here every n-gram of a batch of texts becomes one integer key at once,
-and the fitted vocabulary is looked up as a hash index of keys:
+of the text model's time. Here every n-gram of a batch of texts becomes one integer key at once,
+and a vocabulary is looked up as a hash index of keys:
 
 - characters: 21 bits a code point, so up to three characters fit in 64 bits and n-grams of
   different lengths never collide;
@@ -10,20 +10,18 @@ and the fitted vocabulary is looked up as a hash index of keys:
   other, which no term contains), and an n-gram is its tokens' numbers as digits in base
   (tokens + 1), so n-grams of different lengths never collide either.
 
-The weighting then follows TfidfTransformer: sublinear tf, the fitted idf, l2 norm. Both results
-equal `vectorizer.transform(texts)` exactly (tests/code/test_lexicon_and_segment.py).
+Vocabularies, counts and weights equal sklearn's CountVectorizer and TfidfTransformer (smoothed
+idf, optional sublinear tf, l2 norm) on the same texts (tests/code/test_lexicon_and_segment.py).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from itertools import chain, repeat
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 _WHITE_SPACES = re.compile(r"\s\s+")  # the char analyzer's own whitespace rule
@@ -32,107 +30,6 @@ MAX_N = 3  # 3 x 21 bits fit in a uint64
 # Texts keyed at a time: a key array per n-gram of a batch, and each word a string until it is
 # numbered. A 100,000-text chunk keyed at once held 664 MiB (characters) and 716 MiB (words).
 _BATCH = 10000
-
-
-def char_tfidf(vectorizer: TfidfVectorizer, texts: list[str]) -> sparse.csr_matrix:
-    """Return vectorizer.transform(texts) for a fitted analyzer="char" TfidfVectorizer."""
-    if vectorizer.analyzer != "char" or not _plain(vectorizer) or vectorizer.ngram_range[1] > MAX_N:
-        return vectorizer.transform(texts)
-    terms = list(vectorizer.vocabulary_)
-    term_keys = np.fromiter(map(_char_key, terms), np.uint64, len(terms))
-    return _tfidf(
-        vectorizer,
-        texts,
-        lambda batch: _char_ngram_keys(batch, vectorizer.ngram_range),
-        term_keys,
-    )
-
-
-def word_tfidf(
-    vectorizer: TfidfVectorizer, texts: list[str] | list[list[str]], tokenized: bool = False
-) -> sparse.csr_matrix:
-    """Return vectorizer.transform(texts) for a fitted analyzer="word" TfidfVectorizer that only
-    tokenizes (no lowercasing, preprocessor or stop words), as the featuriser's on segmented text.
-
-    tokenized: the texts are given as their tokens, as the vectorizer's tokenizer cuts them.
-    """
-
-    def sklearns() -> sparse.csr_matrix:
-        if tokenized:
-            raise ValueError("tokenized texts need a vectorizer that only tokenizes, n-grams <= 3")
-        return vectorizer.transform(texts)
-
-    low, high = vectorizer.ngram_range
-    if vectorizer.analyzer != "word" or not _plain(vectorizer) or vectorizer.stop_words is not None:
-        return sklearns()
-    terms = [term.split(" ") for term in vectorizer.vocabulary_]
-    number_of = {t: i for i, t in enumerate(dict.fromkeys(chain.from_iterable(terms)), 1)}
-    base = len(number_of) + 1
-    if high > MAX_N or base**high >= 2**63:
-        return sklearns()
-    tokenize = (lambda tokens: tokens) if tokenized else vectorizer.build_tokenizer()
-
-    def keys_of(batch: list) -> tuple[np.ndarray, np.ndarray]:
-        tokens = [tokenize(t) for t in batch]
-        lengths = np.fromiter(map(len, tokens), np.int64, len(tokens))
-        every_token = chain.from_iterable(tokens)
-        number = np.fromiter(
-            map(number_of.get, every_token, repeat(0)), np.int64, int(lengths.sum())
-        )
-        return _ngram_keys(number, lengths, (low, high), base, drop_zero=True)
-
-    term_keys = np.fromiter(
-        (_word_key(term, number_of, base) for term in terms), np.int64, len(terms)
-    )
-    return _tfidf(vectorizer, texts, keys_of, term_keys)
-
-
-def _plain(vectorizer: TfidfVectorizer) -> bool:
-    """Return whether the vectorizer's analyzer does nothing to a text before cutting n-grams."""
-    return (
-        vectorizer.input == "content"
-        and not vectorizer.lowercase
-        and vectorizer.preprocessor is None
-        and vectorizer.strip_accents is None
-        and not vectorizer.binary
-    )
-
-
-def _tfidf(
-    vectorizer: TfidfVectorizer,
-    texts: list[str],
-    keys_of: Callable[[list[str]], tuple[np.ndarray, np.ndarray]],
-    term_keys: np.ndarray,
-) -> sparse.csr_matrix:
-    """Return the weighted counts of the texts' n-grams that are in the vocabulary.
-
-    keys_of(batch) gives (text within the batch, key) of every n-gram of a batch of texts;
-    term_keys holds the vocabulary's keys in the order of vectorizer.vocabulary_.
-    """
-    terms = pd.Index(term_keys)  # a hash lookup: 4x a binary search in the sorted keys
-    columns = np.fromiter(vectorizer.vocabulary_.values(), np.int32, len(term_keys))
-    rows, cols = [np.zeros(0, np.int32)], [np.zeros(0, np.int32)]
-    for first in range(0, len(texts), _BATCH):
-        doc, key = keys_of(texts[first : first + _BATCH])
-        at = terms.get_indexer(key)
-        hit = at >= 0
-        rows.append((doc[hit] + first).astype(np.int32))
-        cols.append(columns[at[hit]])
-    rows, cols = np.concatenate(rows), np.concatenate(cols)
-    counts = sparse.csr_matrix(
-        (np.ones(len(rows), vectorizer.dtype), (rows, cols)),
-        shape=(len(texts), len(columns)),
-        dtype=vectorizer.dtype,
-    )
-    counts.sum_duplicates()
-    if vectorizer.sublinear_tf:
-        np.log(counts.data, counts.data)
-        counts.data += 1.0
-    if vectorizer.use_idf:
-        counts.data *= vectorizer.idf_[counts.indices]
-    if not vectorizer.norm or len(texts) == 0:  # sklearn's normalize refuses an empty matrix
-        return counts
-    return normalize(counts, norm=vectorizer.norm, copy=False)
 
 
 def _ngram_keys(
@@ -186,3 +83,145 @@ def _word_key(term: list[str], number_of: dict[str, int], base: int) -> int:
     for token in term:
         key = key * base + number_of[token]
     return key
+
+
+# The text model keeps its vocabulary as plain terms and its weighting as plain arrays, so that
+# one count matrix serves every TF-IDF variant its search tries.
+
+
+def char_vocabulary(
+    texts: list[str], ngram_range: tuple[int, int], min_df: int, max_features: int | None
+) -> list[str]:
+    """Return the character n-grams of the texts that at least min_df texts hold, the
+    max_features most frequent of them (ties by term), as sklearn's char analyzer cuts them."""
+    if ngram_range[1] > MAX_N:
+        raise ValueError(f"character n-grams up to {MAX_N} characters")
+    docs, keys = [], []
+    for first in range(0, len(texts), _BATCH):
+        doc, key = _char_ngram_keys(texts[first : first + _BATCH], ngram_range)
+        docs.append(doc + first)
+        keys.append(key)
+    doc = np.concatenate(docs) if docs else np.zeros(0, np.int64)
+    key = np.concatenate(keys) if keys else np.zeros(0, np.uint64)
+    chosen = _frequent(doc, key, min_df, max_features)
+    return [_char_term(int(k)) for k in chosen]
+
+
+def word_vocabulary(
+    tokens: list[list[str]], ngram_range: tuple[int, int], min_df: int, max_features: int | None
+) -> list[str]:
+    """Return the word n-grams (tokens joined by a space) that at least min_df texts hold, the
+    max_features most frequent of them."""
+    codes, names = pd.factorize(pd.Series(list(chain.from_iterable(tokens)), dtype=object))
+    base = len(names) + 1
+    if ngram_range[1] > MAX_N or base ** ngram_range[1] >= 2**63:
+        raise ValueError("too many distinct tokens for word n-gram keys")
+    lengths = np.fromiter(map(len, tokens), np.int64, len(tokens))
+    doc, key = _ngram_keys(codes.astype(np.int64) + 1, lengths, ngram_range, base)
+    chosen = _frequent(doc, key, min_df, max_features)
+    out = []
+    for k in chosen:
+        parts = []
+        k = int(k)
+        while k:
+            k, digit = divmod(k, base)
+            parts.append(names[digit - 1])
+        out.append(" ".join(reversed(parts)))
+    return out
+
+
+def _frequent(doc: np.ndarray, key: np.ndarray, min_df: int, max_features: int | None):
+    """Return the keys held by at least min_df documents, the max_features with the most
+    occurrences (ties by key)."""
+    if not len(key):
+        return key
+    order = np.lexsort((doc, key))
+    key, doc = key[order], doc[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    ends = np.r_[starts[1:], len(key)]
+    terms, total = key[starts], ends - starts
+    # Rows where a term meets a new text: their count per term is its document frequency.
+    new_text = np.cumsum(np.r_[True, (key[1:] != key[:-1]) | (doc[1:] != doc[:-1])])
+    df_of = new_text[ends - 1] - new_text[starts] + 1
+    keep = df_of >= min_df
+    terms, total = terms[keep], total[keep]
+    if max_features is not None and len(terms) > max_features:
+        order = np.lexsort((terms, -total))[:max_features]
+        terms = np.sort(terms[order])
+    return terms
+
+
+def _char_term(key: int) -> str:
+    chars = []
+    while key:
+        chars.append(chr(key & ((1 << _BITS) - 1)))
+        key >>= _BITS
+    return "".join(reversed(chars))
+
+
+def char_counts(vocabulary: dict[str, int], texts: list[str], ngram_range: tuple[int, int]):
+    """Return the (texts x vocabulary) counts of the vocabulary's character n-grams."""
+    terms = list(vocabulary)
+    term_keys = np.fromiter(map(_char_key, terms), np.uint64, len(terms))
+    columns = np.fromiter(vocabulary.values(), np.int32, len(terms))
+    return _counts(texts, lambda batch: _char_ngram_keys(batch, ngram_range), term_keys, columns)
+
+
+def word_counts(vocabulary: dict[str, int], tokens: list[list[str]], ngram_range: tuple[int, int]):
+    """Return the (texts x vocabulary) counts of the vocabulary's word n-grams in token lists."""
+    terms = [term.split(" ") for term in vocabulary]
+    number_of = {t: i for i, t in enumerate(dict.fromkeys(chain.from_iterable(terms)), 1)}
+    base = len(number_of) + 1
+    columns = np.fromiter(vocabulary.values(), np.int32, len(terms))
+    if not terms:
+        return sparse.csr_matrix((len(tokens), 0), dtype=np.float32)
+
+    def keys_of(batch: list) -> tuple[np.ndarray, np.ndarray]:
+        lengths = np.fromiter(map(len, batch), np.int64, len(batch))
+        number = np.fromiter(
+            map(number_of.get, chain.from_iterable(batch), repeat(0)), np.int64, int(lengths.sum())
+        )
+        return _ngram_keys(number, lengths, ngram_range, base, drop_zero=True)
+
+    term_keys = np.fromiter(
+        (_word_key(term, number_of, base) for term in terms), np.int64, len(terms)
+    )
+    return _counts(tokens, keys_of, term_keys, columns)
+
+
+def _counts(texts, keys_of, term_keys: np.ndarray, columns: np.ndarray) -> sparse.csr_matrix:
+    terms = pd.Index(term_keys)
+    rows, cols = [np.zeros(0, np.int32)], [np.zeros(0, np.int32)]
+    for first in range(0, len(texts), _BATCH):
+        doc, key = keys_of(texts[first : first + _BATCH])
+        at = terms.get_indexer(key)
+        hit = at >= 0
+        rows.append((doc[hit] + first).astype(np.int32))
+        cols.append(columns[at[hit]])
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
+    counts = sparse.csr_matrix(
+        (np.ones(len(rows), np.float32), (rows, cols)),
+        shape=(len(texts), len(columns)),
+        dtype=np.float32,
+    )
+    counts.sum_duplicates()
+    return counts
+
+
+def idf_weights(counts: sparse.csr_matrix) -> np.ndarray:
+    """Return smoothed inverse document frequencies, as TfidfTransformer computes them."""
+    n = counts.shape[0]
+    df = np.bincount(counts.indices, minlength=counts.shape[1])
+    return (np.log((1 + n) / (1 + df)) + 1).astype(np.float32)
+
+
+def tfidf(counts: sparse.csr_matrix, idf: np.ndarray, sublinear: bool) -> sparse.csr_matrix:
+    """Return l2-normalised TF-IDF rows of counts (sublinear: 1 + log tf)."""
+    weighted = counts.astype(np.float32, copy=True)
+    if sublinear:
+        np.log(weighted.data, weighted.data)
+        weighted.data += 1.0
+    weighted.data *= idf[weighted.indices]
+    if weighted.shape[0] == 0:
+        return weighted
+    return normalize(weighted, norm="l2", copy=False)

@@ -102,6 +102,11 @@ class Segmenter(TransformerMixin, BaseEstimator):
         self.words_ = tuple(shipped) + tuple((p, PLACE_FREQ, "ns") for p in extra)
         return self
 
+    def places(self) -> frozenset[str]:
+        """Return the dictionary's place names (tagged ns): the training data's streets and
+        communities and the shipped ones."""
+        return frozenset(w for w, _, tag in self.words_ if tag == "ns")
+
     def transform(self, X: Iterable[str]) -> list[str]:
         """Return each text as its tokens joined by single spaces."""
         texts = list(X)

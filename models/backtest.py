@@ -20,7 +20,7 @@ from sklearn.metrics import f1_score
 from features.parallel import in_background, processes
 from features.progress import progress_bar
 from features.text import normalise_texts
-from models.baselines import KeywordChecklist, TfidfLogistic, checklist_points, jieba_tokens
+from models.baselines import KeywordChecklist, TfidfLogistic, checklist_points
 from models.grader import GraderConfig, RiskGrader, time_slices
 from models.metrics import grade_metrics
 from models.thresholds import RISK_CLASSES, apply_thresholds, choose_thresholds, is_ordinal
@@ -63,7 +63,20 @@ class BacktestResult:
         return shown.to_markdown(index=False, floatfmt=".3f")
 
 
-def rolling_folds(times: pd.Series, n_folds: int = 3, test_days: int = 30) -> list[Fold]:
+# A fold is only worth reporting with enough cases to measure on and to learn from.
+MIN_TEST_CASES = 30
+MIN_TRAIN_CASES = 100
+N_FOLDS = 3
+TEST_DAYS = 30
+
+
+class InsufficientData(ValueError):
+    """Too few labelled cases for an honest backtest; the message says how many are needed."""
+
+
+def rolling_folds(
+    times: pd.Series, n_folds: int = N_FOLDS, test_days: int = TEST_DAYS
+) -> list[Fold]:
     """Return n_folds consecutive test windows of test_days that end at the last report."""
     end = pd.Timestamp(times.max()).normalize() + pd.Timedelta(days=1)
     folds = []
@@ -71,6 +84,62 @@ def rolling_folds(times: pd.Series, n_folds: int = 3, test_days: int = 30) -> li
         origin = end - pd.Timedelta(days=test_days * k)
         folds.append(Fold(f"fold{n_folds - k + 1}", origin, origin + pd.Timedelta(days=test_days)))
     return folds
+
+
+def quantile_folds(times: pd.Series, n_folds: int, test_cases: int) -> list[Fold]:
+    """Return n_folds consecutive test blocks of about test_cases cases each, ending with the
+    latest report: rolling origin by time quantiles, for data too thin for calendar windows."""
+    ordered = np.sort(pd.to_datetime(times).to_numpy())
+    n = len(ordered)
+    starts = [ordered[n - k * test_cases] for k in range(n_folds, 0, -1)]
+    ends = [*starts[1:], ordered[-1] + np.timedelta64(1, "s")]
+    return [
+        Fold(f"fold{i + 1}", pd.Timestamp(a), pd.Timestamp(b))
+        for i, (a, b) in enumerate(zip(starts, ends, strict=True))
+    ]
+
+
+def plan_folds(times: pd.Series, y: np.ndarray, n_folds: int = N_FOLDS) -> list[Fold]:
+    """Return the backtest's rolling-origin folds, following the data.
+
+    Three 30-day windows ending at the latest report when each holds at least MIN_TEST_CASES
+    labelled cases and at least MIN_TRAIN_CASES came before the first (a busy centre); otherwise
+    test blocks of equal numbers of cases by time (a small or sparse history, over years), as
+    many as the data allows. Raises InsufficientData when not even one fold can be had.
+    """
+    times = pd.to_datetime(pd.Series(times)).reset_index(drop=True)
+    y = np.asarray(y)
+    calendar = rolling_folds(times, n_folds)
+    if _usable(calendar, times, y):
+        return calendar
+    n = len(times)
+    for k in range(n_folds, 0, -1):
+        # Test blocks of a fifth of the cases each, or smaller when k of them would leave too
+        # little to train the first fold on.
+        size = min(max(MIN_TEST_CASES, n // 5), (n - MIN_TRAIN_CASES) // k)
+        if size < MIN_TEST_CASES:
+            continue
+        folds = quantile_folds(times, k, size)
+        if _usable(folds, times, y):
+            return folds
+    raise InsufficientData(
+        f"{n} labelled cases are too few for an honest time-based backtest: it needs at least "
+        f"{MIN_TRAIN_CASES + MIN_TEST_CASES} (each fold tests on at least {MIN_TEST_CASES} later "
+        f"cases after training on at least {MIN_TRAIN_CASES} earlier ones, with two grades or "
+        "classes among them). Train without one with --no-backtest; such a model is not "
+        "compared with the baselines, so check its grades by hand."
+    )
+
+
+def _usable(folds: list[Fold], times: pd.Series, y: np.ndarray) -> bool:
+    for fold in folds:
+        train = (times < fold.origin).to_numpy()
+        test = ((times >= fold.origin) & (times < fold.end)).to_numpy()
+        if test.sum() < MIN_TEST_CASES or train.sum() < MIN_TRAIN_CASES:
+            return False
+        if len(np.unique(y[train])) < 2:
+            return False
+    return bool(folds)
 
 
 def run_backtest(
@@ -89,11 +158,11 @@ def run_backtest(
     """
     target = config.target
     labelled = cases[cases[target].notna()].reset_index(drop=True)
-    folds = folds or rolling_folds(labelled["reported_at"])
     values = labelled[target].astype(str)
     found = sorted(values.unique())
     classes = RISK_CLASSES if set(found) <= set(RISK_CLASSES) else found
     y = values.map({c: i for i, c in enumerate(classes)}).to_numpy()
+    folds = folds or plan_folds(labelled["reported_at"], y)
     rows, predictions, seconds = [], [], {}
     masks = {fold.name: _fold_masks(labelled, fold, y) for fold in folds}
     background = processes(config.n_jobs) > 1 and len(labelled) >= BACKGROUND_MIN_CASES
@@ -172,7 +241,7 @@ def _fold_masks(labelled: pd.DataFrame, fold: Fold, y: np.ndarray) -> tuple[np.n
         (labelled["reported_at"] >= fold.origin) & (labelled["reported_at"] < fold.end)
     ).to_numpy()
     if test.sum() == 0 or len(np.unique(y[train])) < 2:
-        raise ValueError(
+        raise InsufficientData(
             f"{fold.name}: {test.sum()} test and {train.sum()} training cases; too little data for this fold"
         )
     return train, test
@@ -211,9 +280,8 @@ def baseline_runs(
     The checklist runs only for the ordered risk grades.
     """
     started = time.perf_counter()
-    texts = normalise_texts(cases["description"])
-    tokens = np.asarray(jieba_tokens(texts), dtype=object)
-    seconds = {"baseline_tokens": time.perf_counter() - started}
+    texts = np.asarray(normalise_texts(cases["description"]), dtype=object)
+    seconds = {"baseline_texts": time.perf_counter() - started}
     # A text's checklist points do not depend on the fold: computed once, like the tokens.
     started = time.perf_counter()
     points = checklist_points(texts) if is_ordinal(classes) else None
@@ -221,10 +289,8 @@ def baseline_runs(
     results = {}
     for name, (train, test) in masks.items():
         started = time.perf_counter()
-        lr = TfidfLogistic(threshold_rule="f1").fit(
-            cases[train], y[train], classes, list(tokens[train])
-        )
-        proba = lr.predict_proba(cases[test], list(tokens[test]))
+        lr = TfidfLogistic().fit(cases[train], y[train], classes, list(texts[train]))
+        proba = lr.predict_proba(cases[test], list(texts[test]))
         results[name] = {"tfidf_lr": (proba, lr.grades(proba))}
         seconds[f"{name}/tfidf_lr"] = time.perf_counter() - started
         if points is not None:
@@ -289,18 +355,16 @@ def cross_validated_accuracy(
     y_text = labelled[config.target].astype(str).to_numpy()
     classes = sorted(np.unique(y_text))
     y = np.searchsorted(classes, y_text)
-    tokens = jieba_tokens(normalise_texts(labelled["description"]))
+    texts = normalise_texts(labelled["description"])
     rows = []
     for k, (train, test) in enumerate(
         StratifiedKFold(n_splits, shuffle=True, random_state=seed).split(labelled, y)
     ):
         grader = RiskGrader(config).fit(labelled.iloc[train])
         predicted = grader.predict(labelled.iloc[test], reasons=False)["grade"].to_numpy()
-        lr = TfidfLogistic().fit(
-            labelled.iloc[train], y[train], classes, [tokens[i] for i in train]
-        )
+        lr = TfidfLogistic().fit(labelled.iloc[train], y[train], classes, [texts[i] for i in train])
         lr_predicted = np.asarray(classes)[
-            lr.predict(labelled.iloc[test], [tokens[i] for i in test])
+            lr.predict(labelled.iloc[test], [texts[i] for i in test])
         ]
         for model, guess in (("lightgbm", predicted), ("tfidf_lr", lr_predicted)):
             rows.append(

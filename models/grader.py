@@ -1,44 +1,50 @@
-"""The LightGBM risk grader: features, boosters, calibration, thresholds and reasons in one object.
+"""The grader: a text model, LightGBM boosters stacked on it, calibration, thresholds and reasons.
 
-Risk grades are ordinal (低 < 中 < 高), and the grader treats them so (Frank & Hall's cumulative
-decomposition): one binary booster learns P(高), another P(at least 中). Both are monotone in the
-lexicon's cues (a threat never lowers risk, mitigation never raises it), and each is calibrated by
-a monotone map (Platt scaling), so adding "扬言报复" to a report can never lower its P(高). The
-staff grades' own structure is ordinal too: a centre grades one latent risk against two cut-offs.
-Any other label (dispute_type, a mapped label) gets one multiclass booster with matrix scaling.
+- The text model (models/text.py) reads the case text: TF-IDF n-grams and a logistic regression
+  whose settings inner cross-validation chooses. It learns from every labelled case, and the
+  layers above read only its out-of-fold scores.
+- The boosters (models/boosters.py) add what the text cannot know: the risk lexicon's cues with
+  negation, amounts and headcounts, history of the parties and the place, channels, 同案, the
+  calendar. For risk they are ordinal and monotone in the cues.
+- The stack is kept only when it beats the text model alone on the validation cases, in both
+  log-loss and macro-F1; otherwise the grader is the calibrated text model. Either way the choice
+  and the numbers behind it are recorded (selection_, logged to MLflow).
+- Calibration (Platt per ordinal score, matrix scaling for other labels) and the grade thresholds
+  (models/thresholds.py) are fitted on the validation cases: the latest cases, as many as it
+  takes to hold at least `min_class_validation` of every grade.
 
-Training splits the labelled cases by report time, oldest first:
-  fit slice         the boosters learn here (and the featuriser its vocabulary);
-  early-stop slice  the next cases, which pick the number of boosting rounds;
-  calibration slice the latest cases, on which probabilities are calibrated and grade thresholds
-                    are chosen by the documented rule (models/thresholds.py).
-No class reweighting: measured on the demo city, sqrt-inverse-frequency weights raised argmax F1
-but worsened log-loss even after calibration; the thresholds do the recall trade-off instead.
+With many labelled cases the boosters train on the earlier ones, stop early on the next and are
+validated on the latest (time slices). With few (below `cross_fit_max_rows`) every case is needed
+for learning: the boosters are cross-fitted and validated on out-of-fold predictions.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedKFold
 
-from features.featuriser import CaseFeaturiser
+from features.featuriser import CaseFeatures, CaseFeaturiser
 from features.lexicon import cue_terms
 from features.text import normalise_text
+from models.boosters import BoosterParams, Boosters
 from models.calibration import MatrixScaling, PlattScaling
 from models.contributions import PathContributions
-from models.reasons import quotable_word, top_reasons
+from models.metrics import macro_f1
+from models.reasons import quotable_words, text_reasons, top_reasons, top_words
+from models.text import TextModel
 from models.thresholds import (
+    ORDINAL_SCORES,
     OVER_CAPACITY_REASON,
     RISK_CLASSES,
     apply_thresholds,
     choose_thresholds,
     is_ordinal,
+    ordinal_proba,
 )
 
 _CONTRIB_CHUNK = 4096
@@ -52,7 +58,6 @@ DRIFT_FEATURES = (
     "geo_n_30",
     "text_length",
 )
-ORDINAL_TARGETS = {"high": 2, "at_least_medium": 1}  # booster name -> the lowest grade it counts
 
 
 @dataclass(frozen=True)
@@ -61,28 +66,33 @@ class GraderConfig:
 
     target: str = "risk_grade"
     engine: str = "rjieba"
-    word_features: int = 2000
-    char_features: int = 1000
-    min_df: int = 3
+    # the text model
     char_ngrams: tuple[int, int] = (1, 3)
+    text_min_df: int = 2
+    text_max_features: int = 100_000
+    text_budget_seconds: float = 30.0
+    text_folds: int = 5
+    text_search_rows: int = 20_000
+    text_model_rows: int | None = 200_000  # the text model learns from at most this many cases
+    # the boosters
     num_leaves: int = 31
     learning_rate: float = 0.1
     max_rounds: int = 2000
     early_stopping_rounds: int = 50
     max_bin: int = 63
     min_child_samples: int | None = None  # None: scaled to the data, 5..40
-    colsample_bytree: float = 0.5
+    colsample_bytree: float = 0.8
     subsample: float = 0.8
     reg_lambda: float = 1.0
-    class_weight: str = "none"  # "none" or "sqrt" (sqrt-inverse class frequency)
     monotone_cues: bool = True
-    text_model: bool = True  # stack a linear model's out-of-fold text scores into the boosters
-    text_model_folds: int = 5
-    text_model_rows: int | None = 200_000  # the text model learns from at most this many fit cases
-    booster_ngrams: bool = False  # boosters also read the raw n-grams (not only the text scores)
     dask_rounds: int = 300  # boosting rounds when trained on Dask (no early stopping there)
+    # the stack, validation and decisions
+    stack: str = "auto"  # "auto" (keep the boosters only if they help), "text" or "boosters"
+    cross_fit_max_rows: int = 20_000
+    cross_fit_folds: int = 5
     early_stopping_fraction: float = 0.10
     calibration_fraction: float = 0.15
+    min_class_validation: int = 30
     threshold_rule: str = "f1"  # "f1" or "capacity"
     capacity_per_day: int | None = None
     seed: int = 0
@@ -90,6 +100,21 @@ class GraderConfig:
 
     def as_params(self) -> dict:
         return asdict(self)
+
+    def booster_params(self) -> BoosterParams:
+        return BoosterParams(
+            num_leaves=self.num_leaves,
+            learning_rate=self.learning_rate,
+            max_rounds=self.max_rounds,
+            early_stopping_rounds=self.early_stopping_rounds,
+            max_bin=self.max_bin,
+            min_child_samples=self.min_child_samples,
+            colsample_bytree=self.colsample_bytree,
+            subsample=self.subsample,
+            reg_lambda=self.reg_lambda,
+            seed=self.seed,
+            n_jobs=self.n_jobs,
+        )
 
 
 def time_slices(
@@ -105,6 +130,47 @@ def time_slices(
     return rank < fit_end, (rank >= fit_end) & (rank < es_end), rank >= es_end
 
 
+def latest_holding(times: pd.Series, y: np.ndarray, fraction: float, per_class: int) -> np.ndarray:
+    """Return the latest cases by report time: at least `fraction` of them, and more, back in
+    time, until every class has `per_class` cases among them (or every case is taken)."""
+    order = np.argsort(times.to_numpy(), kind="stable")[::-1]
+    counts = np.zeros(int(y.max()) + 1 if len(y) else 0, int)
+    goal = np.minimum(np.bincount(y, minlength=len(counts)), per_class)
+    taken = 0
+    for taken, i in enumerate(order, start=1):
+        counts[y[i]] += 1
+        if taken >= fraction * len(y) and (counts >= goal).all():
+            break
+    mask = np.zeros(len(y), bool)
+    mask[order[:taken]] = True
+    return mask
+
+
+class Calibrator:
+    """Calibrated class probabilities from uncalibrated ones: a monotone Platt map per ordinal
+    score (so a riskier raw score is never less risky after it), or matrix scaling."""
+
+    def __init__(self, ordinal: bool):
+        self.ordinal = ordinal
+
+    def fit(self, raw: np.ndarray, y: np.ndarray) -> Calibrator:
+        if self.ordinal:
+            self.maps_ = [
+                PlattScaling().fit(raw[:, i], (y >= k).astype(int))
+                for i, k in enumerate(ORDINAL_SCORES.values())
+            ]
+        else:
+            self.maps_ = [MatrixScaling().fit(raw, y)]
+        return self
+
+    def transform(self, raw: np.ndarray) -> np.ndarray:
+        if self.ordinal:
+            return ordinal_proba(
+                self.maps_[0].transform(raw[:, 0]), self.maps_[1].transform(raw[:, 1])
+            )
+        return self.maps_[0].transform(raw)
+
+
 class RiskGrader:
     """A fitted grader for one target column; pickled whole into the MLflow model."""
 
@@ -115,256 +181,239 @@ class RiskGrader:
     def fit(self, cases: pd.DataFrame, dask_client=None) -> RiskGrader:
         """Train on labelled cases (with context columns); cases without a label are ignored.
 
-        With a Dask client the boosters train on its cluster (lightgbm.dask); the client is used
-        during fit only and never stored, so the fitted grader pickles as usual.
+        With a Dask client the boosters train on its cluster (lightgbm.dask) when there is
+        enough data for time slices; the client is used during fit only and never stored.
         """
         cfg = self.config
-        self._dask_client = dask_client
         labelled = cases[cases[cfg.target].notna()].reset_index(drop=True)
         values = labelled[cfg.target].astype(str)
         found = sorted(values.unique())
         self.classes_ = RISK_CLASSES if set(found) <= set(RISK_CLASSES) else found
-        if len(self.classes_) < 2:
+        if len(self.classes_) < 2 or len(found) < 2:
             raise ValueError(f"target {cfg.target!r} needs at least two classes, found {found}")
         self.ordinal_ = is_ordinal(self.classes_)
         y = values.map({c: i for i, c in enumerate(self.classes_)}).to_numpy()
-        fit, stop, cal = time_slices(
-            labelled["reported_at"], cfg.early_stopping_fraction, cfg.calibration_fraction
-        )
+        times = labelled["reported_at"]
 
         self.featuriser_ = CaseFeaturiser(
             engine=cfg.engine,
-            word_features=cfg.word_features,
-            char_features=cfg.char_features,
-            min_df=cfg.min_df,
-            char_ngrams=cfg.char_ngrams,
-            n_jobs=cfg.n_jobs,
             exclude=(cfg.target,),  # a model of dispute_type must not read dispute_type
-        ).fit(labelled[fit])
-        named, ngrams = self.featuriser_.transform_blocks(labelled)
-        # The boosters read the raw n-grams only when asked, or when no text model reads them.
-        self.booster_ngrams_ = cfg.booster_ngrams or not cfg.text_model
-        learn = None
-        if cfg.text_model:
-            learn = _sample_rows(fit, cfg.text_model_rows, cfg.seed)
-            self.text_model_ = TextModel(cfg.text_model_folds, cfg.seed).fit(
-                ngrams, y, learn, self.ordinal_
+            n_jobs=cfg.n_jobs,
+        ).fit(labelled)
+        features = self.featuriser_.transform(labelled)
+        text = self._fit_text_model(features, y)
+        X = self._booster_matrix(features.named, text)
+
+        cross_fit = len(y) < cfg.cross_fit_max_rows
+        if cross_fit:
+            validation = latest_holding(
+                times, y, cfg.calibration_fraction, cfg.min_class_validation
             )
         else:
-            self.text_model_ = None
-        X = self._booster_matrix(named, ngrams, learn)
-        del named, ngrams
-        if self.ordinal_:
-            self.boosters_ = {
-                name: self._train_booster(
-                    X[fit],
-                    (y[fit] >= k).astype(int),
-                    X[stop],
-                    (y[stop] >= k).astype(int),
-                    binary=True,
-                )
-                for name, k in ORDINAL_TARGETS.items()
-            }
-            raw = self._raw_scores(X[cal])
-            self.calibrators_ = {
-                name: PlattScaling().fit(raw[name], (y[cal] >= k).astype(int))
-                for name, k in ORDINAL_TARGETS.items()
-            }
-        else:
-            self.boosters_ = {
-                "multiclass": self._train_booster(X[fit], y[fit], X[stop], y[stop], binary=False)
-            }
-            self.calibrators_ = {
-                "multiclass": MatrixScaling().fit(self._multiclass_raw(X[cal]), y[cal])
-            }
-        proba_cal = self._calibrated(X[cal])
-        self.thresholds_ = choose_thresholds(
-            proba_cal,
-            y[cal],
-            self.classes_,
-            cfg.threshold_rule,
-            labelled.loc[cal, "reported_at"],
-            cfg.capacity_per_day,
-        )
-        times = labelled["reported_at"]
+            fit, stop, validation = time_slices(
+                times, cfg.early_stopping_fraction, cfg.calibration_fraction
+            )
+        candidates = {"text": self._text_raw(text)}
+        if cfg.stack != "text":
+            self.boosters_ = self._new_boosters()
+            if cross_fit:
+                folds = _folds(y, cfg.cross_fit_folds, cfg.seed)
+                candidates["stack"] = self.boosters_.fit_cross(X, y, folds)
+            else:
+                if dask_client is not None:
+                    self.boosters_.fit_dask(dask_client, X, y, fit, cfg.dask_rounds)
+                else:
+                    self.boosters_.fit_slices(X, y, fit, stop)
+                candidates["stack"] = np.zeros((len(y), candidates["text"].shape[1]))
+                candidates["stack"][validation] = self.boosters_.raw(X[validation])
+        self._choose(candidates, y, validation, labelled.loc[validation, "reported_at"])
+
         self.training_ = {
             "rows": len(labelled),
-            "fit_rows": int(fit.sum()),
-            "early_stop_rows": int(stop.sum()),
-            "calibration_rows": int(cal.sum()),
-            "text_model_rows": int(self.text_model_.oof_.shape[0]) if cfg.text_model else 0,
-            "fit_from": str(times[fit].min()),
-            "fit_to": str(times[fit].max()),
-            "calibration_from": str(times[cal].min()),
+            "validation": "cross-fitted" if cross_fit else "time slices",
+            "validation_rows": int(validation.sum()),
+            "text_model_rows": len(self.text_model_.oof_),
+            "fit_from": str(times.min()),
+            "validation_from": str(times[validation].min()),
             "data_cutoff": str(times.max()),
-            "rounds": {name: int(b.current_iteration()) for name, b in self.boosters_.items()},
+            "rounds": self.boosters_.rounds() if self.use_boosters_ else {},
             "class_counts": {c: int((y == i).sum()) for i, c in enumerate(self.classes_)},
+            "stack": self.selection_,
         }
-        self.reference_ = self._reference(labelled[cal], X[cal], proba_cal)
+        proba = self._calibrated_from(candidates, validation)
+        self.reference_ = self._reference(labelled[validation], X[validation], proba)
+        self.quotable_ = quotable_words(
+            features.tokens,
+            self.text_model_,
+            self.featuriser_.segmenter_.places(),
+        )
         return self
 
-    def _train_booster(self, X_fit, y_fit, X_stop, y_stop, binary: bool) -> lgb.Booster:
+    def _fit_text_model(self, features: CaseFeatures, y: np.ndarray) -> np.ndarray:
+        """Fit the text model on (up to text_model_rows of) the cases; return every case's text
+        scores: out-of-fold where it learned, the fitted model's elsewhere."""
         cfg = self.config
-        weight = None
-        if cfg.class_weight == "sqrt":
-            freq = np.bincount(y_fit) / len(y_fit)
-            weight = (1 / np.sqrt(np.maximum(freq, 1e-6)))[y_fit]
-        min_child = cfg.min_child_samples or int(np.clip(len(y_fit) // 250, 5, 40))
-        params = {
-            "learning_rate": cfg.learning_rate,
-            "num_leaves": cfg.num_leaves,
-            "max_bin": cfg.max_bin,
-            "min_child_samples": min_child,
-            "colsample_bytree": cfg.colsample_bytree,
-            "subsample": cfg.subsample,
-            "subsample_freq": 1,
-            "reg_lambda": cfg.reg_lambda,
-            "seed": cfg.seed,
-            "deterministic": True,
-            "force_row_wise": True,
-            "num_threads": cfg.n_jobs,
-            "verbose": -1,
-        }
-        if binary:
-            params.update(objective="binary", metric="binary_logloss")
-            if cfg.monotone_cues:
-                sign = dict(
-                    zip(
-                        self.featuriser_.feature_names_,
-                        self.featuriser_.monotone_directions(),
-                        strict=True,
-                    )
-                )
-                directions = [sign.get(name, 0) for name in self.feature_names_]
-                params.update(
-                    monotone_constraints=directions, monotone_constraints_method="intermediate"
-                )
-        else:
-            params.update(
-                objective="multiclass", num_class=len(self.classes_), metric="multi_logloss"
-            )
-        names = [_lgb_name(n) for n in self.feature_names_]
-        if getattr(self, "_dask_client", None) is not None:
-            from models.distributed import train_on_dask
+        learn = np.arange(len(y))
+        if cfg.text_model_rows is not None and len(y) > cfg.text_model_rows:
+            rng = np.random.default_rng(cfg.seed)
+            learn = np.sort(rng.choice(len(y), cfg.text_model_rows, replace=False))
+        part = features.rows(learn)
+        self.text_model_ = TextModel(
+            ordinal=self.ordinal_,
+            folds=cfg.text_folds,
+            budget_seconds=cfg.text_budget_seconds,
+            char_ngrams=cfg.char_ngrams,
+            min_df=cfg.text_min_df,
+            max_features=cfg.text_max_features,
+            search_rows=cfg.text_search_rows,
+            seed=cfg.seed,
+        ).fit(part.texts, part.tokens, y[learn])
+        if len(learn) == len(y):
+            return self.text_model_.oof_
+        text = self.text_model_.scores(features.texts, features.tokens)
+        text[learn] = self.text_model_.oof_
+        return text
 
-            return train_on_dask(
-                self._dask_client,
-                X_fit,
-                y_fit,
-                params,
-                cfg.dask_rounds,
-                names,
-                self.featuriser_.categorical_features_,
+    def _new_boosters(self) -> Boosters:
+        names = self.feature_names_
+        monotone = {}
+        if self.ordinal_ and self.config.monotone_cues:
+            cues = dict(
+                zip(
+                    self.featuriser_.feature_names_,
+                    self.featuriser_.monotone_directions(),
+                    strict=True,
+                )
             )
-        train = lgb.Dataset(
-            X_fit,
-            y_fit,
-            weight=weight,
-            feature_name=names,
-            categorical_feature=self.featuriser_.categorical_features_,
-            free_raw_data=True,
+            for score in ORDINAL_SCORES:
+                own = f"text_model:{score}"  # each booster rises with its own text score
+                monotone[score] = [1 if n == own else cues.get(n, 0) for n in names]
+        return Boosters(
+            self.config.booster_params(),
+            self.ordinal_,
+            len(self.classes_),
+            [_lgb_name(n) for n in names],
+            self.featuriser_.categorical_features_,
+            monotone,
         )
-        valid = lgb.Dataset(X_stop, y_stop, reference=train)
-        return lgb.train(
-            params,
-            train,
-            num_boost_round=cfg.max_rounds,
-            valid_sets=[valid],
-            callbacks=[lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)],
-        )
+
+    def _text_raw(self, text: np.ndarray) -> np.ndarray:
+        """Return the text model's scores as uncalibrated probabilities."""
+        if self.ordinal_:
+            return 1 / (1 + np.exp(-np.clip(text, -30, 30)))
+        p = np.exp(text - text.max(axis=1, keepdims=True))
+        return p / p.sum(axis=1, keepdims=True)
+
+    def _choose(self, candidates: dict, y: np.ndarray, validation: np.ndarray, days) -> None:
+        """Calibrate each candidate on the validation cases, keep the better (the text model
+        alone unless the stack is better in both log-loss and macro-F1), set the thresholds."""
+        cfg = self.config
+        fitted = {}
+        for name, raw in candidates.items():
+            calibrator = Calibrator(self.ordinal_).fit(raw[validation], y[validation])
+            proba = calibrator.transform(raw[validation])
+            thresholds = choose_thresholds(
+                proba, y[validation], self.classes_, cfg.threshold_rule, days, cfg.capacity_per_day
+            )
+            grades = apply_thresholds(proba, thresholds, days)[0]
+            fitted[name] = {
+                "calibrator": calibrator,
+                "thresholds": thresholds,
+                "log_loss": float(
+                    log_loss(
+                        y[validation], np.clip(proba, 1e-9, 1), labels=np.arange(len(self.classes_))
+                    )
+                ),
+                "macro_f1": macro_f1(y[validation], grades),
+            }
+        chosen = "text"
+        if "stack" in fitted:
+            stack, text = fitted["stack"], fitted["text"]
+            better = stack["log_loss"] < text["log_loss"] and stack["macro_f1"] >= text["macro_f1"]
+            if cfg.stack == "boosters" or better:
+                chosen = "stack"
+        self.use_boosters_ = chosen == "stack"
+        if not self.use_boosters_:
+            self.boosters_ = None
+        self.calibrator_ = fitted[chosen]["calibrator"]
+        self.thresholds_ = fitted[chosen]["thresholds"]
+        self.selection_ = {
+            "chosen": chosen,
+            **{
+                f"{name}.{metric}": round(values[metric], 6)
+                for name, values in fitted.items()
+                for metric in ("log_loss", "macro_f1")
+            },
+        }
+
+    def _calibrated_from(self, candidates: dict, validation: np.ndarray) -> np.ndarray:
+        raw = candidates["stack" if self.use_boosters_ else "text"][validation]
+        return self.calibrator_.transform(raw)
 
     def _reference(self, cases: pd.DataFrame, X, proba: np.ndarray) -> dict:
-        """Return the calibration slice's distributions, the reference for drift checks."""
+        """Return the validation cases' distributions, the reference for drift checks."""
         names = self.feature_names_
         dense = {
             n: np.asarray(X[:, names.index(n)].todense()).ravel()
             for n in DRIFT_FEATURES
             if n in names
         }
-        score = self.risk_score(proba) if self.ordinal_ else proba.max(axis=1)
         return {
-            "score": score.astype(np.float32),
+            "score": self.score(proba).astype(np.float32),
             "features": {n: v.astype(np.float32) for n, v in dense.items()},
-            "channel": cases["channel"]
-            .astype("string")
-            .fillna("未知")
-            .value_counts(normalize=True)
-            .to_dict(),
-            "dispute_type": cases["dispute_type"]
-            .astype("string")
-            .fillna("未知")
-            .value_counts(normalize=True)
-            .to_dict(),
+            **{
+                column: (
+                    cases[column]
+                    .astype("string")
+                    .fillna("未知")
+                    .value_counts(normalize=True)
+                    .to_dict()
+                    if column in cases
+                    else {"未知": 1.0}
+                )
+                for column in ("channel", "dispute_type")
+            },
         }
 
-    def _booster_matrix(self, named, ngrams, out_of_fold: np.ndarray | None = None):
-        """Return what the boosters read, from the featuriser's two blocks: the named features,
-        the n-grams if booster_ngrams_, and the text model's scores (out-of-fold for the rows
-        that trained it)."""
-        if getattr(self, "text_model_", None) is None:
-            return sparse.hstack([named, ngrams], format="csr", dtype=np.float32)
-        scores = self.text_model_.scores(ngrams)
-        if out_of_fold is not None:
-            scores[out_of_fold] = self.text_model_.oof_
-        # graders before 2026-11 read the n-grams all
-        blocks = [named, ngrams] if getattr(self, "booster_ngrams_", True) else [named]
-        return sparse.hstack([*blocks, sparse.csr_matrix(scores.astype(np.float32))], format="csr")
+    def _booster_matrix(self, named: sparse.csr_matrix, text: np.ndarray) -> sparse.csr_matrix:
+        """Return what the boosters read: the named features and the text model's scores."""
+        return sparse.hstack(
+            [named, sparse.csr_matrix(text.astype(np.float32))], format="csr", dtype=np.float32
+        )
 
     @property
     def feature_names_(self) -> list[str]:
-        """Return the boosters' feature names: the featuriser's (all, or its named features), then
-        the text model's scores."""
-        if getattr(self, "text_model_", None) is None:
-            return self.featuriser_.feature_names_
-        if getattr(self, "booster_ngrams_", True):
-            return [*self.featuriser_.feature_names_, *self.text_model_.names]
-        return [*self.featuriser_.dense_names(), *self.text_model_.names]
+        """Return the boosters' feature names: the featuriser's, then the text model's scores."""
+        return [*self.featuriser_.feature_names_, *self.text_model_.names]
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state.pop("_dask_client", None)
-        for derived in ("_paths", "_quotable", "_words"):  # rebuilt on first use
-            state.pop(derived, None)
+        state.pop("_paths", None)  # rebuilt on first use
         return state
 
     # ---- scoring --------------------------------------------------------------------------
-    def _predict(self, name: str, X, **kwargs):
-        booster = self.boosters_[name]
-        return booster.predict(X, num_iteration=booster.best_iteration or None, **kwargs)
-
-    def _raw_scores(self, X) -> dict[str, np.ndarray]:
-        return {name: self._predict(name, X) for name in ORDINAL_TARGETS}
-
-    def _multiclass_raw(self, X) -> np.ndarray:
-        return self._predict("multiclass", X)
-
-    def _features(self, cases: pd.DataFrame):
-        """Return the boosters' matrix for cases."""
-        return self._featurise(cases)[0]
-
-    def _featurise(self, cases: pd.DataFrame):
-        """Return the boosters' matrix and the n-gram block (the text model's input) for cases."""
-        named, ngrams = self.featuriser_.transform_blocks(cases)
-        return self._booster_matrix(named, ngrams), ngrams
-
-    def _calibrated(self, X) -> np.ndarray:
-        if not self.ordinal_:
-            return self.calibrators_["multiclass"].transform(self._multiclass_raw(X))
-        raw = self._raw_scores(X)
-        p_high = self.calibrators_["high"].transform(raw["high"])
-        p_at_least_medium = np.maximum(
-            self.calibrators_["at_least_medium"].transform(raw["at_least_medium"]), p_high
-        )
-        return np.column_stack([1 - p_at_least_medium, p_at_least_medium - p_high, p_high])
+    def _score_chunk(
+        self, cases: pd.DataFrame
+    ) -> tuple[np.ndarray, CaseFeatures, sparse.csr_matrix]:
+        """Return a chunk's calibrated probabilities, its features and the boosters' matrix."""
+        features = self.featuriser_.transform(cases)
+        text = self.text_model_.scores(features.texts, features.tokens)
+        X = self._booster_matrix(features.named, text)
+        raw = self.boosters_.raw(X) if self.use_boosters_ else self._text_raw(text)
+        return self.calibrator_.transform(raw), features, X
 
     def predict_proba(self, cases: pd.DataFrame) -> np.ndarray:
         """Return calibrated class probabilities, columns in classes_ order."""
-        return self._calibrated(self._features(cases))
+        return self._score_chunk(cases.reset_index(drop=True))[0]
 
     @staticmethod
     def risk_score(proba: np.ndarray) -> np.ndarray:
         """Return the 0-100 risk score: 100 x (p(高) + half p(中)), the expected ordinal risk."""
         return np.round(100 * (proba[:, 2] + 0.5 * proba[:, 1]), 1)
+
+    def score(self, proba: np.ndarray) -> np.ndarray:
+        """Return the 0-100 score: the risk score for grades, else 100 x the top class's probability."""
+        return self.risk_score(proba) if self.ordinal_ else np.round(100 * proba.max(axis=1), 1)
 
     def predict(
         self, cases: pd.DataFrame, reasons: bool = True, days: pd.Series | None = None
@@ -380,13 +429,8 @@ class RiskGrader:
             slice(start, start + _PREDICT_CHUNK)
             for start in range(0, max(len(cases), 1), _PREDICT_CHUNK)
         ]
-        features = []
-        for rows in chunks:
-            X, text = self._featurise(cases.iloc[rows])
-            # The n-gram block (about 1 KB a case) serves only the words reasons quote: find those
-            # now and let the block go, rather than hold every chunk's until the reasons are said.
-            features.append((X, self.quoted_words(text) if reasons else None))
-        proba = np.vstack([self._calibrated(X) for X, _ in features])
+        scored = [self._score_chunk(cases.iloc[rows]) for rows in chunks]
+        proba = np.vstack([p for p, _, _ in scored])
         days = cases["reported_at"] if days is None else days
         grade, demoted = apply_thresholds(proba, self.thresholds_, days)
         out = pd.DataFrame(
@@ -397,16 +441,14 @@ class RiskGrader:
             }
         )
         out["grade"] = np.asarray(self.classes_, dtype=object)[grade]
-        out["score"] = (
-            self.risk_score(proba) if self.ordinal_ else np.round(100 * proba.max(axis=1), 1)
-        )
+        out["score"] = self.score(proba)
         for i, c in enumerate(self.classes_):
             out[f"p_{c}"] = proba[:, i]
         if reasons:
             said = [
                 phrases
-                for rows, (X, words) in zip(chunks, features, strict=True)
-                for phrases in self.explain(cases.iloc[rows], X, grade[rows], words=words)
+                for rows, (_, features, X) in zip(chunks, scored, strict=True)
+                for phrases in self.explain(cases.iloc[rows], X, grade[rows], features)
             ]
             out["reasons"] = [
                 "；".join(([OVER_CAPACITY_REASON] if d else []) + r)
@@ -414,45 +456,52 @@ class RiskGrader:
             ]
         return out
 
+    # ---- reasons --------------------------------------------------------------------------
+    def _score_of(self, grade: np.ndarray) -> np.ndarray:
+        """Return, per case, which text score explains its grade (column of the word weights)."""
+        if self.ordinal_:  # 高 by P(高), any other grade by P(at least 中)
+            return np.where(grade == 2, 0, 1)
+        return grade
+
     def explain(
         self,
         cases: pd.DataFrame,
         X,
         grade: np.ndarray,
+        features: CaseFeatures,
         k: int = 3,
         method: str = "path",
-        text=None,
-        words: dict[str, np.ndarray] | None = None,
     ) -> list[list[str]]:
         """Return up to k reasons per case, from the model's own feature contributions.
 
-        Risk: a case graded 高 is explained by the P(高) booster, any other by the P(at least 中)
-        booster, both in log-odds toward more risk. Other targets: the predicted class's trees.
-        method: "path" (credits along the case's decision paths, models.contributions) or
-        "treeshap" (LightGBM's pred_contrib; about a hundred times slower, same raw-score sums).
-        text: the cases' n-gram block (from _featurise); a reason carried by the text model's
-        score then quotes the word that raised that score most. Without it such reasons go unsaid.
-        words: those words already found, quoted_words(text), in place of the block.
+        With the boosters: their contributions (risk: a 高 case by the P(高) booster, any other by
+        the P(at least 中) booster; other targets: the predicted class's trees), said in words; a
+        text score is said by the case's word that raises it most. Without them (the text model
+        alone): the case's words that raise the score behind its grade most, a lexicon cue said
+        as its category. method: "path" (credits along the case's decision paths) or "treeshap".
         """
+        score_of = self._score_of(grade)
+        if not self.use_boosters_:
+            return text_reasons(features.tokens, score_of, self.quotable_, k)
         descriptions = cases["description"].to_numpy(dtype=object)
-        found: dict[int, _CaseEvidence] = {}
-        words = dict(words or {})  # per text score, every case's word (found once)
-
-        def text_word(name: str, i: int) -> str | None:
-            if name not in words:
-                if text is None:
-                    return None
-                words[name] = self._text_words(name, text)
-            return words[name][i]
-
-        def terms(i: int) -> _CaseEvidence:
-            if i not in found:
-                found[i] = _CaseEvidence(descriptions[i], lambda name, i=i: text_word(name, i))
-            return found[i]
-
+        lexicon_terms: dict[int, dict[str, str]] = {}
         names = self.feature_names_
+        text_columns = {n: i for i, n in enumerate(self.text_model_.names)}
+
+        def evidence(i: int):
+            def get(key: str) -> str | None:
+                if key in text_columns:
+                    column = np.array([text_columns[key]])
+                    words = top_words([features.tokens[i]], column, self.quotable_, 1)[0]
+                    return words[0] if words else None
+                if i not in lexicon_terms:
+                    lexicon_terms[i] = cue_terms([normalise_text(descriptions[i])])[0]
+                return lexicon_terms[i].get(key)
+
+            return _Evidence(get)
+
         X = sparse.csr_matrix(X)
-        if self.ordinal_:  # each case needs only the booster that explains its grade
+        if self.ordinal_:
             groups = [
                 ("high", np.flatnonzero(grade == 2)),
                 ("at_least_medium", np.flatnonzero(grade != 2)),
@@ -476,7 +525,7 @@ class RiskGrader:
                     toward,
                     names,
                     chunk,
-                    lambda i, chosen=chosen: terms(chosen[i]),
+                    lambda i, chosen=chosen: evidence(chosen[i]),
                     self.featuriser_.categories_,
                     k,
                 )
@@ -484,64 +533,33 @@ class RiskGrader:
                     out[i] = phrases
         return out
 
-    def quoted_words(self, text) -> dict[str, np.ndarray]:
-        """Return, per text-model score, each case's word to quote (see _text_words)."""
-        if getattr(self, "text_model_", None) is None:
-            return {}
-        return {name: self._text_words(name, text) for name in self.text_model_.names}
-
-    def _text_words(self, name: str, text) -> np.ndarray:
-        """Return per case the quotable word among its n-grams that raised text-model score `name`
-        most (the linear model's weight times the case's TF-IDF value), or None."""
-        if getattr(self, "_quotable", None) is None:  # which n-gram columns can be quoted
-            names = self.featuriser_.feature_names_[len(self.featuriser_.dense_names()) :]
-            self._quotable = np.array(
-                [n.startswith("word:") and quotable_word(n[5:]) for n in names]
-            )
-            self._words = np.array([n[5:].replace(" ", "") for n in names], dtype=object)
-        weights = np.where(self._quotable, self.text_model_.coefficients(name), 0.0)
-        text = sparse.csr_matrix(text)
-        if not text.has_sorted_indices:
-            text = text.sorted_indices()
-        raised = text.data * weights[text.indices]
-        up = raised > 0
-        rows = np.repeat(np.arange(text.shape[0]), np.diff(text.indptr))[up]
-        raised, columns = raised[up], text.indices[up]
-        out = np.full(text.shape[0], None, dtype=object)
-        if not len(rows):
-            return out
-        # Per row the largest raise, the lowest column among equals (as a sparse argmax).
-        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-        top = np.maximum.reduceat(raised, starts)
-        at_top = np.flatnonzero(raised == np.repeat(top, np.diff(np.r_[starts, len(rows)])))
-        first = at_top[np.r_[True, rows[at_top][1:] != rows[at_top][:-1]]]
-        out[rows[first]] = self._words[columns[first]]
-        return out
-
     def contributions(self, booster: str, X, method: str = "path") -> list[sparse.csr_matrix]:
         """Return a booster's (cases x features) raw-score contributions, one matrix per class."""
+        trees = self.boosters_.boosters_[booster]
         n_features = len(self.feature_names_)
         if method == "path":
             paths = self.__dict__.setdefault("_paths", {})
             if booster not in paths:
-                trees = self.boosters_[booster]
                 paths[booster] = PathContributions(trees, trees.best_iteration or None)
             return paths[booster](X)
         if method != "treeshap":
             raise ValueError(f"unknown contribution method {method!r}: path or treeshap")
-        contrib = self._predict(booster, X, pred_contrib=True)  # last column: the expected value
+        contrib = trees.predict(X, num_iteration=trees.best_iteration or None, pred_contrib=True)
         if isinstance(contrib, list):  # sparse input, several classes
             per_class = contrib
         elif sparse.issparse(contrib):
             per_class = [contrib]
         else:  # dense: the classes side by side
-            per_class = np.split(contrib, self.boosters_[booster].num_model_per_iteration(), axis=1)
+            per_class = np.split(contrib, trees.num_model_per_iteration(), axis=1)
         return [sparse.csr_matrix(c)[:, :n_features] for c in per_class]
 
     def importance(self) -> pd.DataFrame:
         """Return each feature's total gain per booster, largest first (the global explanation)."""
+        if not self.use_boosters_:
+            return pd.DataFrame(columns=["total"])
         gains = {
-            name: booster.feature_importance("gain") for name, booster in self.boosters_.items()
+            name: booster.feature_importance("gain")
+            for name, booster in self.boosters_.boosters_.items()
         }
         frame = pd.DataFrame(gains, index=self.feature_names_)
         return frame.assign(total=frame.sum(axis=1)).sort_values("total", ascending=False)
@@ -567,92 +585,17 @@ class RiskGrader:
         return frame.astype({c: float for c in frame.select_dtypes("integer").columns})
 
 
-class TextModel:
-    """A linear model on the word and character n-grams, whose scores the boosters read.
+class _Evidence:
+    """What one case's text shows, looked up only when one of its reasons needs it."""
 
-    Trees split one n-gram at a time and need many cases to learn from text; a regularised linear
-    model reads all n-grams at once. Its scores on the fit slice are out-of-fold (each case scored by
-    a model that did not see it), so the boosters learn how far to trust it; elsewhere the model
-    refitted on the whole fit slice scores. For risk, its targets are the two ordinal thresholds.
-    """
-
-    def __init__(self, folds: int = 5, seed: int = 0, C: float = 4.0):
-        self.folds, self.seed, self.C = folds, seed, C
-
-    def _targets(self, y: np.ndarray) -> list[np.ndarray]:
-        if self.ordinal_:
-            return [(y >= 2).astype(int), (y >= 1).astype(int)]
-        return [y]
-
-    def _fit_one(self, X, target):
-        return LogisticRegression(C=self.C, max_iter=1000).fit(X, target)
-
-    @staticmethod
-    def _logits(model, X) -> np.ndarray:
-        p = np.clip(model.predict_proba(X), 1e-6, 1 - 1e-6)
-        if p.shape[1] == 2:
-            return np.log(p[:, 1] / p[:, 0])[:, None]
-        return np.log(p)
-
-    def fit(self, X, y: np.ndarray, rows: np.ndarray, ordinal: bool) -> TextModel:
-        """Fit on the given rows; keep out-of-fold scores for them."""
-        self.ordinal_ = ordinal
-        X, y = X[rows], y[rows]
-        self.models_ = [self._fit_one(X, t) for t in self._targets(y)]
-        self.oof_ = np.zeros(
-            (X.shape[0], sum(self._logits(m, X[:1]).shape[1] for m in self.models_))
-        )
-        split_on = self._targets(y)[0]
-        folds = StratifiedKFold(self.folds, shuffle=True, random_state=self.seed)
-        for train, test in folds.split(np.zeros(len(split_on)), split_on):
-            parts = [
-                self._logits(self._fit_one(X[train], t[train]), X[test]) for t in self._targets(y)
-            ]
-            self.oof_[test] = np.hstack(parts)
-        self.names = (
-            [f"text_model:{n}" for n in ("high", "at_least_medium")]
-            if ordinal
-            else [f"text_model:{c}" for c in range(self.oof_.shape[1])]
-        )
-        return self
-
-    def scores(self, X) -> np.ndarray:
-        """Return the text scores (log-odds) of the refitted models."""
-        return np.hstack([self._logits(m, X) for m in self.models_])
-
-    def coefficients(self, name: str) -> np.ndarray:
-        """Return the n-gram weights behind one of the scores (named as in `names`)."""
-        index = self.names.index(name)
-        if self.ordinal_:  # one binary model per score
-            return self.models_[index].coef_[0]
-        coef = self.models_[0].coef_
-        return coef[index] if len(coef) > 1 else coef[0]
+    def __init__(self, get):
+        self.get = get
 
 
-class _CaseEvidence:
-    """What one case's text shows, looked up only when one of its reasons needs it: the first
-    firing lexicon term per cue category, and per text-model score the word that raised it."""
-
-    def __init__(self, description: str, text_word):
-        self.description, self.text_word = description, text_word
-        self.cues: dict[str, str] | None = None
-
-    def get(self, key: str) -> str | None:
-        if key.startswith("text_model:"):
-            return self.text_word(key)
-        if self.cues is None:
-            self.cues = cue_terms([normalise_text(self.description)])[0]
-        return self.cues.get(key)
-
-
-def _sample_rows(rows: np.ndarray, at_most: int | None, seed: int) -> np.ndarray:
-    """Return a seeded random subset of the True rows of a mask, at most `at_most` of them."""
-    chosen = np.flatnonzero(rows)
-    if at_most is None or len(chosen) <= at_most:
-        return rows
-    out = np.zeros_like(rows)
-    out[np.random.default_rng(seed).choice(chosen, at_most, replace=False)] = True
-    return out
+def _folds(y: np.ndarray, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Return stratified folds (fewer when a class has fewer than k cases)."""
+    k = int(min(k, max(np.bincount(y).min(), 2)))
+    return list(StratifiedKFold(k, shuffle=True, random_state=seed).split(y, y))
 
 
 def _lgb_name(name: str) -> str:

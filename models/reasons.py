@@ -3,25 +3,68 @@
 A case's reasons come from its feature contributions to the raw score of the booster behind its
 grade (models.contributions: credits along the case's decision paths; TreeSHAP on request). The
 largest positive ones that can be said in words become the reasons, e.g. "描述含威胁性言语(扬言)",
-"同一当事人近30天第3次报事", "多渠道重复反映(3个渠道)". Character n-grams are left out: they are
-word fragments ("事人甲") that no dispatcher could act on.
+"同一当事人近30天第3次报事", "多渠道重复反映(3个渠道)". When the grader is its text model alone,
+a case's reasons are its words that raise the score behind its grade most.
+
+A quoted word must be something a dispatcher can act on: a content word of the case (a noun,
+verb or adjective in jieba's dictionary, or a term of the risk lexicon or the domain dictionary)
+that raises the score in the model. Function words (表示, 互相, 对方), place names, masking tokens
+and a court's boilerplate (被告人, 公诉机关) are never quoted.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
 from features.lexicon import describe_amount, load_lexicon
+from features.segment import domain_dictionary
 
 _WINDOW = re.compile(r"_(\d+)$")
 _READABLE_WORD = re.compile(r"^[\u4e00-\u9fff]{2,}( [\u4e00-\u9fff]{2,})?$")
 # Masking tokens and the words around them say nothing a dispatcher can act on.
 _UNQUOTABLE = re.compile(r"当事人|身份证|电话|号码|姓名|来电人|报警人|来访人|信访人")
+# Words with a content tag in jieba's dictionary that still say nothing about a case: reporting
+# verbs, parties in general, the bureaucracy, a court's boilerplate.
+GENERIC_WORDS = frozenset(
+    """表示 反映 称 声称 说 讲 认为 觉得 发现 知道 希望 要求 进行 发生 出现 存在 导致 造成 相关
+    有关 情况 问题 事情 事件 时候 现在 目前 当时 之前 之后 以后 以前 已经 一直 应该 可能 需要
+    没有 不能 不会 可以 自己 我们 他们 你们 大家 对方 双方 互相 相互 人员 工作 部门 领导 政府
+    有关部门 相关部门 结果 东西 所有 一些 这个 那个 这样 那样 怎么 什么 为什么 如何 估计 其中
+    方面 部分 等等 然后 因为 所以 但是 而且 并且 如果 虽然 只是 就是 还有 以及 通过 根据 按照
+    关于 对于 由于 经过 目的 本人 其他 多次 反复 办理 处理 解决 协调 联系 了解 告知 答复 回复
+    群众 居民 村民 市民 网友 业主 相关单位 单位 公司 社区 街道 小区 地方 本案 被告人 被告 被害人
+    原告 公诉机关 检察院 人民检察院 法院 人民法院 指控 审理 查明 经审理查明 认定 构成 依法 判处
+    犯罪 罪名 案件 行为 事实 证据 证实 供述 到案 归案 如实 现场 某某 该案 上述 其中 期间 左右
+    报警 民警 派出所 公安机关 当地 此事 此案 一事 特此 恳请 请求 感谢 谢谢 您好 你好 尊敬""".split()
+)
+# jieba's tags for words that are not content: pronouns, adverbs, conjunctions, prepositions,
+# particles, numerals, measure words, times, directions, places, person and organisation names.
+_NOT_CONTENT_TAGS = frozenset(
+    "r rr rz d c p u uj ul uz ug uv ud y e o m mq q t tg f s nr nrt nrfg ns nt x zg b k h".split()
+)
+_PLACE_ENDINGS = (
+    "省",
+    "市",
+    "区",
+    "县",
+    "镇",
+    "乡",
+    "村",
+    "街道",
+    "社区",
+    "小区",
+    "路",
+    "街",
+    "巷",
+)
 _LEVEL = {"grid": "所在网格", "community": "所在社区"}
 
 
@@ -51,14 +94,9 @@ def phrase(
             return None
         term = term_of(category)
         return f"描述含{lex.label(category)}({term})" if term else f"描述含{lex.label(category)}"
-    if name.startswith("word:"):
-        word = name[5:]
-        if value <= 0 or not quotable_word(word):
-            return None
-        return f"描述含“{word.replace(' ', '')}”"
     if name.startswith("text_model:"):  # the words the text model read, as it weighed them
         word = term_of(name)
-        return f"描述含“{word}”" if word else None
+        return word_phrase(word) if word else None
     if name == "grp_channels":
         return f"多渠道重复反映({int(value)}个渠道)" if value >= 2 else None
     if name == "grp_size":
@@ -83,16 +121,105 @@ def phrase(
 
 
 def quotable_word(word: str) -> bool:
-    """Return whether a word (or space-joined word pair) can be quoted to a dispatcher: Chinese
-    words of two characters or more, none of them masking tokens or the words around them."""
+    """Return whether a word (or space-joined word pair) is readable: Chinese words of two
+    characters or more, none of them masking tokens or the words around them."""
     return bool(_READABLE_WORD.match(word)) and not _UNQUOTABLE.search(word)
+
+
+def content_word(word: str, places: frozenset[str] = frozenset()) -> bool:
+    """Return whether a word says something about a case: readable, not generic, not a place,
+    and a lexicon or domain term or tagged as content in jieba's dictionary (unknown words,
+    which jieba's HMM makes up, count as content)."""
+    if not quotable_word(word) or word in GENERIC_WORDS or word in places:
+        return False
+    if word in load_lexicon().category_of or word in _domain_words():
+        return True
+    if word.endswith(_PLACE_ENDINGS):
+        return False
+    tag = _jieba_tags().get(word)
+    return tag is None or tag not in _NOT_CONTENT_TAGS
+
+
+@functools.cache
+def _jieba_tags() -> dict[str, str]:
+    """Return jieba's dictionary word -> part-of-speech tag (loaded once, about 3 s)."""
+    import jieba.posseg
+
+    return jieba.posseg.dt.word_tag_tab
+
+
+@functools.cache
+def _domain_words() -> frozenset[str]:
+    return frozenset(w for w, _, tag in domain_dictionary() if tag != "ns")
+
+
+@dataclass
+class QuotableWords:
+    """The content words a fitted text model can quote, and how much each raises each score."""
+
+    words: pd.Index
+    weights: np.ndarray  # (words x scores)
+
+
+def quotable_words(tokens: list[list[str]], text_model, places: frozenset[str]) -> QuotableWords:
+    """Return the training texts' content words (in at least two texts) that raise some score."""
+    counts = pd.Series([w for ws in tokens for w in set(ws)], dtype=object).value_counts()
+    seen = [w for w in counts[counts >= 2].index if content_word(w, places)]
+    weights = text_model.word_weights(seen)
+    raising = (weights > 0).any(axis=1) if len(seen) else np.zeros(0, bool)
+    return QuotableWords(pd.Index(np.asarray(seen, dtype=object)[raising]), weights[raising])
+
+
+def text_reasons(
+    tokens: list[list[str]], score_of: np.ndarray, quotable: QuotableWords, k: int = 3
+) -> list[list[str]]:
+    """Return up to k reasons per case: its quotable words that raise score score_of[i] most,
+    a lexicon term said as its cue category ("描述含威胁性言语(扬言)"), another as 描述含“X”."""
+    return [[word_phrase(w) for w in words] for words in top_words(tokens, score_of, quotable, k)]
+
+
+def word_phrase(word: str) -> str:
+    """Return how a reason quotes a word of the case."""
+    lex = load_lexicon()
+    category = lex.category_of.get(word)
+    return f"描述含{lex.label(category)}({word})" if category else f"描述含“{word}”"
+
+
+def top_words(
+    tokens: list[list[str]], score_of: np.ndarray, quotable: QuotableWords, k: int = 3
+) -> list[list[str]]:
+    """Return per case up to k of its quotable words, those raising score score_of[i] most."""
+    lengths = np.fromiter(map(len, tokens), np.int64, len(tokens))
+    flat = list(itertools.chain.from_iterable(tokens))
+    at = quotable.words.get_indexer(flat) if len(flat) else np.zeros(0, np.int64)
+    case = np.repeat(np.arange(len(tokens)), lengths)
+    known = at >= 0
+    case, at = case[known], at[known]
+    weight = quotable.weights[at, np.asarray(score_of)[case]] if len(at) else np.zeros(0)
+    up = weight > 0
+    case, at, weight = case[up], at[up], weight[up]
+    order = np.lexsort((-weight, case))
+    case, at = case[order], at[order]
+    bounds = np.searchsorted(case, np.arange(len(tokens) + 1))
+    out = []
+    for i in range(len(tokens)):
+        words: list[str] = []
+        for j in at[bounds[i] : bounds[i + 1]]:
+            word = quotable.words[j]
+            if word not in words:
+                words.append(word)
+            if len(words) == k:
+                break
+        out.append(words)
+    return out
 
 
 def _history_phrase(name: str, value: float) -> str | None:
     entity, _, stat = name.partition("_")
     if stat == "days_since":
         if entity == "party" and value <= 30:
-            return f"当事人{max(int(value), 0)}天前曾报事"
+            days = max(int(value), 0)
+            return "当事人当天曾报事" if days == 0 else f"当事人{days}天前曾报事"
         return None
     window = _WINDOW.search(stat)
     if not window or value < 1:

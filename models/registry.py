@@ -146,13 +146,19 @@ def log_grader(
             },
             "training.json",
         )
+        mlflow.log_dict(grader.text_model_.summary(), "text_model.json")
         mlflow.set_tags(
             {
                 "fengqiao.version": _version(),
                 "data.sha256": data.get("sha256", ""),
                 "data.cutoff": grader.training_["data_cutoff"],
                 "target": grader.config.target,
+                "stack.chosen": grader.selection_["chosen"],
+                "text_model.chosen": json.dumps(grader.text_model_.candidate_.as_dict()),
             }
+        )
+        mlflow.log_metrics(
+            {f"validation.{k}": v for k, v in grader.selection_.items() if k != "chosen"}
         )
         if backtest is not None:
             _log_backtest(backtest, input_example)
@@ -269,7 +275,10 @@ def champion_version(model_name: str) -> mlflow.entities.model_registry.ModelVer
 def champion_config(version) -> GraderConfig:
     """Return the training configuration the given version was trained with."""
     params = mlflow.artifacts.load_dict(f"runs:/{version.run_id}/grader_config.json")
-    return GraderConfig(**params)
+    known = set(GraderConfig.__dataclass_fields__)
+    return GraderConfig(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in params.items() if k in known}
+    )
 
 
 @dataclass(frozen=True)
@@ -298,10 +307,8 @@ class PromotionDecision:
         return out
 
 
-def decide(challenger: dict, champion: dict | None) -> tuple[bool, str]:
+def decide(challenger: dict, champion: dict) -> tuple[bool, str]:
     """Return whether the challenger beats the champion: higher macro-F1 and no worse log-loss."""
-    if champion is None:
-        return True, "no champion yet: the first model becomes champion"
     better_f1 = challenger["macro_f1"] > champion["macro_f1"]
     no_worse_ll = challenger["log_loss"] <= champion["log_loss"]
     if better_f1 and no_worse_ll:
@@ -316,6 +323,34 @@ def decide(challenger: dict, champion: dict | None) -> tuple[bool, str]:
             f"log-loss {challenger['log_loss']:.4f} is worse than the champion's {champion['log_loss']:.4f}"
         )
     return False, "; ".join(why)
+
+
+def decide_first(backtest: BacktestResult | None) -> tuple[bool, str]:
+    """Return whether a first model (no champion yet) becomes champion, and why.
+
+    It must beat every baseline's macro-F1 on its own backtest. Without a backtest it becomes
+    champion only because training was told to skip one (--no-backtest), and the reason says so.
+    """
+    if backtest is None:
+        return True, (
+            "no champion yet and no backtest was run (--no-backtest): promoted without evidence "
+            "that it beats the baselines; backtest it once there is enough labelled history"
+        )
+    if backtest.predictions.empty:
+        return False, "the backtest has no test cases, so nothing shows that this model works"
+    overall = backtest.table[backtest.table["fold"] == "overall"].set_index("model")["macro_f1"]
+    ours = float(overall.get("lightgbm", float("nan")))
+    behind = {
+        m: float(v) for m, v in overall.items() if m not in ("lightgbm", "oracle") and not ours > v
+    }
+    if behind:
+        listed = ", ".join(f"{m} {v:.4f}" for m, v in behind.items())
+        return False, (
+            f"first model not promoted: its backtest macro-F1 {ours:.4f} does not beat the "
+            f"baseline(s) {listed}; it stays challenger (to use it anyway: fengqiao score "
+            "--model-name NAME@challenger; better, add labelled history and train again)"
+        )
+    return True, f"no champion yet: the first model beats every baseline (macro-F1 {ours:.4f})"
 
 
 def record_promotion(model_name: str, decision: PromotionDecision) -> None:

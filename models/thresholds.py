@@ -13,7 +13,10 @@ period) by one of two rules:
               for red tickets (红色督办单). At scoring time a day that still exceeds K keeps its K
               highest p(高) cases as 高; the rest become 中, and their reasons say why.
 
-Any other target (e.g. dispute_type) is graded by the most probable class.
+Any other target (e.g. dispute_type) is graded by the most probable class after weighting each
+class's probability by (its share of the calibration cases)^-beta: beta 0 is plain argmax
+(accuracy), beta 1 gives every class an equal say (macro-F1). beta is chosen on the calibration
+cases by macro-F1, the smaller on ties.
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.metrics import binary_f1
+from models.metrics import binary_f1, macro_f1
 
 RISK_CLASSES = ["低", "中", "高"]
+# The ordinal models' two scores, and the lowest grade index each counts: P(高), P(at least 中).
+ORDINAL_SCORES = {"high": 2, "at_least_medium": 1}
 _GRID = np.round(np.linspace(0.02, 0.95, 94), 4)
 OVER_CAPACITY_REASON = "超出当日红色督办容量，按黄色交办"
 
@@ -38,6 +43,7 @@ class Thresholds:
     high: float | None = None
     medium: float | None = None
     capacity_per_day: int | None = None
+    class_weights: tuple[float, ...] | None = None  # "argmax": each class's weight
 
     def as_dict(self) -> dict:
         return {
@@ -45,7 +51,14 @@ class Thresholds:
             "high": self.high,
             "medium": self.medium,
             "capacity_per_day": self.capacity_per_day,
+            "class_weights": list(self.class_weights) if self.class_weights else None,
         }
+
+
+def ordinal_proba(p_high: np.ndarray, p_at_least_medium: np.ndarray) -> np.ndarray:
+    """Return (低, 中, 高) probabilities from P(高) and P(at least 中), kept consistent."""
+    p_at_least_medium = np.maximum(p_at_least_medium, p_high)
+    return np.column_stack([1 - p_at_least_medium, p_at_least_medium - p_high, p_high])
 
 
 def is_ordinal(classes: list[str]) -> bool:
@@ -69,7 +82,7 @@ def choose_thresholds(
 ) -> Thresholds:
     """Return thresholds chosen on a calibration slice by the named rule."""
     if not is_ordinal(classes):
-        return Thresholds("argmax")
+        return Thresholds("argmax", class_weights=_class_weights(proba, y))
     if rule not in ("f1", "capacity"):
         raise ValueError(f"unknown threshold rule {rule!r}; use 'f1' or 'capacity'")
     p_high, p_at_least_medium = proba[:, 2], proba[:, 1] + proba[:, 2]
@@ -87,6 +100,21 @@ def choose_thresholds(
     )
 
 
+BETAS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def _class_weights(proba: np.ndarray, y: np.ndarray) -> tuple[float, ...]:
+    share = np.bincount(y, minlength=proba.shape[1]) / max(len(y), 1)
+    share = np.where(share > 0, share, 1.0)
+    best, best_f1 = np.ones(proba.shape[1]), -1.0
+    for beta in BETAS:
+        weights = share**-beta
+        f1 = macro_f1(y, (proba * weights).argmax(axis=1))
+        if f1 > best_f1 + 1e-12:
+            best, best_f1 = weights, f1
+    return tuple(float(w) for w in best / best.max())
+
+
 def _capacity_threshold(p_high: np.ndarray, days: pd.Series, capacity: int) -> float:
     day = pd.to_datetime(days).dt.normalize().to_numpy()
     for t in _GRID:
@@ -102,7 +130,8 @@ def apply_thresholds(
     """Return (grade index per case, whether the case was demoted for capacity)."""
     demoted = np.zeros(len(proba), bool)
     if thresholds.rule == "argmax":
-        return proba.argmax(axis=1), demoted
+        weights = np.asarray(thresholds.class_weights or np.ones(proba.shape[1]))
+        return (proba * weights).argmax(axis=1), demoted
     p_high, p_at_least_medium = proba[:, 2], proba[:, 1] + proba[:, 2]
     grade = np.where(
         p_high >= thresholds.high, 2, np.where(p_at_least_medium >= thresholds.medium, 1, 0)

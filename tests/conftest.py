@@ -63,4 +63,4 @@ def grader(cases_with_context):
     from models.grader import GraderConfig, RiskGrader
 
     train = cases_with_context[cases_with_context["reported_at"] < "2025-12-01"]
-    return RiskGrader(GraderConfig(word_features=500, char_features=300)).fit(train)
+    return RiskGrader(GraderConfig(text_budget_seconds=5)).fit(train)

@@ -232,14 +232,12 @@ def test_forked_context_and_featurisation_equal_the_serial_ones(cases_with_conte
     pd.testing.assert_frame_equal(serial, parallel)
     assert forked == [1, 2]
 
-    featuriser = CaseFeaturiser(n_jobs=1, fit_sample=2000).fit(stored)
+    featuriser = CaseFeaturiser(n_jobs=1).fit(stored)
     one = featuriser.transform(serial)
     featuriser.n_jobs = 2
     two = featuriser.transform(serial)
     assert forked == [1, 2, 2]
-    assert one.shape == two.shape == (len(today), len(featuriser.feature_names_))
-    assert np.array_equal(one.indptr, two.indptr) and np.array_equal(one.indices, two.indices)
-    assert np.array_equal(one.data, two.data, equal_nan=True)
+    _assert_same_features(one, two, len(today), featuriser)
 
 
 def test_parallel_merge_and_featurisation_equal_the_serial_ones(cases_with_context, monkeypatch):
@@ -254,13 +252,19 @@ def test_parallel_merge_and_featurisation_equal_the_serial_ones(cases_with_conte
     serial, parallel = build_context(cases, n_jobs=1), build_context(cases, n_jobs=2)
     pd.testing.assert_frame_equal(serial, parallel)
 
-    featuriser = CaseFeaturiser(n_jobs=1, fit_sample=2000).fit(serial)
+    featuriser = CaseFeaturiser(n_jobs=1).fit(serial)
     one = featuriser.transform(serial)
     featuriser.n_jobs = 2
     two = featuriser.transform(serial)
-    assert one.shape == two.shape == (len(cases), len(featuriser.feature_names_))
-    assert np.array_equal(one.indptr, two.indptr) and np.array_equal(one.indices, two.indices)
-    assert np.array_equal(one.data, two.data, equal_nan=True)
+    _assert_same_features(one, two, len(cases), featuriser)
+
+
+def _assert_same_features(one, two, rows: int, featuriser) -> None:
+    assert one.named.shape == two.named.shape == (rows, len(featuriser.feature_names_))
+    a, b = one.named, two.named
+    assert np.array_equal(a.indptr, b.indptr) and np.array_equal(a.indices, b.indices)
+    assert np.array_equal(a.data, b.data, equal_nan=True)
+    assert one.texts == two.texts and one.tokens == two.tokens
 
 
 def test_text_vectors_built_in_batches_equal_the_whole(ingested, monkeypatch):

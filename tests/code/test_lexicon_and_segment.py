@@ -196,89 +196,92 @@ def test_unknown_engine_is_refused():
         Segmenter("pkuseg").fit()
 
 
-@pytest.mark.parametrize(("ngrams", "batch"), [((2, 3), 10000), ((1, 3), 7), ((1, 2), 7)])
-def test_code_point_char_tfidf_equals_sklearns(city, ngrams, batch, monkeypatch):
+EDGE_TEXTS = [
+    "",
+    "纠",
+    "纠纷",
+    "a  b\t\tc d\te",
+    "扬言𠀀😀纠纷纠纷",
+    "  前后空格  ",
+    "\u3000全角空格",
+]
+
+
+@pytest.mark.parametrize(
+    ("ngrams", "batch", "max_features"),
+    [((1, 3), 10000, None), ((1, 2), 7, 300), ((2, 3), 7, None)],
+)
+def test_code_point_char_vocabulary_counts_and_tfidf_equal_sklearns(
+    city, ngrams, batch, max_features, monkeypatch
+):
     import numpy as np
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 
     import features.ngrams
-    from features.ngrams import char_tfidf
+    from features.ngrams import char_counts, char_vocabulary, idf_weights, tfidf
 
     monkeypatch.setattr(features.ngrams, "_BATCH", batch)  # 7: texts in many batches
-    texts = city.export["案情描述"].head(400).fillna("").tolist()
-    vectorizer = TfidfVectorizer(
-        analyzer="char",
-        ngram_range=ngrams,
-        lowercase=False,
-        min_df=2,
-        sublinear_tf=True,
-        dtype=np.float32,
+    texts = city.export["案情描述"].head(400).fillna("").tolist() + EDGE_TEXTS
+    terms = char_vocabulary(texts, ngrams, 2, max_features)
+    sklearn = CountVectorizer(
+        analyzer="char", ngram_range=ngrams, lowercase=False, min_df=2, max_features=max_features
     ).fit(texts)
-    edge = [
-        "",
-        "纠",
-        "纠纷",
-        "a  b\t\tc d\te",
-        "扬言𠀀😀纠纷纠纷",
-        "  前后空格  ",
-        "\u3000全角空格",
-    ]
-    expected = vectorizer.transform(texts + edge)
-    vectorizer.transform = not_sklearn  # the integer path computes it, not a fallback to sklearn
-    assert_same_matrix(char_tfidf(vectorizer, texts + edge), expected)
+    if max_features is None:  # sklearn breaks ties at the cut-off its own way
+        assert set(terms) == set(sklearn.vocabulary_)
+    else:
+        assert len(terms) == max_features
+        assert len(set(terms) & set(sklearn.vocabulary_)) > 0.95 * max_features
+    vocabulary = {t: i for i, t in enumerate(terms)}
+    counts = char_counts(vocabulary, texts, ngrams)
+    expected = CountVectorizer(
+        analyzer="char", ngram_range=ngrams, lowercase=False, vocabulary=vocabulary
+    ).transform(texts)
+    assert (counts != expected).nnz == 0
+    for sublinear in (False, True):
+        weights = TfidfTransformer(sublinear_tf=sublinear).fit(expected)
+        np.testing.assert_allclose(idf_weights(counts), weights.idf_, rtol=1e-6)
+        got = tfidf(counts, idf_weights(counts), sublinear)
+        np.testing.assert_allclose(got.toarray(), weights.transform(expected).toarray(), atol=1e-6)
 
 
 @pytest.mark.parametrize(("ngrams", "batch"), [((1, 2), 10000), ((1, 3), 7), ((2, 2), 7)])
-def test_token_number_word_tfidf_equals_sklearns(city, ngrams, batch, monkeypatch):
-    import numpy as np
-    from sklearn.feature_extraction.text import TfidfVectorizer
+def test_token_number_word_vocabulary_and_counts_equal_sklearns(city, ngrams, batch, monkeypatch):
+    from sklearn.feature_extraction.text import CountVectorizer
 
     import features.ngrams
-    from features.featuriser import _split
-    from features.ngrams import word_tfidf
+    from features.ngrams import word_counts, word_vocabulary
 
     monkeypatch.setattr(features.ngrams, "_BATCH", batch)  # 7: texts in many batches
-    segmented = Segmenter().fit().transform(city.export["案情描述"].head(400).fillna(""))
-    vectorizer = TfidfVectorizer(
-        tokenizer=_split,
+    tokens = Segmenter().fit().tokens(city.export["案情描述"].head(400).fillna(""))
+    terms = word_vocabulary(tokens, ngrams, 2, None)
+    longest = max(terms, key=lambda term: term.count(" "))
+    assert longest.count(" ") == ngrams[1] - 1
+    tokens += [[], ["纠纷"], ["未见过的词"], longest.split() * 2]
+
+    def analyzer(words):
+        return words
+
+    sklearn = CountVectorizer(
+        tokenizer=analyzer,
+        preprocessor=analyzer,
         token_pattern=None,
         lowercase=False,
         ngram_range=ngrams,
         min_df=2,
-        max_features=1500,
-        sublinear_tf=True,
-        dtype=np.float32,
-    ).fit(segmented)
-    longest = max(vectorizer.vocabulary_, key=lambda term: term.count(" "))
-    assert longest.count(" ") == ngrams[1] - 1
-    edge = ["", "  ", "纠纷", "未见过的词", f"{longest} {longest}", f"{longest}\t\t未见 {longest}"]
-    expected = vectorizer.transform(segmented + edge)
-    vectorizer.transform = not_sklearn
-    got = word_tfidf(vectorizer, segmented + edge)
-    assert_same_matrix(got, expected)
-    tokens = [_split(t) for t in segmented + edge]
-    assert_same_matrix(word_tfidf(vectorizer, tokens, tokenized=True), expected)
-    assert got[len(segmented) + 4].nnz > 0  # the edge texts reach the vocabulary
-    assert word_tfidf(vectorizer, []).shape == (0, len(vectorizer.vocabulary_))
-    vectorizer.set_params(lowercase=True)  # no longer only tokenizes: tokens cannot stand in
-    with pytest.raises(ValueError, match="tokenized"):
-        word_tfidf(vectorizer, tokens, tokenized=True)
-
-
-def not_sklearn(texts):
-    raise AssertionError("fell back to sklearn's transform")
-
-
-def assert_same_matrix(got, expected):
-    import numpy as np
-
-    got, expected = got.tocsr(), expected.tocsr()
-    expected.sort_indices()
-    got.sort_indices()
-    assert got.dtype == expected.dtype and got.shape == expected.shape
-    assert np.array_equal(got.indptr, expected.indptr)
-    assert np.array_equal(got.indices, expected.indices)
-    assert np.array_equal(got.data, expected.data)
+    ).fit(tokens[:-4])
+    assert set(terms) == set(sklearn.vocabulary_)
+    vocabulary = {t: i for i, t in enumerate(terms)}
+    expected = CountVectorizer(
+        tokenizer=analyzer,
+        preprocessor=analyzer,
+        token_pattern=None,
+        lowercase=False,
+        ngram_range=ngrams,
+        vocabulary=vocabulary,
+    ).transform(tokens)
+    got = word_counts(vocabulary, tokens, ngrams)
+    assert (got != expected).nnz == 0 and got[-1].nnz > 0  # the edge texts reach the vocabulary
+    assert word_counts(vocabulary, [], ngrams).shape == (0, len(vocabulary))
 
 
 def test_the_baselines_tokens_are_jiebas_on_the_ingested_demo_descriptions(ingested):

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models.metrics import brier_score, classwise_ece, expected_calibration_error, grade_metrics
-from models.thresholds import RISK_CLASSES, Thresholds, apply_thresholds, choose_thresholds
+from models.thresholds import RISK_CLASSES, apply_thresholds, choose_thresholds
 
 
 def _synthetic(n=4000, seed=0):
@@ -53,8 +53,22 @@ def test_capacity_rule_needs_its_inputs():
 def test_other_targets_use_the_most_probable_class():
     proba = np.array([[0.2, 0.5, 0.3], [0.6, 0.3, 0.1]])
     t = choose_thresholds(proba, np.array([1, 0]), ["a", "b", "c"])
-    assert t == Thresholds("argmax")
+    assert t.rule == "argmax" and t.class_weights == (1.0, 1.0, 1.0)
     assert apply_thresholds(proba, t)[0].tolist() == [1, 0]
+
+
+def test_other_targets_weigh_rare_classes_up_when_that_raises_macro_f1():
+    # Class 2 is rare and always a close second: plain argmax never predicts it.
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(90, int), np.full(10, 2)]
+    proba = np.column_stack([np.full(100, 0.7), np.full(100, 0.1), np.full(100, 0.2)])
+    proba[y == 2] = [0.45, 0.1, 0.45 - 1e-3]
+    proba += rng.normal(0, 1e-4, proba.shape)
+    t = choose_thresholds(proba, y, ["a", "b", "c"])
+    weights = np.asarray(t.class_weights)
+    assert weights[2] > weights[0]  # the rare class counts for more
+    grades = apply_thresholds(proba, t)[0]
+    assert (grades[y == 2] == 2).mean() > 0.5
 
 
 def test_metrics_on_known_values():

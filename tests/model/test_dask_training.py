@@ -17,7 +17,9 @@ def test_a_small_lightgbm_dask_training_run_completes(cases_with_context):
 
     train = cases_with_context[cases_with_context["reported_at"] < "2025-12-01"]
     test = cases_with_context[cases_with_context["reported_at"] >= "2025-12-01"].head(300)
-    config = GraderConfig(word_features=300, char_features=200, dask_rounds=40)
+    config = GraderConfig(
+        text_budget_seconds=2, dask_rounds=40, cross_fit_max_rows=1000, stack="boosters"
+    )
     with (
         LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster,
         Client(cluster) as client,
@@ -26,6 +28,6 @@ def test_a_small_lightgbm_dask_training_run_completes(cases_with_context):
     out = grader.predict(test)
     proba = out[["p_低", "p_中", "p_高"]].to_numpy()
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
-    assert grader.boosters_["high"].current_iteration() == 40
+    assert grader.boosters_.boosters_["high"].current_iteration() == 40
     clone = pickle.loads(pickle.dumps(grader))  # the client is not part of the model
     assert clone.predict(test).equals(out)

@@ -16,16 +16,18 @@ from tests.privacy import personal_data
 
 pytestmark = pytest.mark.xdist_group("model")
 
+FAST = {"text_budget_seconds": 2, "cross_fit_folds": 3}
 WEAK = GraderConfig(
-    word_features=0,
-    char_features=0,
-    text_model=False,
+    stack="boosters",
+    text_budget_seconds=0,
+    text_max_features=5,
     num_leaves=2,
     max_rounds=2,
     early_stopping_rounds=1,
     learning_rate=0.02,
+    cross_fit_folds=3,
 )
-GOOD = GraderConfig(word_features=300, char_features=200)
+GOOD = GraderConfig(**FAST)
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +39,8 @@ def settings(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def history(settings, cases_with_context, ingested):
-    """Train weak (first), good (better), weak again (worse); return the three outcomes."""
+    """Train weak (first), good (first to beat the baselines), weak again (worse), good again
+    (better than weak, compared on the same folds); return the outcomes."""
     name = "test-risk"
     outcomes = [
         steps.train_and_register(cases_with_context, ingested, settings, config, name)
@@ -46,20 +49,22 @@ def history(settings, cases_with_context, ingested):
     return name, outcomes
 
 
-def test_the_first_model_becomes_champion(history):
-    _, (first, _, _) = history
-    assert first.decision.promoted and "no champion yet" in first.decision.reason
+def test_a_first_model_that_does_not_beat_the_baselines_stays_challenger(history):
+    name, (weak, _, _) = history
+    decision = weak.decision
+    assert not decision.promoted and decision.champion_version is None
+    assert "does not beat the baseline" in decision.reason and "tfidf_lr" in decision.reason
+    tags = mlflow.MlflowClient().get_model_version(name, weak.version).tags
+    assert tags["promotion.decision"] == "refused"
 
 
-def test_a_better_challenger_is_promoted_on_the_same_folds(history):
-    _, (first, better, _) = history
-    decision = better.decision
-    assert decision.promoted
-    assert decision.champion_version == first.version
-    # The weak champion was trained on the same data, so its configuration was re-run on the same folds.
-    assert "retrained on the same 3 folds" in decision.evaluation
-    assert decision.challenger["macro_f1"] > decision.champion["macro_f1"]
-    assert decision.challenger["log_loss"] <= decision.champion["log_loss"]
+def test_the_first_model_that_beats_the_baselines_becomes_champion(history):
+    _, (_, good, _) = history
+    decision = good.decision
+    assert decision.promoted and "beats every baseline" in decision.reason
+    overall = good.backtest.table[good.backtest.table["fold"] == "overall"].set_index("model")
+    assert overall.loc["lightgbm", "macro_f1"] > overall.loc["tfidf_lr", "macro_f1"]
+    assert overall.loc["lightgbm", "macro_f1"] > overall.loc["keyword_checklist", "macro_f1"]
 
 
 def test_a_worse_challenger_is_refused_and_the_decision_is_recorded(history):
@@ -74,7 +79,10 @@ def test_a_worse_challenger_is_refused_and_the_decision_is_recorded(history):
     champion_tags = client.get_model_version(name, better.version).tags
     assert "champion.since" in champion_tags
     entries = json.loads(client.get_registered_model(name).tags["champion.history"])
-    assert [e["decision"] for e in entries] == ["promoted", "promoted", "refused"]
+    assert [e["decision"] for e in entries] == ["refused", "promoted", "refused"]
+    # The weak model was trained on the same data as the champion, so the champion's
+    # configuration was re-run on the same folds.
+    assert "retrained on the same" in worse.decision.evaluation
 
 
 def test_nightly_scoring_always_loads_the_champion(history, settings):
@@ -99,3 +107,45 @@ def test_the_model_carries_its_signature_and_a_masked_example(history, city):
     assert "当事人" in json.loads(example)["data"][0][1] or "description" in example
     secrets = personal_data(city.export)
     assert not [s for s in secrets if s in example]
+
+
+def test_an_empty_or_missing_backtest_promotes_nothing_over_a_champion(settings):
+    import pandas as pd
+
+    from models.backtest import BacktestResult
+    from models.registry import decide_first
+
+    empty = BacktestResult(
+        table=pd.DataFrame(columns=["fold", "model", "macro_f1"]),
+        predictions=pd.DataFrame(),
+        folds=[],
+        classes=["低", "中", "高"],
+    )
+    promoted, reason = decide_first(empty)
+    assert not promoted and "no test cases" in reason
+    promoted, reason = decide_first(None)  # --no-backtest, asked for by the user
+    assert promoted and "--no-backtest" in reason
+
+
+def test_folds_follow_the_data():
+    import numpy as np
+    import pandas as pd
+
+    from models.backtest import MIN_TEST_CASES, InsufficientData, plan_folds
+
+    # A busy centre: three 30-day windows at the end.
+    busy = pd.Series(pd.date_range("2025-01-01", "2025-12-31", periods=3000))
+    y = np.arange(3000) % 3
+    folds = plan_folds(busy, y)
+    assert [f.end - f.origin for f in folds] == [pd.Timedelta(days=30)] * 3
+    # 495 cases over eight years: 30-day windows would be nearly empty; blocks of cases instead.
+    sparse_ = pd.Series(pd.date_range("2012-01-01", "2020-01-01", periods=495))
+    y = np.arange(495) % 7
+    folds = plan_folds(sparse_, y)
+    assert len(folds) == 3
+    for fold in folds:
+        test = ((sparse_ >= fold.origin) & (sparse_ < fold.end)).sum()
+        assert test >= MIN_TEST_CASES and (sparse_ < fold.origin).sum() >= 100
+    # Too few for any honest fold: a message with the number needed and the way out.
+    with pytest.raises(InsufficientData, match=r"at least 130.*--no-backtest"):
+        plan_folds(sparse_[:120], y[:120])
