@@ -34,7 +34,7 @@ from features.text import normalise_text
 from models.boosters import BoosterParams, Boosters
 from models.calibration import MatrixScaling, PlattScaling
 from models.contributions import PathContributions
-from models.metrics import macro_f1
+from models.metrics import as_probabilities, macro_f1
 from models.reasons import quotable_words, text_reasons, top_reasons, top_words
 from models.text import TextModel
 from models.thresholds import (
@@ -321,7 +321,7 @@ class RiskGrader:
                 "thresholds": thresholds,
                 "log_loss": float(
                     log_loss(
-                        y[validation], np.clip(proba, 1e-9, 1), labels=np.arange(len(self.classes_))
+                        y[validation], as_probabilities(proba), labels=np.arange(len(self.classes_))
                     )
                 ),
                 "macro_f1": macro_f1(y[validation], grades),
@@ -416,13 +416,19 @@ class RiskGrader:
         return self.risk_score(proba) if self.ordinal_ else np.round(100 * proba.max(axis=1), 1)
 
     def predict(
-        self, cases: pd.DataFrame, reasons: bool = True, days: pd.Series | None = None
+        self,
+        cases: pd.DataFrame,
+        reasons: bool = True,
+        days: pd.Series | None = None,
+        capacity: bool = True,
     ) -> pd.DataFrame:
         """Return per case: grade, score, one probability column per class, and reasons.
 
         Cases are featurised and scored _PREDICT_CHUNK at a time, so that a province's night never
         holds more than one chunk's intermediate matrices; grades are then chosen over all cases
         at once (a day's red-ticket capacity spans the chunks), and each chunk is explained.
+        capacity: apply the red-ticket capacity here; a caller that scores a day in parts turns
+        it off and applies it to the whole day (models.thresholds.over_capacity).
         """
         cases = cases.reset_index(drop=True)
         chunks = [
@@ -432,7 +438,7 @@ class RiskGrader:
         scored = [self._score_chunk(cases.iloc[rows]) for rows in chunks]
         proba = np.vstack([p for p, _, _ in scored])
         days = cases["reported_at"] if days is None else days
-        grade, demoted = apply_thresholds(proba, self.thresholds_, days)
+        grade, demoted = apply_thresholds(proba, self.thresholds_, days if capacity else None)
         out = pd.DataFrame(
             {
                 "case_id": cases["case_id"].to_numpy()
@@ -445,10 +451,12 @@ class RiskGrader:
         for i, c in enumerate(self.classes_):
             out[f"p_{c}"] = proba[:, i]
         if reasons:
+            # A case demoted for the day's capacity is explained as the 高 case it was graded.
+            graded = np.where(demoted, 2, grade)
             said = [
                 phrases
                 for rows, (_, features, X) in zip(chunks, scored, strict=True)
-                for phrases in self.explain(cases.iloc[rows], X, grade[rows], features)
+                for phrases in self.explain(cases.iloc[rows], X, graded[rows], features)
             ]
             out["reasons"] = [
                 "；".join(([OVER_CAPACITY_REASON] if d else []) + r)

@@ -94,7 +94,11 @@ class GraderModel(mlflow.pyfunc.PythonModel):
         self, context, model_input: pd.DataFrame, params: dict | None = None
     ) -> pd.DataFrame:
         params = params or {}
-        return self.grader.predict(model_input, reasons=bool(params.get("reasons", True)))
+        return self.grader.predict(
+            model_input,
+            reasons=bool(params.get("reasons", True)),
+            capacity=bool(params.get("capacity", True)),
+        )
 
 
 def registered_name(target: str) -> str:
@@ -171,7 +175,9 @@ def log_grader(
                 name="model",
                 python_model=GraderModel(),
                 artifacts={"grader": str(path)},
-                signature=infer_signature(example, output, params={"reasons": True}),
+                signature=infer_signature(
+                    example, output, params={"reasons": True, "capacity": True}
+                ),
                 input_example=example,
                 registered_model_name=model_name,
                 pip_requirements=[f"{p}=={metadata.version(p)}" for p in _REQUIREMENTS],

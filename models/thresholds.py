@@ -137,11 +137,22 @@ def apply_thresholds(
         p_high >= thresholds.high, 2, np.where(p_at_least_medium >= thresholds.medium, 1, 0)
     )
     if thresholds.capacity_per_day is not None and days is not None:
-        frame = pd.DataFrame(
-            {"day": pd.to_datetime(days).dt.normalize().to_numpy(), "p": p_high, "high": grade == 2}
-        )
-        rank = frame[frame["high"]].groupby("day")["p"].rank(ascending=False, method="first")
-        over = rank[rank > thresholds.capacity_per_day].index.to_numpy()
-        grade[over] = 1
-        demoted[over] = True
+        demoted = over_capacity(grade == 2, p_high, days, thresholds.capacity_per_day)
+        grade[demoted] = 1
     return grade, demoted
+
+
+def over_capacity(
+    high: np.ndarray, p_high: np.ndarray, days: pd.Series, capacity: int
+) -> np.ndarray:
+    """Return the 高 cases beyond each day's `capacity` highest P(高): they become 中.
+
+    It must see a whole day at once: applied to parts of a day, each part would keep its own K.
+    """
+    frame = pd.DataFrame(
+        {"day": pd.to_datetime(pd.Series(days)).dt.normalize().to_numpy(), "p": p_high}
+    )
+    rank = frame[high].groupby("day")["p"].rank(ascending=False, method="first")
+    over = np.zeros(len(frame), bool)
+    over[rank[rank > capacity].index.to_numpy()] = True
+    return over

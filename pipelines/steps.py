@@ -35,6 +35,7 @@ from models.registry import (
     setup_tracking,
     summary_metrics,
 )
+from models.thresholds import OVER_CAPACITY_REASON, over_capacity
 from pipelines.catalog import stage_dir
 from pipelines.config import Settings
 from pipelines.ingest import IngestResult, combine, ingest_file, load_mapping
@@ -217,7 +218,31 @@ def score_partition(
 ) -> pd.DataFrame:
     """Return one partition scored by the given model version (loaded once per process)."""
     model = _cached_model(tracking_uri, model_name, version)
-    return model.predict(part, params={"reasons": True})
+    # The red-ticket capacity is a day's, not a partition's: apply_capacity applies it after.
+    return model.predict(part, params={"reasons": True, "capacity": False})
+
+
+def apply_capacity(predictions: pd.DataFrame, grader: RiskGrader, days: pd.Series) -> pd.DataFrame:
+    """Return a day's predictions with its red-ticket capacity applied across all partitions:
+    beyond the day's K highest P(高), a 高 case becomes 中 and its reasons say why."""
+    capacity = grader.thresholds_.capacity_per_day
+    if not grader.ordinal_ or capacity is None or predictions.empty:
+        return predictions
+    over = over_capacity(
+        (predictions["grade"] == "高").to_numpy(),
+        predictions["p_高"].to_numpy(),
+        days.reset_index(drop=True),
+        capacity,
+    )
+    reasons = predictions["reasons"].fillna("")
+    return predictions.assign(
+        grade=np.where(over, "中", predictions["grade"]),
+        reasons=np.where(
+            over,
+            (OVER_CAPACITY_REASON + "；" + reasons).str.rstrip("；"),
+            reasons,
+        ),
+    )
 
 
 def partitions(frame: pd.DataFrame, n: int) -> list[pd.DataFrame]:

@@ -205,3 +205,28 @@ def test_the_text_model_learns_from_a_sample_of_many_cases(cases_with_context):
     assert grader.text_model_.oof_.shape[0] == 1000
     again = RiskGrader(config).fit(train)  # the sample is seeded
     assert np.array_equal(grader.text_model_.oof_, again.text_model_.oof_)
+
+
+def test_the_red_ticket_capacity_is_a_days_not_a_partitions(grader, cases_with_context):
+    """Scored in four partitions with the capacity left to the whole day, a day keeps exactly its
+    K highest P(高) cases as 高; each partition applying it would keep up to 4K."""
+    import copy
+    import dataclasses
+
+    from pipelines.steps import apply_capacity, partitions
+
+    capped = copy.copy(grader)
+    capped.thresholds_ = dataclasses.replace(
+        grader.thresholds_, rule="capacity", capacity_per_day=1, high=0.02
+    )
+    cases = _sample(cases_with_context)
+    whole = capped.predict(cases)
+    parts = pd.concat(
+        [capped.predict(p, capacity=False) for p in partitions(cases, 4)], ignore_index=True
+    )
+    joined = apply_capacity(parts, capped, cases["reported_at"])
+    pd.testing.assert_frame_equal(joined, whole)
+    per_day = whole[whole["grade"] == "高"].groupby(cases["reported_at"].dt.normalize()).size()
+    assert (per_day <= 1).all() and whole["reasons"].str.contains("超出当日红色督办容量").any()
+    naive = pd.concat([capped.predict(p) for p in partitions(cases, 4)], ignore_index=True)
+    assert (naive["grade"] == "高").sum() > (whole["grade"] == "高").sum()
