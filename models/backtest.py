@@ -22,7 +22,7 @@ from features.progress import progress_bar
 from features.text import normalise_texts
 from models.baselines import KeywordChecklist, TfidfLogistic, checklist_points
 from models.grader import GraderConfig, RiskGrader, time_slices
-from models.metrics import grade_metrics
+from models.metrics import grade_metrics, outcome_metrics
 from models.thresholds import RISK_CLASSES, apply_thresholds, choose_thresholds, is_ordinal
 
 # From this many labelled cases on (and with more than one core), the baselines run in a process of
@@ -30,7 +30,18 @@ from models.thresholds import RISK_CLASSES, apply_thresholds, choose_thresholds,
 # fill the core the grader leaves idle in its own single-threaded steps.
 BACKGROUND_MIN_CASES = 50_000
 BASELINE_COLUMNS = ["description", "reported_at"]
-TABLE_METRICS = ["macro_f1", "high_recall", "high_precision", "auc_ovr", "log_loss", "brier", "ece"]
+TABLE_METRICS = [
+    "macro_f1",
+    "high_recall",
+    "high_precision",
+    "auc_ovr",
+    "log_loss",
+    "brier",
+    "ece",
+    "escalation_caught",
+    "escalation_lift",
+    "escalation_auc",
+]
 
 
 @dataclass(frozen=True)
@@ -203,6 +214,7 @@ def run_backtest(
                     "fold": fold.name,
                     "model": model,
                     **grade_metrics(y[test], proba, predicted, classes),
+                    **_outcomes(labelled[test], proba, predicted, classes, config),
                 }
             )
             predictions.append(
@@ -221,16 +233,34 @@ def run_backtest(
     pooled = pd.concat(predictions, ignore_index=True)
     for model, part in pooled.groupby("model", sort=False):
         proba = part[[f"p_{c}" for c in classes]].to_numpy()
+        tested = labelled.set_index("case_id").loc[part["case_id"]].reset_index()
         rows.append(
             {
                 "fold": "overall",
                 "model": model,
                 **grade_metrics(part["y"].to_numpy(), proba, part["predicted"].to_numpy(), classes),
+                **_outcomes(tested, proba, part["predicted"].to_numpy(), classes, config),
             }
         )
     table = pd.DataFrame(rows)
     return BacktestResult(
         table=table, predictions=pooled, folds=folds, classes=classes, seconds=seconds
+    )
+
+
+def _outcomes(tested: pd.DataFrame, proba, predicted, classes, config: GraderConfig) -> dict:
+    """Return the escalation metrics of a risk grading where the outcome is known, else {}."""
+    if not is_ordinal(classes) or "escalated" not in tested:
+        return {}
+    known = tested["escalated"].notna().to_numpy()
+    if not known.any():
+        return {}
+    return outcome_metrics(
+        tested["escalated"].to_numpy()[known].astype(bool),
+        (proba[:, 2] + 0.5 * proba[:, 1])[known],
+        (np.asarray(predicted) >= 1)[known],
+        tested["reported_at"].dt.normalize().to_numpy()[known],
+        config.capacity_per_day,
     )
 
 

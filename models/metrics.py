@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import (
     confusion_matrix,
     f1_score,
@@ -84,7 +85,7 @@ def grade_metrics(
         "n": len(y),
         "macro_f1": float(f1_score(y, predicted, labels=labels, average="macro", zero_division=0)),
         "accuracy": float((y == predicted).mean()),
-        "log_loss": float(log_loss(y, np.clip(proba, 1e-12, 1), labels=labels)),
+        "log_loss": float(log_loss(y, as_probabilities(proba), labels=labels)),
         "brier": brier_score(y, proba),
         "ece": expected_calibration_error(y, proba),
         "classwise_ece": classwise_ece(y, proba),
@@ -100,3 +101,43 @@ def grade_metrics(
         if (y == h).any() and (y != h).any():
             out["high_auc"] = float(roc_auc_score(y == h, proba[:, h]))
     return out
+
+
+def as_probabilities(proba: np.ndarray) -> np.ndarray:
+    """Return probabilities kept off 0 and summing to 1, as log-loss needs them."""
+    clipped = np.clip(proba, 1e-12, 1)
+    return clipped / clipped.sum(axis=1, keepdims=True)
+
+
+def outcome_metrics(
+    escalated: np.ndarray,
+    risk: np.ndarray,
+    ticketed: np.ndarray,
+    days: np.ndarray,
+    capacity: int | None = None,
+) -> dict:
+    """Return how well a grading anticipates escalation (民转刑, extreme acts, mass incidents,
+    petitions past the local level), which staff grades only stand in for.
+
+    escalated: the outcome known later; risk: the model's risk score; ticketed: whether the case
+    got a red or yellow ticket. Reports the share of escalations the tickets caught, the lift
+    among the `capacity` riskiest cases of each day (or the riskiest 5% when no capacity is
+    set), and the AUC of the risk score for the outcome.
+    """
+    escalated = np.asarray(escalated, bool)
+    if not escalated.any() or escalated.all():
+        return {}
+    frame = pd.DataFrame({"day": days, "risk": risk, "escalated": escalated})
+    if capacity:
+        rank = frame.groupby("day")["risk"].rank(ascending=False, method="first")
+        top = (rank <= capacity).to_numpy()
+    else:
+        top = (
+            frame["risk"].rank(ascending=False, method="first") <= max(1, round(0.05 * len(frame)))
+        ).to_numpy()
+    base = escalated.mean()
+    return {
+        "escalation_caught": float(ticketed[escalated].mean()),
+        "escalation_lift": float(escalated[top].mean() / base),
+        "escalation_auc": float(roc_auc_score(escalated, risk)),
+    }

@@ -241,6 +241,7 @@ def score_flow(
         if parts
         else grader.predict(ctx.iloc[:0])
     )
+    predictions = steps.apply_capacity(predictions, grader, ctx["reported_at"])
     timings["score"], clock = time.perf_counter() - clock, time.perf_counter()
     model_info = {
         "name": name,
@@ -391,14 +392,23 @@ TIMEZONE = "Asia/Shanghai"
 
 
 @task(cache_policy=NO_CACHE, retries=6, retry_delay_seconds=600)
-def find_export_task(inbox: str, pattern: str, run_date: str) -> str:
-    """Return day D's export in the inbox; retried for an hour, as exports can arrive late."""
-    path = Path(inbox) / pattern.format(date=run_date)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"no export for {run_date} at {path} (inbox {inbox}, pattern {pattern!r})"
-        )
-    return str(path)
+def find_exports_task(inbox: str, pattern: str, run_date: str, mapping: str | None) -> list[str]:
+    """Return day D's exports in the inbox, as FILE[:MAPPING] specs; retried for an hour, as
+    exports can arrive late.
+
+    The pattern may match several files, one per source (多口进): "*/{date}.csv" finds
+    12345/2025-12-31.csv, 信访/2025-12-31.xlsx ... Each uses the mapping.yaml beside it, if any,
+    else the nightly's own mapping.
+    """
+    found = sorted(Path(inbox).glob(pattern.format(date=run_date)))
+    if not found:
+        raise FileNotFoundError(f"no export for {run_date} in {inbox} (pattern {pattern!r})")
+    specs = []
+    for path in found:
+        own = path.parent / "mapping.yaml"
+        chosen = str(own) if own.is_file() else mapping
+        specs.append(f"{path}:{chosen}" if chosen else str(path))
+    return specs
 
 
 @flow(name="fengqiao-nightly")
@@ -410,12 +420,12 @@ def nightly_flow(
     out: str | None = None,
     home: str | None = None,
 ) -> dict:
-    """Score yesterday's export (Asia/Shanghai) from the inbox with the champion, and publish it."""
+    """Score yesterday's exports (Asia/Shanghai) from the inbox with the champion, and publish."""
     run_date = date or (pd.Timestamp.now(tz=TIMEZONE).normalize() - pd.Timedelta(days=1)).strftime(
         "%Y-%m-%d"
     )
-    path = find_export_task(inbox, pattern, run_date)
-    return score_flow(path, mapping, run_date, out, home=home)
+    exports = find_exports_task(inbox, pattern, run_date, mapping)
+    return score_flow(exports, None, run_date, out, home=home)
 
 
 @flow(name="fengqiao-retrain")

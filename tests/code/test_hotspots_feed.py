@@ -180,3 +180,88 @@ def test_the_centres_own_polygons_can_be_the_cells(tmp_path):
 def test_a_boundary_file_without_the_id_property_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="no property '名称'"):
         PolygonCells.from_geojson(_square_communities(tmp_path), "名称")
+
+
+def _unit_cases(with_coordinates: bool = False, seed: int = 2):
+    """Cases that name only their 区县/街道/社区: one community is much busier and riskier."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    streets = {"龙山区": ["向阳街道", "东吉街道"], "西安区": ["仙城街道"], "东丰县": ["东丰镇"]}
+    units = [(d, s, f"{s[:2]}{k}社区") for d, ss in streets.items() for s in ss for k in range(3)]
+    for i, (district, street, community) in enumerate(units):
+        n = 40 if i == 0 else 6
+        for j in range(n):
+            rows.append(
+                {
+                    "case_id": f"u{i}-{j}",
+                    "district": district,
+                    "street": street,
+                    "community": community,
+                    "grid_id": None,
+                    "lon": np.nan,
+                    "lat": np.nan,
+                    "reported_at": pd.Timestamp("2025-12-31")
+                    - pd.Timedelta(days=int(rng.integers(0, 25))),
+                    "grade": "高" if i == 0 and j % 2 == 0 else "低",
+                    "score": 50.0,
+                    "dispute_type": "邻里纠纷",
+                }
+            )
+    frame = pd.DataFrame(rows)
+    if with_coordinates:  # a mixed export: half the cases of each community are located
+        centre = {d: (125.1 + 0.1 * k, 42.9) for k, d in enumerate(streets)}
+        located = np.arange(len(frame)) % 2 == 0
+        frame.loc[located, "lon"] = [centre[d][0] + 0.001 for d in frame.loc[located, "district"]]
+        frame.loc[located, "lat"] = [centre[d][1] for d in frame.loc[located, "district"]]
+    return frame
+
+
+def test_cases_without_coordinates_are_counted_by_the_units_they_name():
+    cases = _unit_cases()
+    cells = hotspot_cells(cases, pd.Timestamp("2025-12-31"), trend_weeks=4)
+    # The three county-level units have real centres (cpca); finer units without located cases
+    # have no point, so the unit level falls back to what can be drawn... at community level
+    # none can: the feed says nothing rather than inventing places.
+    assert cells.empty or set(cells["layer"]) == {"unit"}
+    districts = cases.drop(columns=["street", "community"])
+    cells = hotspot_cells(districts, pd.Timestamp("2025-12-31"), trend_weeks=4)
+    assert set(cells["layer"]) == {"unit"} and set(cells["cell"]) == {"龙山区", "西安区", "东丰县"}
+    assert cells.set_index("cell").loc["龙山区", "n_cases"] == 40 + 5 * 6
+    assert cells["n_cases"].sum() == len(cases)
+    geometry = cells.set_index("cell").loc["东丰县", "geometry"]
+    assert geometry["type"] == "Point" and 125 < geometry["coordinates"][0] < 126
+
+
+def test_a_mixed_export_uses_cells_for_located_cases_and_units_for_the_rest():
+    cases = _unit_cases(with_coordinates=True)
+    cells = hotspot_cells(cases, pd.Timestamp("2025-12-31"), H3Cells(8), trend_weeks=4)
+    assert set(cells["layer"]) == {"cell", "unit"}
+    by_layer = cells.groupby("layer")["n_cases"].sum()
+    assert by_layer["cell"] + by_layer["unit"] == len(cases)
+    units = cells[cells["layer"] == "unit"]
+    # Each community is drawn at the centre of its own located cases.
+    assert units["cell"].str.count("/").eq(2).all() and len(units) == 12
+    assert units["label"].str.endswith("社区").all()
+
+
+def test_nothing_to_locate_is_an_empty_feed_and_a_map_that_says_so():
+    from pipelines.publish.mapview import NOTHING_TO_MAP, build_map
+
+    cases = _unit_cases().drop(columns=["district", "street", "community"])
+    cells = hotspot_cells(cases, pd.Timestamp("2025-12-31"), trend_weeks=4)
+    assert cells.empty and "hot_class" in cells
+    doc = feed_document(cells, cases.assign(ticket="", grp_size=1), {}, "wgs84")
+    assert doc == {**doc, "type": "FeatureCollection", "features": []}
+    html = build_map(doc)
+    assert NOTHING_TO_MAP in html and "<script>" in html
+
+
+def test_a_unit_read_from_an_address_gets_its_countys_centre():
+    from features.places import county_centres, read_addresses
+
+    read = read_addresses(["吉林省辽源市东丰县东丰镇某村五组", None, "不知道在哪", "朝阳区"])
+    assert read["district"].tolist()[:3] == ["东丰县", None, None]
+    assert read["adcode"].iloc[0].startswith("220421")
+    # 朝阳区 is in Beijing and in Changchun: the export's other counties settle which.
+    centres = county_centres(["东丰县", "朝阳区", "龙山区"])
+    assert 124 < centres["朝阳区"][0] < 126  # Changchun's, near the Liaoyuan counties

@@ -209,3 +209,74 @@ def test_validating_in_chunks_and_processes_gives_the_serial_result(
     pd.testing.assert_frame_equal(serial.cases, chunked.cases)
     pd.testing.assert_frame_equal(serial.quarantine, chunked.quarantine)
     assert "[姓名]又来闹事" in serial.cases.set_index("source_row").loc[422, "description"]
+
+
+def test_a_centres_own_dispute_types_are_kept_as_written_and_flagged(tmp_path):
+    body = (
+        "B1,2025-03-05 14:20,12345,城乡建设,小区门口道路破损多年无人修,张三,\n"
+        "B2,2025-03-05 15:20,12345,婚姻家庭,夫妻长期争吵，女方要求离婚,李四,\n"
+        "B3,2025-03-05 16:20,12345,婚姻家庭纠纷,夫妻争吵,王五,\n"
+    )
+    default = _ingest(_csv(tmp_path, body))
+    cases = default.cases.set_index("case_id")
+    # fengqiao's own types: known synonyms are unified, anything else kept and flagged.
+    assert cases.loc["B1", "dispute_type"] == "城乡建设" and pd.isna(cases.loc["B1", "domain_type"])
+    assert "不在分类表中，按原值保留" in cases.loc["B1", "quality_flags"]
+    assert cases.loc["B3", "dispute_type"] == "婚恋家庭" == cases.loc["B3", "domain_type"]
+    assert "其他" not in set(cases["dispute_type"])
+
+    path = tmp_path / "taxonomy.yaml"
+    path.write_text(
+        "taxonomy:\n  types: [城乡建设, 婚姻家庭]\n  domain:\n    婚姻家庭: 婚恋家庭\n",
+        encoding="utf-8",
+    )
+    own = _ingest(_csv(tmp_path, body), load_mapping(path)).cases.set_index("case_id")
+    assert own["dispute_type"].tolist() == ["城乡建设", "婚姻家庭", "婚姻家庭纠纷"]
+    assert own.loc["B2", "domain_type"] == "婚恋家庭"  # the follow-up rule reads this
+    assert own.loc["B1", "quality_flags"] == "" and "按原值保留" in own.loc["B3", "quality_flags"]
+
+
+def test_a_taxonomy_can_only_map_onto_fengqiaos_types(tmp_path):
+    path = tmp_path / "taxonomy.yaml"
+    path.write_text("taxonomy:\n  domain:\n    婚姻家庭: 家务事\n", encoding="utf-8")
+    with pytest.raises(MappingError, match="家务事"):
+        load_mapping(path)
+
+
+def test_an_address_names_the_county_and_counts_as_where(tmp_path):
+    path = tmp_path / "cases.csv"
+    path.write_text(
+        "案件编号,受理时间,案情描述,发生地址\n"
+        "C1,2025-03-05 14:20,楼上漏水多次协商未果,吉林省辽源市龙山区向阳街道新兴社区3号楼\n"
+        "C2,2025-03-05 15:20,工地拖欠工资三万元,\n",
+        encoding="utf-8",
+    )
+    cases = _ingest(path).cases.set_index("case_id")
+    assert cases.loc["C1", "district"] == "龙山区" and cases.loc["C1", "adcode"].startswith(
+        "220402"
+    )
+    assert pd.isna(cases.loc["C2", "district"])
+    assert "何地" not in cases.loc["C1", "missing_elements"]
+    assert "address" not in cases  # the address itself (house numbers) is not kept
+
+
+def test_several_exports_are_one_intake_and_a_repeated_case_number_is_quarantined(tmp_path):
+    from pipelines.ingest import combine
+
+    first = _csv(
+        tmp_path, "A1,2025-03-05 14:20,12345,邻里纠纷,楼上漏水多次协商未果,王秀英,\n", "a.csv"
+    )
+    second = _csv(
+        tmp_path,
+        "A1,2025-03-05 15:00,信访,邻里纠纷,楼上漏水，协商未果，来信反映,王秀英,\n"
+        "S2,2025-03-05 16:00,信访,劳资纠纷,工地拖欠工资三万元,赵六,\n",
+        "b.csv",
+    )
+    night = combine([_ingest(first), _ingest(second)])
+    assert night.rows_in == 3 == night.rows_ok + night.rows_quarantined
+    assert night.cases["case_id"].tolist() == ["A1", "S2"]
+    assert night.cases["source_file"].tolist() == [str(first), str(second)]
+    reason = night.quarantine["原因"].iloc[0]
+    assert str(first) in reason and night.quarantine["源文件"].iloc[0] == str(second)
+    assert [p["source"] for p in night.inputs()] == [str(first), str(second)]
+    assert [p["rows_quarantined"] for p in night.inputs()] == [0, 1]

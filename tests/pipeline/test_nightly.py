@@ -125,6 +125,45 @@ def test_the_nightly_flow_finds_the_days_export_in_the_inbox(
     assert forked == [2, 2]  # the context, then the features
 
 
+def test_a_nights_exports_from_several_sources_each_with_its_mapping_are_one_night(
+    demo_home, demo_day, tmp_path
+):
+    """多口进、一口出: the day's reports arrive as a 12345 export and a 信访 export with headers of
+    its own (and a mapping beside it); scored together they are the same night as one file."""
+    import json
+
+    from pipelines.flows import nightly_flow
+    from pipelines.ingest.readers import read_table
+
+    day = read_table(day_export(demo_home)).frame
+    inbox = tmp_path / "inbox"
+    (inbox / "12345").mkdir(parents=True)
+    (inbox / "信访").mkdir()
+    half = len(day) // 2
+    day.iloc[:half].to_csv(inbox / "12345" / f"{demo_day.name}.csv", index=False)
+    day.iloc[half:].rename(columns={"案情描述": "来信内容", "受理时间": "收信日期"}).to_csv(
+        inbox / "信访" / f"{demo_day.name}.csv", index=False, encoding="gb18030"
+    )
+    (inbox / "信访" / "mapping.yaml").write_text(
+        "columns:\n  description: 来信内容\n  reported_at: 收信日期\n", encoding="utf-8"
+    )
+    result = nightly_flow(
+        str(inbox), "*/{date}.csv", date=demo_day.name, out=str(tmp_path / "out"),
+        home=str(demo_home),
+    )  # fmt: skip
+    folder = Path(result["output"])
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert [Path(i["source"]).parent.name for i in manifest["inputs"]] == ["12345", "信访"]
+    assert (
+        manifest["rows"]["in"]
+        == len(day)
+        == manifest["rows"]["scored"] + manifest["rows"]["quarantined"]
+    )
+    together = pd.read_parquet(folder / "scores.parquet").set_index("case_id")
+    alone = pd.read_parquet(demo_day / "scores.parquet").set_index("case_id")
+    assert together["grade"].sort_index().equals(alone["grade"].sort_index())
+
+
 def test_deployments_run_nightly_at_two_and_retrain_monthly_in_shanghai_time(tmp_path):
     from pipelines.flows import deployments
 
