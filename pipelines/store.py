@@ -2,8 +2,10 @@
 
 Layout: STORE/cases/month=YYYY-MM/<batch>.parquet. A nightly run reads only the months its history
 windows need and appends its own day as one batch file per month; re-running the same day rewrites
-the same files, so the store never double counts. No personal data is stored: descriptions are
-masked and parties are keyed hashes.
+the same files, so the store never double counts. When batches hold the same case (an import, then
+the night that re-scored it), the one written last wins, whatever the batches are called: every
+row records when it was written. No personal data is stored: descriptions are masked and parties
+are keyed hashes.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ STORED_COLUMNS = [
     "predicted_grade",
     "score",
     "batch",
+    "written_at",
 ]
 _SCHEMA = pa.schema(
     [
@@ -65,6 +68,7 @@ _SCHEMA = pa.schema(
         ("predicted_grade", pa.string()),
         ("score", pa.float64()),
         ("batch", pa.string()),
+        ("written_at", pa.timestamp("ns")),
     ]
 )
 
@@ -82,6 +86,7 @@ class HistoryStore:
             if column not in frame:
                 frame[column] = None
         frame["batch"] = batch
+        frame["written_at"] = pd.Timestamp.now()
         # What later history features count as a case's grade: the staff's if given, else fengqiao's.
         frame["history_grade"] = frame["risk_grade"].where(
             frame["risk_grade"].notna(), frame["predicted_grade"]
@@ -129,9 +134,10 @@ class HistoryStore:
             condition = upper if condition is None else condition & upper
         frame = dataset.to_table(filter=condition).to_pandas()
         frame["party_keys"] = [list(k) if k is not None else [] for k in frame["party_keys"]]
-        frame = frame.sort_values(["batch", "reported_at", "case_id"]).drop_duplicates(
-            "case_id", keep="last"
-        )
+        # Rows written before the store recorded times count as the oldest.
+        frame = frame.sort_values(
+            ["written_at", "batch", "reported_at", "case_id"], na_position="first"
+        ).drop_duplicates("case_id", keep="last")
         if exclude_case_ids:
             frame = frame[~frame["case_id"].isin(exclude_case_ids)]
         return frame.sort_values(["reported_at", "case_id"], ignore_index=True)
@@ -177,4 +183,5 @@ def _pandas_dtypes() -> list[str]:
         "string",
         "float64",
         "string",
+        "datetime64[ns]",
     ]

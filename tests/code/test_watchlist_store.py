@@ -150,6 +150,25 @@ def test_store_appends_are_idempotent_per_batch_and_read_by_window(tmp_path):
     assert (everything["history_grade"] == "低").all()
 
 
+def test_the_store_keeps_the_version_written_last_whatever_the_batches_are_called(tmp_path):
+    """Imports and nightly re-scores interleaved: batch names sort neither by time nor by kind."""
+    store = HistoryStore(tmp_path)
+
+    def graded(ids, grade):
+        return _store_rows(ids, "2025-12-01").assign(risk_grade=grade)
+
+    store.append(graded(["a", "b"], "低"), "import-ffff")  # an old import
+    store.append(graded(["a"], "中"), "day-2025-12-01")  # the night that re-scored a
+    store.append(graded(["b"], "中"), "import-0000")  # a newer import, a lower name
+    store.append(graded(["a", "c"], "高"), "day-2025-11-30")  # a later re-run, an earlier name
+    store.append(graded(["c"], "低"), "import-aaaa")
+    latest = store.read().set_index("case_id")["risk_grade"].to_dict()
+    assert latest == {"a": "高", "b": "中", "c": "低"}
+    # Re-running a batch replaces its file and makes its rows the newest again.
+    store.append(graded(["b"], "高"), "import-ffff")
+    assert store.read().set_index("case_id").loc["b", "risk_grade"] == "高"
+
+
 def test_a_watchlist_longer_than_an_excel_sheet_continues_on_more_sheets(tmp_path, monkeypatch):
     import pipelines.publish.watchlist
 
