@@ -160,6 +160,7 @@ def train_flow(
             f"no label column '{target.removeprefix('label:')}' in {cases}; map it under `labels:` in the mapping"
         )
     ctx = context_task(ingested.cases, None, settings)
+    red_capacity = red_capacity or settings.red_capacity
     config = GraderConfig(
         target=target,
         threshold_rule="capacity" if red_capacity else "f1",
@@ -434,14 +435,22 @@ def retrain_flow(
     model_name: str | None = None,
     red_capacity: int | None = None,
     home: str | None = None,
+    as_of: str | None = None,
 ) -> dict:
-    """Retrain on the labelled history in the store; promote only if the challenger beats the champion."""
+    """Retrain on the store's labelled history of the `months` before `as_of` (default: today,
+    Asia/Shanghai); promote only if the challenger beats the champion on the same backtest.
+
+    The red-ticket capacity is the one given, else the champion's, else FENGQIAO_RED_CAPACITY.
+    """
     settings = Settings.at(home)
-    end = pd.Timestamp.now(tz=TIMEZONE).tz_localize(None).normalize() + pd.Timedelta(days=1)
+    name = model_name or registered_name("risk_grade")
+    today = pd.Timestamp(as_of) if as_of else pd.Timestamp.now(tz=TIMEZONE).tz_localize(None)
+    end = today.normalize() + pd.Timedelta(days=1)
     history = read_history_task(settings, end, pd.DataFrame({"case_id": []}))
     history = history[history["reported_at"] >= end - pd.DateOffset(months=months)]
     labelled = history[history["risk_grade"].notna()].drop(
-        columns=["history_grade", "predicted_grade", "score", "batch", "group_id"], errors="ignore"
+        columns=["history_grade", "predicted_grade", "score", "batch", "group_id", "written_at"],
+        errors="ignore",
     )
     if labelled.empty:
         raise ValueError(
@@ -457,14 +466,13 @@ def retrain_flow(
         sheet=None,
         rows_in=len(labelled),
     )
+    capacity = red_capacity or steps.champion_capacity(settings, name) or settings.red_capacity
     config = GraderConfig(
-        threshold_rule="capacity" if red_capacity else "f1",
-        capacity_per_day=red_capacity,
+        threshold_rule="capacity" if capacity else "f1",
+        capacity_per_day=capacity,
         text_budget_seconds=settings.text_budget_seconds,
     )
-    outcome = train_task(
-        ctx, ingested, settings, config, model_name or registered_name("risk_grade"), None, True
-    )
+    outcome = train_task(ctx, ingested, settings, config, name, None, True)
     return {
         "model_name": outcome.model_name,
         "version": outcome.version,

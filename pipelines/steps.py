@@ -251,6 +251,13 @@ def partitions(frame: pd.DataFrame, n: int) -> list[pd.DataFrame]:
     return [frame.iloc[a:b] for a, b in itertools.pairwise(bounds) if b > a]
 
 
+def champion_capacity(settings: Settings, model_name: str) -> int | None:
+    """Return the red-ticket capacity the champion was trained with, if any."""
+    setup_tracking(settings.mlflow_uri(), settings.mlflow_dir / "artifacts")
+    current = champion_version(model_name)
+    return champion_config(current).capacity_per_day if current is not None else None
+
+
 def champion(settings: Settings, model_name: str, alias: str = "champion"):
     """Return (pyfunc model, version) behind an alias (the champion by default); raises
     ChampionMissing if there is none."""

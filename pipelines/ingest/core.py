@@ -107,12 +107,10 @@ class IngestResult:
             "rows_in": self.rows_in,
             "rows_ok": self.rows_ok,
             "rows_quarantined": self.rows_quarantined,
-            "rows_incomplete": int((self.cases["completeness"] < 1).sum())
-            if len(self.cases)
-            else 0,
-            "rows_flagged": int((self.cases["quality_flags"] != "").sum())
-            if len(self.cases)
-            else 0,
+            "rows_incomplete": int((self.cases.get("completeness", pd.Series()) < 1).sum()),
+            "rows_flagged": int(
+                (self.cases.get("quality_flags", pd.Series()).fillna("") != "").sum()
+            ),
         }
 
     def inputs(self) -> list[dict]:

@@ -172,3 +172,50 @@ def test_deployments_run_nightly_at_two_and_retrain_monthly_in_shanghai_time(tmp
     assert monthly.schedules[0].schedule.cron == "0 3 1 * *"
     assert {d.schedules[0].schedule.timezone for d in (nightly, monthly)} == {"Asia/Shanghai"}
     assert nightly.parameters["inbox"] == str(tmp_path)
+
+
+def test_the_monthly_retrain_runs_on_the_store_and_promotes_only_a_better_model(
+    demo_home, tmp_path, monkeypatch
+):
+    """On a copy of the demo's data: a weak champion is replaced by the retrain, and a second
+    retrain on the same history, no better than the first, is refused."""
+    import mlflow
+
+    from models.grader import GraderConfig
+    from models.registry import CHAMPION, setup_tracking
+    from pipelines import steps
+    from pipelines.config import Settings
+    from pipelines.flows import retrain_flow
+    from pipelines.store import HistoryStore
+
+    monkeypatch.setenv("FENGQIAO_TEXT_BUDGET_SECONDS", "2")
+    home = tmp_path / "home"
+    shutil.copytree(demo_home, home)
+    settings = Settings(home=home, text_budget_seconds=2)
+    setup_tracking(settings.mlflow_uri(), settings.mlflow_dir / "artifacts")
+    stored = HistoryStore(settings.store_dir).read()
+    cases = stored[stored["risk_grade"].notna()].drop(columns=["group_id", "written_at"])
+    from features.context import build_context
+    from pipelines.ingest import IngestResult
+
+    weak = steps.train_and_register(
+        build_context(cases.reset_index(drop=True)),
+        IngestResult(cases, pd.DataFrame(), "store", "store", None, None, len(cases)),
+        settings,
+        GraderConfig(stack="boosters", text_budget_seconds=0, num_leaves=2, max_rounds=2,
+                     early_stopping_rounds=1, text_max_features=5),
+        "fengqiao-risk",
+        baselines=False,
+    )  # fmt: skip
+    client = mlflow.MlflowClient()
+    client.set_registered_model_alias("fengqiao-risk", CHAMPION, weak.version)
+
+    first = retrain_flow(home=str(home), as_of="2025-12-31")
+    assert first["promoted"], first["decision"]
+    champion = str(client.get_model_version_by_alias("fengqiao-risk", CHAMPION).version)
+    assert champion == first["version"] != weak.version
+    second = retrain_flow(home=str(home), as_of="2025-12-31")
+    assert not second["promoted"] and "not above" in second["decision"]
+    assert str(client.get_model_version_by_alias("fengqiao-risk", CHAMPION).version) == champion
+    tags = client.get_model_version("fengqiao-risk", second["version"]).tags
+    assert tags["promotion.decision"] == "refused"
