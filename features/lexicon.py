@@ -34,6 +34,7 @@ class Lexicon:
     window: int
     clause_breaks: str
     resets: tuple[str, ...]
+    ordinary_words: tuple[str, ...]
     amount_pattern: re.Pattern
     people_pattern: re.Pattern
     term_pattern: re.Pattern
@@ -73,6 +74,9 @@ def load_lexicon() -> Lexicon:
         window=int(negation["window"]),
         clause_breaks=negation["clause_breaks"],
         resets=tuple(negation["resets"]),
+        ordinary_words=tuple(
+            sorted(set(negation.get("ordinary_words", ())), key=len, reverse=True)
+        ),
         amount_pattern=re.compile(raw["amounts"]["pattern"]),
         people_pattern=re.compile(raw["people"]["pattern"]),
         term_pattern=re.compile("|".join(map(re.escape, terms))),
@@ -114,6 +118,8 @@ def _negated_window(before: str, lex: Lexicon) -> bool:
         at = before.rfind(reset)
         if at >= 0:
             before = before[at + len(reset) :]
+    for word in lex.ordinary_words:  # 无力, 未成年 ...: a negator's characters, no negation
+        before = before.replace(word, "、")
     return any(n in before for n in lex.negators)
 
 

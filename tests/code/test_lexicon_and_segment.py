@@ -23,6 +23,10 @@ from features.segment import Segmenter, domain_dictionary, token_agreement
         ("不解决就跟他同归于尽", {"threat"}, set()),
         ("扬言要组织20余人集体上访", {"threat", "crowd"}, set()),
         ("长期遭受家暴", {"domestic_violence"}, set()),
+        # 无/未/没 inside ordinary words negate nothing
+        ("欠款无力偿还扬言同归于尽", {"threat"}, set()),
+        ("未成年人手持菜刀", {"weapon"}, set()),
+        ("无故殴打邻居", {"violence"}, set()),
     ],
 )
 def test_cues_fire_and_negation_cancels_them(text, fires, negated):
@@ -66,6 +70,38 @@ def test_the_negator_pre_check_never_changes_a_decision(words):
     for match in lex.term_pattern.finditer(text):
         window = text[max(0, match.start() - lex.window) : match.start()]
         assert _negated(text, match.start(), lex) == _negated_window(window, lex)
+
+
+def _up_cues() -> list[str]:
+    lex = load_lexicon()
+    return [t for c in lex.categories if c.direction == "up" for t in c.terms]
+
+
+@given(
+    cue=st.sampled_from(_up_cues()),
+    negator=st.sampled_from(["未", "没有", "并未", "没", "无", "否认", "未曾"]),
+    ordinary=st.sampled_from(list(load_lexicon().ordinary_words)),
+    between=st.sampled_from(["", "人", "的人", "偿还", "又"]),
+)
+@settings(max_examples=400, deadline=None)
+def test_a_negator_negates_and_an_ordinary_word_that_starts_like_one_does_not(
+    cue, negator, ordinary, between
+):
+    """Cue x negator x ordinary-word contexts: "未持刀" is denied, "未成年人持刀" is not."""
+    from features.lexicon import without_cue_clauses
+
+    lex = load_lexicon()
+    category = lex.category_of[cue]
+    denied = find_cues(f"{negator}{cue}")
+    assert denied.negated[category] >= 1 and denied.counts[category] == 0
+    plain = find_cues(f"{ordinary}{between}{cue}")
+    assert plain.counts[category] >= 1, (ordinary, between, cue)
+    assert plain.negated[category] == 0
+    # What the text model reads agrees: the denied cue is gone with its negator, the other is
+    # gone as a cue clause, the ordinary word before it stays.
+    assert without_cue_clauses([f"邻里纠纷。{negator}{cue}"]) == ["邻里纠纷"]
+    kept = without_cue_clauses([f"邻里纠纷。{ordinary}{between}{cue}"])[0]
+    assert kept == f"邻里纠纷。{ordinary}{between}".rstrip("。")
 
 
 @pytest.mark.parametrize(
