@@ -125,7 +125,9 @@ GRADE_SYNONYMS = {
 }
 
 STATUSES = ["待受理", "办理中", "已化解", "未化解", "已办结"]
-UNRESOLVED_STATUSES = {"待受理", "办理中", "未化解"}
+# Closed without resolution, and not yet closed: "未化解" is only the first.
+UNRESOLVED_STATUSES = {"未化解"}
+PENDING_STATUSES = {"待受理", "办理中"}
 
 YES_NO = {
     "是": True,

@@ -33,6 +33,7 @@ CHECKLIST_POINTS = {
     "violence": 2,
     "emotion": 1,
     "failed_mediation": 1,
+    "failed_negotiation": 1,
 }
 
 

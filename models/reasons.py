@@ -232,6 +232,7 @@ def _history_phrase(name: str, value: float) -> str | None:
             "high": f"当事人近{days}天有{n}起高风险纠纷",
             "medium": f"当事人近{days}天有{n}起中风险纠纷",
             "unresolved": f"当事人近{days}天有{n}起未化解纠纷",
+            "pending": f"当事人近{days}天有{n}起未办结纠纷",
         }.get(kind)
     where = _LEVEL.get(entity)
     if where is None:
@@ -241,6 +242,7 @@ def _history_phrase(name: str, value: float) -> str | None:
         "high": f"{where}近{days}天高风险纠纷{n}起",
         "medium": f"{where}近{days}天中风险纠纷{n}起",
         "unresolved": f"{where}近{days}天未化解纠纷{n}起",
+        "pending": f"{where}近{days}天未办结纠纷{n}起",
     }.get(kind)
 
 

@@ -8,7 +8,8 @@ Ticket rules (from the seeds' 三色三单 and 限时办理):
           succeeded (西固's rule for 离婚、家庭暴力、邻里积怨);
         - the text reports domestic violence;
         - 邻里纠纷 whose parties have reported before within a year (a long-running feud);
-        - mediation failed (调解未果, or status 未化解).
+        - mediation failed (调解未果; a failed negotiation between the parties, 协商未果, is not
+          mediation), or the case was closed unresolved (status 未化解).
   Other 低 cases get no ticket: they stay in scores.parquet but not on the watchlist.
 
 Every text cell is protected against formula injection. In the CSV a cell that starts with =, +, -,
@@ -97,8 +98,10 @@ def follow_up_reasons(scored: pd.DataFrame) -> list[list[str]]:
             why.append("涉及家庭暴力，需跟进")
         if kind == "邻里纠纷" and (getattr(row, "hist_party_n_365", 0) or 0) >= 1:
             why.append("邻里积怨，当事人一年内曾报事")
-        if counts.get("failed_mediation", 0) or row.status == "未化解":
+        if counts.get("failed_mediation", 0):
             why.append("调解未果，需跟进")
+        elif row.status == "未化解":
+            why.append("办结未化解，需跟进")
         out.append(why)
     return out
 

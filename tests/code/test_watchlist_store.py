@@ -201,3 +201,24 @@ def test_follow_up_cues_match_a_full_lexicon_scan_of_every_text(city):
     ]
     assert [("调解未果，需跟进" in w) for w in said] == [c["failed_mediation"] > 0 for c in counts]
     assert said[-3] == ["涉及家庭暴力，需跟进", "调解未果，需跟进"] and said[-1] == []
+
+
+def test_failed_negotiation_is_not_called_failed_mediation_and_pending_is_not_unresolved():
+    from models.reasons import phrase
+    from pipelines.publish.watchlist import follow_up_reasons
+
+    cases = pd.DataFrame(
+        {
+            "description": ["双方协商未果", "经社区调解未果", "邻里争吵", "邻里争吵"],
+            "dispute_type": "其他",
+            "status": ["办理中", "办理中", "未化解", "待受理"],
+        }
+    )
+    assert follow_up_reasons(cases) == [[], ["调解未果，需跟进"], ["办结未化解，需跟进"], []]
+
+    def said(name, value):
+        return phrase(name, value, lambda _: None, {})
+
+    assert said("hist_party_pending_90", 42) == "当事人近90天有42起未办结纠纷"
+    assert said("hist_party_unresolved_90", 2) == "当事人近90天有2起未化解纠纷"
+    assert said("hist_party_days_since", 0.4) == "当事人当天曾报事"
