@@ -30,14 +30,36 @@ _HOW = re.compile(
     r"协商未果|调解|劝导|情绪|[\d.]+万?余?元|多次|反复|长期"
 )
 _DEMAND = re.compile(r"诉求|要求|请求|希望|恳请|申请|讨要|索赔|赔偿")
+# When it happened, as a report says it: a date, a time of day, a relative day.
+_WHEN = re.compile(
+    r"\d{2,4}\s*年|\d{1,2}\s*月|\d{1,2}\s*[日号](?![楼院房室栋门幢单组])|\d{1,2}\s*[时点]|\d{1,2}:\d{2}|[上下中]午|晚上|夜间|凌晨|傍晚|深夜|清晨|早上|"
+    r"今天|昨天|前天|今日|昨日|当日|当天|当晚|近日|日前|近期|上周|本周|上月|本月|去年|今年|春节|"
+    r"周[一二三四五六日天末]|星期|多年|长期|[一二三四五六七八九十两]+[年月天日]"
+)
+WHEN_RULES = ("text", "report_time")
+# What the return list asks the reporting unit to add, per missing element.
+TO_ADD = {
+    "何人": "补充当事人（姓名或身份，如居民、村民、单位名称）",
+    "何时": "补充事件发生的日期或时间",
+    "何地": "补充发生地点（社区、村、小区、路段或门牌）",
+    "何事": "补充纠纷事项的具体经过",
+    "何因": "补充纠纷起因",
+    "何种方式/后果": "补充冲突方式及后果（是否动手、有无受伤、损失金额）",
+    "何诉求": "补充当事人的具体诉求",
+}
 _MIN_WHAT_CHARS = 8
 
 
-def seven_elements(cases: pd.DataFrame) -> pd.DataFrame:
+def seven_elements(cases: pd.DataFrame, when: str = "text") -> pd.DataFrame:
     """Return, per case, a flag per 七何 element, the completeness score (0-1) and what is missing.
 
     Reads description (masked), reported_at, parties/n_parties, place fields and dispute_type.
+    when: the centre's rule for 何时. "text": the report says when it happened (a date, a time
+    of day, 昨天, 凌晨 ...); the time it was received is not when it happened. "report_time":
+    a receipt time with a time of day (not a bare date) is enough.
     """
+    if when not in WHEN_RULES:
+        raise ValueError(f"unknown 何时 rule {when!r}; use one of {WHEN_RULES}")
     text = cases["description"].fillna("").astype(str)
     n = len(cases)
 
@@ -61,7 +83,7 @@ def seven_elements(cases: pd.DataFrame) -> pd.DataFrame:
     flags = pd.DataFrame(
         {
             "何人": parties | says(_WHO),
-            "何时": pd.to_datetime(column("reported_at"), errors="coerce").notna().to_numpy(),
+            "何时": _when(column("reported_at"), text, says, when),
             "何地": located | says(_WHERE),
             "何事": (text.str.len().to_numpy() >= _MIN_WHAT_CHARS)
             & (has_value("dispute_type") | says(_WHAT)),
@@ -74,3 +96,51 @@ def seven_elements(cases: pd.DataFrame) -> pd.DataFrame:
     values = flags.to_numpy()
     missing = ["、".join(np.array(ELEMENTS)[~row]) for row in values]
     return flags.assign(completeness=values.mean(axis=1).round(3), missing_elements=missing)
+
+
+def _when(reported_at: pd.Series, text: pd.Series, says, rule: str) -> np.ndarray:
+    named = says(_WHEN)
+    if rule == "text":
+        return named
+    times = pd.to_datetime(reported_at, errors="coerce")
+    timed = (times.notna() & (times != times.dt.normalize())).to_numpy(bool)
+    return named | timed
+
+
+def return_list(cases: pd.DataFrame, summary_chars: int = 60) -> pd.DataFrame:
+    """Return the 七何 return list: one row per incomplete case, with who reported it (the
+    channel, the grid or community, the export it came in), what is missing and what to add."""
+    incomplete = cases[cases["completeness"] < 1]
+    unit = [
+        "，".join(str(v) for v in (channel, grid, community, source) if isinstance(v, str) and v)
+        for channel, grid, community, source in zip(
+            _or_none(incomplete, "channel"),
+            _or_none(incomplete, "grid_id"),
+            _or_none(incomplete, "community"),
+            [
+                str(s).rsplit("/", 1)[-1] if isinstance(s, str) else None
+                for s in _or_none(incomplete, "source_file")
+            ],
+            strict=True,
+        )
+    ]
+    missing = incomplete["missing_elements"].fillna("")
+    return pd.DataFrame(
+        {
+            "案件编号": incomplete["case_id"].to_numpy(),
+            "受理时间": pd.to_datetime(incomplete["reported_at"])
+            .dt.strftime("%Y-%m-%d %H:%M")
+            .to_numpy(),
+            "报送单位": unit,
+            "缺少要素": missing.to_numpy(),
+            "需补充": ["；".join(TO_ADD[e] for e in m.split("、") if e in TO_ADD) for m in missing],
+            "案情摘要": [
+                t if len(t) <= summary_chars else t[:summary_chars] + "…"
+                for t in incomplete["description"].fillna("")
+            ],
+        }
+    )
+
+
+def _or_none(frame: pd.DataFrame, column: str) -> list:
+    return frame[column].tolist() if column in frame else [None] * len(frame)

@@ -194,9 +194,7 @@ def ingest_file(
     raw = read_table(Path(path), sheet=mapping.sheet, encoding=mapping.encoding)
     columns = resolve_columns(list(raw.frame.columns), mapping, raw.source)
     assembled = _assemble(raw, columns, mapping)
-    cases, quarantine = validate_cases(
-        assembled, raw.source, secret, run_date, mapping.coordinates, n_jobs, mapping.taxonomy
-    )
+    cases, quarantine = validate_cases(assembled, raw.source, secret, run_date, mapping, n_jobs)
     rejected = pd.DataFrame(
         {
             "源文件": raw.source,
@@ -293,9 +291,8 @@ def validate_cases(
     source: str,
     secret: str,
     run_date: dt.date | None,
-    coordinates: str = "wgs84",
+    mapping: ColumnMapping | None = None,
     n_jobs: int = 1,
-    taxonomy: Taxonomy | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (cases, quarantine) from assembled rows: parsed, checked, normalised and masked.
 
@@ -312,7 +309,7 @@ def validate_cases(
         dtype=object,
     )
     known = NameIndex(n for ns in names for n in ns)
-    args = (repeats, source, secret, run_date, coordinates, known, taxonomy or Taxonomy())
+    args = (repeats, source, secret, run_date, mapping or ColumnMapping(), known)
     jobs = processes(n_jobs) if len(assembled) >= _PARALLEL_MIN_ROWS else 1
     if jobs == 1:
         parts = [_validate_part(assembled, raw_ids, names, *args)]
@@ -337,9 +334,8 @@ def _validate_part(
     source: str,
     secret: str,
     run_date: dt.date | None,
-    coordinates: str,
+    mapping: ColumnMapping,
     known: NameIndex,
-    taxonomy: Taxonomy,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (cases, quarantine) for a run of rows (row numbers kept in the index)."""
     raw_dates = assembled["reported_at"]
@@ -376,9 +372,7 @@ def _validate_part(
     bad = assembled.index.isin(list(reasons))
     quarantine = _quarantine_rows(assembled[bad], parsed[bad], names[bad], reasons, source, known)
     good = assembled[~bad]
-    cases = _canonical_cases(
-        good, parsed[~bad], names[~bad].tolist(), secret, coordinates, known, taxonomy
-    )
+    cases = _canonical_cases(good, parsed[~bad], names[~bad].tolist(), secret, mapping, known)
     cases["source_file"] = source
     return cases, quarantine
 
@@ -494,9 +488,8 @@ def _canonical_cases(
     parsed: pd.DataFrame,
     names: list[list[str]],
     secret: str,
-    coordinates: str,
+    mapping: ColumnMapping,
     known: NameIndex,
-    taxonomy: Taxonomy,
 ) -> pd.DataFrame:
     """Return the canonical, masked case frame for rows that passed validation."""
     flags: list[list[str]] = [[] for _ in range(len(rows))]
@@ -521,7 +514,9 @@ def _canonical_cases(
     note(unknown, lambda i: f"来源渠道“{channel_raw.iloc[i]}”未识别，记为{CHANNEL_OTHER}")
     channel = np.where(unknown, CHANNEL_OTHER, channel)
 
-    dispute_type, domain_type, outside = dispute_types(_text(rows["dispute_type"]), taxonomy)
+    dispute_type, domain_type, outside = dispute_types(
+        _text(rows["dispute_type"]), mapping.taxonomy
+    )
     note(outside, lambda i: f"纠纷类型“{dispute_type[i]}”不在分类表中，按原值保留")
 
     grade_raw = _text(rows["risk_grade"])
@@ -549,7 +544,7 @@ def _canonical_cases(
     outside = given & ~in_china(lon, lat)
     note(outside, "经纬度缺失一项或超出中国范围，已忽略")
     lon, lat = np.where(outside, np.nan, lon), np.where(outside, np.nan, lat)
-    if coordinates == "gcj02":
+    if mapping.coordinates == "gcj02":
         lon, lat = gcj02_to_wgs84(lon, lat)
 
     district = _text(rows["district"])
@@ -596,7 +591,9 @@ def _canonical_cases(
         },
         index=rows.index,
     )
-    seven = seven_elements(cases.assign(address=address.to_numpy(dtype=object)))
+    seven = seven_elements(
+        cases.assign(address=address.to_numpy(dtype=object)), mapping.completeness_when
+    )
     cases["completeness"] = seven["completeness"].to_numpy()
     cases["missing_elements"] = seven["missing_elements"].to_numpy()
     cases["quality_flags"] = ["；".join(f) for f in flags]

@@ -13,6 +13,7 @@ The common Chinese headers are recognised without a mapping. A YAML mapping name
       channel: 我要报事
     labels:                    # extra label columns to carry, for `fengqiao train --target`
       一级分类: 一级分类
+    completeness_when: text    # 七何's 何时: the text says when (default), or report_time
     taxonomy:                  # the centre's own dispute types (default: fengqiao's 13)
       types: [城乡建设, 劳动和社会保障, 教育文体, 婚姻家庭]
       domain:                  # which of them count as which of fengqiao's types in its rules
@@ -122,6 +123,9 @@ class ColumnMapping(BaseModel):
     encoding: str | None = None
     coordinates: Literal["wgs84", "gcj02"] = "wgs84"
     taxonomy: Taxonomy = Taxonomy()
+    # 七何's 何时: the report must say when it happened ("text"), or a receipt time of day is
+    # enough ("report_time")
+    completeness_when: Literal["text", "report_time"] = "text"
 
     @field_validator("columns", "constants")
     @classmethod

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from features.completeness import return_list
 from models.hotspots import H3Cells, PolygonCells, hotspot_cells, name_cells
 from pipelines.publish.feed import feed_document, write_feed
 from pipelines.publish.mapview import build_map, write_map
@@ -29,6 +30,7 @@ from pipelines.publish.watchlist import (
     start_workbook,
     watchlist_frame,
     with_runner_up,
+    write_table_csv,
     write_watchlist_csv,
 )
 
@@ -40,6 +42,7 @@ OUTPUT_FILES = (
     "hotspots.geojson",
     "map.html",
     "report.md",
+    "七何退回清单.csv",
     "quarantine.csv",
     "manifest.json",
 )
@@ -201,6 +204,8 @@ def publish_day(
         )
         outputs.append(write_feed(document, folder / "hotspots.geojson"))
         outputs.append(write_map(build_map(document, tiles), folder / "map.html"))
+        returned = return_list(scored)
+        outputs.append(write_table_csv(returned, folder / "七何退回清单.csv"))
         day.quarantine.to_csv(folder / "quarantine.csv", index=False, encoding="utf-8-sig")
         outputs.append(folder / "quarantine.csv")
         previous = day.recent[
@@ -232,7 +237,7 @@ def publish_day(
                 "scored": len(scored),
                 "quarantined": len(day.quarantine),
                 "merged": int((scored["grp_size"] > 1).sum()),
-                "incomplete_7he": int((scored["completeness"] < 1).sum()),
+                "incomplete_7he": len(returned),
                 "tickets": {
                     k: int(v)
                     for k, v in ticketed["ticket"].replace("", "无").value_counts().items()

@@ -220,7 +220,8 @@ def build_report(inp: ReportInputs) -> str:
         "## 七、数据质量",
         "",
         f"- 输入 {inp.rows_in} 行：研判 {len(cur)} 行，隔离 {len(inp.quarantine)} 行（见 quarantine.csv）。",
-        f"- 七何要素不全 {len(incomplete)} 件，已标注并退回报送单位补充；缺项最多的是："
+        f"- 七何要素不全 {len(incomplete)} 件，逐件列入 七何退回清单.csv（报送单位、缺少要素、需补充内容），"
+        "退回报送单位补充；缺项最多的是："
         + ("、".join(f"{k}({v}件)" for k, v in missing.head(3).items()) if len(missing) else "无")
         + "。",
     ]

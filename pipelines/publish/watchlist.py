@@ -286,6 +286,17 @@ def write_watchlist_csv(table: pd.DataFrame, folder: Path) -> Path:
     return path
 
 
+def write_table_csv(table: pd.DataFrame, path: Path) -> Path:
+    """Write a small table for people as CSV: UTF-8 with BOM, CRLF, no cell that can run as a
+    formula."""
+    text = set(table.select_dtypes(exclude="number").columns)
+    protected = pd.DataFrame(
+        {c: table[c].map(protect_cell) if c in text else table[c] for c in table.columns}
+    )
+    protected.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n")
+    return Path(path)
+
+
 def start_workbook(table: pd.DataFrame, path: Path) -> Future:
     """Start writing the .xlsx; return a future of its path.
 
