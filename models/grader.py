@@ -71,6 +71,7 @@ class GraderConfig:
     text_min_df: int = 2
     text_max_features: int = 100_000
     text_budget_seconds: float = 30.0
+    text_candidates: int | None = None  # at most this many settings tried (None: the budget)
     text_folds: int = 5
     text_search_rows: int = 20_000
     text_model_rows: int | None = 200_000  # the text model learns from at most this many cases
@@ -262,6 +263,7 @@ class RiskGrader:
             ordinal=self.ordinal_,
             folds=cfg.text_folds,
             budget_seconds=cfg.text_budget_seconds,
+            max_candidates=cfg.text_candidates,
             char_ngrams=cfg.char_ngrams,
             min_df=cfg.text_min_df,
             max_features=cfg.text_max_features,

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     text_budget_seconds: float = Field(
         30.0, description="seconds the text model's settings search may take, per model trained"
     )
+    text_candidates: int | None = Field(
+        None,
+        description="settings the text model's search may try (None: as many as the budget allows)",
+    )
     h3_resolution: int = 8
     hotspot_days: int = 28
     trend_weeks: int = 8
