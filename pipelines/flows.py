@@ -18,7 +18,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from models.grader import GraderConfig
-from models.registry import CHAMPION, grader_of, registered_name
+from models.registry import CHALLENGER, CHAMPION, grader_of, registered_name
 from pipelines import steps
 from pipelines.catalog import outputs_root
 from pipelines.config import Settings
@@ -166,6 +166,7 @@ def train_flow(
         threshold_rule="capacity" if red_capacity else "f1",
         capacity_per_day=red_capacity,
         text_budget_seconds=settings.text_budget_seconds,
+        text_candidates=settings.text_candidates,
     )
     name = model_name or registered_name(target.removeprefix("label:"))
     truth = pd.read_parquet(oracle) if oracle else None
@@ -383,7 +384,15 @@ def demo_flow(n_cases: int = 45_000, seed: int = 20251231, home: str | None = No
     trained = train_flow(
         str(files["history"]), oracle=str(files["oracle"]), into_store=True, home=str(settings.home)
     )
-    scored = score_flow(str(files["day"]), date=files["run_date"], home=str(settings.home))
+    # The demo shows the whole chain either way: a model the backtest did not promote (a small
+    # demo city can leave it level with the keyword checklist) scores as the challenger it is.
+    model = None
+    if not trained["promoted"]:
+        model = f"{trained['model_name']}@{CHALLENGER}"
+        logger.warning("the demo's model was not promoted; scoring with %s", model)
+    scored = score_flow(
+        str(files["day"]), date=files["run_date"], home=str(settings.home), model_name=model
+    )
     return {"files": {k: str(v) for k, v in files.items()}, "train": trained, "score": scored}
 
 
@@ -471,6 +480,7 @@ def retrain_flow(
         threshold_rule="capacity" if capacity else "f1",
         capacity_per_day=capacity,
         text_budget_seconds=settings.text_budget_seconds,
+        text_candidates=settings.text_candidates,
     )
     outcome = train_task(ctx, ingested, settings, config, name, None, True)
     return {
