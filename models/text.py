@@ -27,6 +27,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score, log_loss
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
+from threadpoolctl import threadpool_limits
 
 from features.ngrams import (
     char_counts,
@@ -241,7 +242,9 @@ class TextModel(BaseEstimator):
                 class_weight=weights,
                 random_state=self.seed,
             )
-        with warnings.catch_warnings():
+        # One BLAS thread: on sparse n-grams lbfgs gains nothing from more, and BLAS threads
+        # that spin beside other busy processes slowed a fit many times over.
+        with warnings.catch_warnings(), threadpool_limits(1, user_api="blas"):
             # saga and the SVM stop at max_iter on some folds; their scores are what the search
             # measures.
             warnings.simplefilter("ignore", ConvergenceWarning)

@@ -22,6 +22,10 @@ def _quiet_environment(tmp_path_factory):
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+    # The text model's settings search tries a fixed number of settings rather than filling a
+    # time budget: the same choice on a fast or a slow machine, and seconds rather than minutes.
+    os.environ.setdefault("FENGQIAO_TEXT_BUDGET_SECONDS", "600")
+    os.environ.setdefault("FENGQIAO_TEXT_CANDIDATES", "3")
     yield
 
 
@@ -63,4 +67,4 @@ def grader(cases_with_context):
     from models.grader import GraderConfig, RiskGrader
 
     train = cases_with_context[cases_with_context["reported_at"] < "2025-12-01"]
-    return RiskGrader(GraderConfig(text_budget_seconds=5)).fit(train)
+    return RiskGrader(GraderConfig(text_candidates=3, text_budget_seconds=600)).fit(train)

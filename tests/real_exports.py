@@ -185,3 +185,30 @@ def messy_complaints(path: Path) -> tuple[Path, dict]:
         "broken_rows": 4,  # empty text, unreadable date, repeated id, too many fields
     }
     return path, planted
+
+
+def write_exports(folder: Path) -> dict[str, Path]:
+    """Write the real sets as a centre's exports (Chinese headers, no coordinates) into a folder."""
+    require_real_data()
+    court = court_cases()
+    return {
+        "complaints": write_csv(
+            complaints_frame(complaints_sample()), folder / "留言-样本.csv", "gb18030"
+        ),
+        "complaints_more": write_csv(
+            complaints_dev_frame(complaints_dev()), folder / "留言-2020.csv"
+        ),
+        "court": write_csv(court_frame(court), folder / "诉调对接-已定级.csv"),
+        "court_new": write_csv(
+            court_frame(court[court["grade"] == ""], graded_only=False),
+            folder / "诉调对接-新收.csv",
+        ),
+        "messy": messy_complaints(folder / "12345-导出.csv")[0],
+    }
+
+
+if __name__ == "__main__":  # python -m tests.real_exports FOLDER
+    import sys
+
+    for path in write_exports(Path(sys.argv[1] if len(sys.argv) > 1 else "data/real")).values():
+        print(path)

@@ -20,7 +20,7 @@ from models.grader import GraderConfig, RiskGrader
 
 pytestmark = pytest.mark.xdist_group("model")
 
-SMALL = GraderConfig(text_budget_seconds=2, max_rounds=20, n_jobs=2)
+SMALL = GraderConfig(text_candidates=2, text_budget_seconds=600, max_rounds=20, n_jobs=2)
 
 
 def test_baselines_in_their_own_process_match_inline(cases_with_context, monkeypatch):

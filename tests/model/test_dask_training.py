@@ -18,7 +18,7 @@ def test_a_small_lightgbm_dask_training_run_completes(cases_with_context):
     train = cases_with_context[cases_with_context["reported_at"] < "2025-12-01"]
     test = cases_with_context[cases_with_context["reported_at"] >= "2025-12-01"].head(300)
     config = GraderConfig(
-        text_budget_seconds=2, dask_rounds=40, cross_fit_max_rows=1000, stack="boosters"
+        text_candidates=2, dask_rounds=40, cross_fit_max_rows=1000, stack="boosters"
     )
     with (
         LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster,

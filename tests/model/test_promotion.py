@@ -16,7 +16,7 @@ from tests.privacy import personal_data
 
 pytestmark = pytest.mark.xdist_group("model")
 
-FAST = {"text_budget_seconds": 2, "cross_fit_folds": 3}
+FAST = {"text_candidates": 2, "text_budget_seconds": 600, "cross_fit_folds": 3}
 WEAK = GraderConfig(
     stack="boosters",
     text_budget_seconds=0,
@@ -30,14 +30,16 @@ WEAK = GraderConfig(
 GOOD = GraderConfig(**FAST)
 
 
-@pytest.fixture(scope="module")
+# Session scope: xdist may run other modules' tests between these, and module fixtures would then
+# train the four models again.
+@pytest.fixture(scope="session")
 def settings(tmp_path_factory):
     settings = Settings(home=tmp_path_factory.mktemp("registry"))
     setup_tracking(settings.mlflow_uri(), settings.mlflow_dir / "artifacts")
     return settings
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def history(settings, cases_with_context, ingested):
     """Train weak (first), good (first to beat the baselines), weak again (worse), good again
     (better than weak, compared on the same folds); return the outcomes."""

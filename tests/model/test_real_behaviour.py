@@ -35,7 +35,9 @@ def court(tmp_path_factory):
     cases = build_context(ingest_file(path, ColumnMapping(), SECRET, dt.date(2020, 1, 1)).cases)
     cases = cases.sort_values("reported_at", ignore_index=True)
     cut = int(len(cases) * 0.8)
-    grader = RiskGrader(GraderConfig(text_budget_seconds=3)).fit(cases.iloc[:cut])
+    grader = RiskGrader(GraderConfig(text_candidates=3, text_budget_seconds=600)).fit(
+        cases.iloc[:cut]
+    )
     return grader, cases.iloc[cut:].reset_index(drop=True)
 
 

@@ -188,10 +188,10 @@ def test_the_monthly_retrain_runs_on_the_store_and_promotes_only_a_better_model(
     from pipelines.flows import retrain_flow
     from pipelines.store import HistoryStore
 
-    monkeypatch.setenv("FENGQIAO_TEXT_BUDGET_SECONDS", "2")
+    monkeypatch.setenv("FENGQIAO_TEXT_CANDIDATES", "2")
     home = tmp_path / "home"
     shutil.copytree(demo_home, home)
-    settings = Settings(home=home, text_budget_seconds=2)
+    settings = Settings(home=home, text_candidates=2)
     setup_tracking(settings.mlflow_uri(), settings.mlflow_dir / "artifacts")
     stored = HistoryStore(settings.store_dir).read()
     cases = stored[stored["risk_grade"].notna()].drop(columns=["group_id", "written_at"])

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from pipelines.cli import app
 from tests.conftest import SECRET, TEDDYCUP
 
-pytestmark = pytest.mark.xdist_group("flows")
+pytestmark = pytest.mark.xdist_group("real-flows")
 MAPPING = Path(__file__).resolve().parents[2] / "data" / "fixtures" / "teddycup_mapping.yaml"
 
 
@@ -43,7 +43,9 @@ def test_cross_validated_accuracy_next_to_tfidf_lr():
 
     ingested = ingest_file(TEDDYCUP, load_mapping(MAPPING), SECRET, dt.date(2020, 12, 31))
     cv = cross_validated_accuracy(
-        build_context(ingested.cases), GraderConfig(target="label:一级分类"), n_splits=5
+        build_context(ingested.cases),
+        GraderConfig(target="label:一级分类", text_candidates=2, text_budget_seconds=600),
+        n_splits=5,
     )
     summary = cv.groupby("model")[["accuracy", "macro_f1"]].mean()
     print(
