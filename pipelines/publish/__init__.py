@@ -91,28 +91,47 @@ def atomic_folder(final: Path) -> Iterator[Path]:
     final = Path(final)
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
-        for stale in final.parent.glob(f".{final.name}.partial-*"):
-            shutil.rmtree(stale, ignore_errors=True)
+        _recover(final)
         staging = final.parent / f".{final.name}.partial-{uuid.uuid4().hex[:8]}"
         staging.mkdir()
     except OSError as error:
         raise OutputError(
             f"cannot write the output folder {final.parent}: {error.strerror or error}"
         ) from None
+    old = None
     try:
         yield staging
-        old = None
-        if final.exists():
+        if final.exists() or final.is_symlink():
             old = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:8]}"
             os.rename(final, old)
         os.rename(staging, final)
-        if old is not None and old.is_symlink():
-            old.unlink()  # a link put in the day's place: drop the link, never its target
-        elif old is not None:
-            shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        if old is not None and not (final.exists() or final.is_symlink()):
+            os.rename(old, final)  # failed between the renames: the previous day stays
         raise
+    if old is not None and old.is_symlink():
+        old.unlink()  # a link put in the day's place: drop the link, never its target
+    elif old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _recover(final: Path) -> None:
+    """Clean up after a publish of `final` that was killed: its partial folders go; if it was
+    killed between the two renames (the day moved aside, the new one not yet in place), the
+    previous day is put back; any other day moved aside goes."""
+    for stale in final.parent.glob(f".{final.name}.partial-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    moved = sorted(
+        final.parent.glob(f".{final.name}.old-*"), key=lambda p: p.lstat().st_mtime, reverse=True
+    )
+    if moved and not (final.exists() or final.is_symlink()):
+        os.rename(moved.pop(0), final)
+    for stale in moved:
+        if stale.is_symlink():
+            stale.unlink()
+        else:
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 @dataclass
