@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import f1_score
 
+from features.errors import UsageError
 from features.parallel import in_background, processes
 from features.progress import progress_bar
 from features.text import normalise_texts
@@ -81,7 +82,7 @@ N_FOLDS = 3
 TEST_DAYS = 30
 
 
-class InsufficientData(ValueError):
+class InsufficientData(UsageError):
     """Too few labelled cases for an honest backtest; the message says how many are needed."""
 
 

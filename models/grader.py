@@ -28,6 +28,7 @@ from scipy import sparse
 from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedKFold
 
+from features.errors import UsageError
 from features.featuriser import CaseFeatures, CaseFeaturiser
 from features.lexicon import cue_terms
 from features.text import normalise_text
@@ -191,7 +192,7 @@ class RiskGrader:
         found = sorted(values.unique())
         self.classes_ = RISK_CLASSES if set(found) <= set(RISK_CLASSES) else found
         if len(self.classes_) < 2 or len(found) < 2:
-            raise ValueError(f"target {cfg.target!r} needs at least two classes, found {found}")
+            raise UsageError(f"target {cfg.target!r} needs at least two classes, found {found}")
         self.ordinal_ = is_ordinal(self.classes_)
         y = values.map({c: i for i, c in enumerate(self.classes_)}).to_numpy()
         times = labelled["reported_at"]

@@ -23,6 +23,7 @@ import pandas as pd
 import pymannkendall
 from scipy.stats import norm
 
+from features.errors import UsageError
 from features.geo import h3_cells, wgs84_to_gcj02
 from features.places import LEVELS, county_centres, unit_keys, unit_label, unit_level
 
@@ -77,7 +78,7 @@ class PolygonCells:
         from shapely import STRtree
 
         if len(set(ids)) != len(ids):
-            raise ValueError("boundary polygons need unique ids")
+            raise UsageError("boundary polygons need unique ids")
         self.ids, self.geometries = list(ids), list(geometries)
         self._tree = STRtree(self.geometries)
 
@@ -88,19 +89,24 @@ class PolygonCells:
 
         from shapely.geometry import shape
 
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
+        try:
+            document = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise UsageError(f"{path}: cannot read the boundaries as GeoJSON ({error})") from None
+        if not isinstance(document, dict):
+            raise UsageError(f"{path}: not a GeoJSON FeatureCollection")
         features = [
             f
             for f in document.get("features", [])
             if f.get("geometry", {}).get("type") in ("Polygon", "MultiPolygon")
         ]
         if not features:
-            raise ValueError(f"{path}: no Polygon or MultiPolygon features")
+            raise UsageError(f"{path}: no Polygon or MultiPolygon features")
         missing = [
             i for i, f in enumerate(features) if id_property not in (f.get("properties") or {})
         ]
         if missing:
-            raise ValueError(f"{path}: feature(s) {missing[:5]} have no property {id_property!r}")
+            raise UsageError(f"{path}: feature(s) {missing[:5]} have no property {id_property!r}")
         return cls(
             [str(f["properties"][id_property]) for f in features],
             [shape(f["geometry"]) for f in features],

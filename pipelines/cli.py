@@ -12,6 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from features.errors import UsageError
+
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
@@ -55,7 +57,7 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
         TrackingStoreError,
         OutputError,
         FileNotFoundError,
-        ValueError,
+        UsageError,
     )
 
 
@@ -76,14 +78,48 @@ def _quiet_expected_tracebacks() -> None:
             handler.addFilter(quiet)
 
 
+EXIT_USAGE, EXIT_BUG = 2, 1
+
+
 def _run(action):
-    """Run an action; known problems end with a message and exit code 2, never a traceback."""
+    """Run an action. A problem a person must fix ends with its message and exit code 2; anything
+    else is a bug: a short message, the traceback in a log file, exit code 1."""
     _quiet_expected_tracebacks()
     try:
         return action()
     except _expected_errors() as error:
         console.print(f"[bold red]fengqiao:[/] {error}")
-        raise typer.Exit(code=2) from None
+        raise typer.Exit(code=EXIT_USAGE) from None
+    except Exception as error:
+        log = _log_traceback(error)
+        console.print(
+            f"[bold red]fengqiao: an unexpected error[/] ({type(error).__name__}), which is a bug "
+            f"in fengqiao, not a problem with the input. The traceback is in {log}; please "
+            "report it with that file."
+        )
+        raise typer.Exit(code=EXIT_BUG) from None
+
+
+def _log_traceback(error: BaseException) -> Path:
+    """Write an unexpected error's traceback under DATA/logs (or the temp folder); return the file."""
+    import datetime as dt
+    import tempfile
+    import traceback
+
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    text = "".join(traceback.format_exception(error))
+    for folder in (
+        Path(os.environ.get("FENGQIAO_HOME", "data")) / "logs",
+        Path(tempfile.gettempdir()),
+    ):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"fengqiao-error-{stamp}-{os.getpid()}.log"
+            path.write_text(text, encoding="utf-8")
+            return path.resolve()
+        except OSError:
+            continue
+    return Path("(not written)")
 
 
 def _home(home: Path | None) -> str | None:
@@ -129,7 +165,7 @@ def _check_date(date: str | None) -> None:
     try:
         dt.date.fromisoformat(date)
     except ValueError:
-        raise ValueError(f"--date {date!r} is not a date; write it as 2025-12-31") from None
+        raise UsageError(f"--date {date!r} is not a date; write it as 2025-12-31") from None
 
 
 def _check_output(out: Path | None, home: str | None) -> None:

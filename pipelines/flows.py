@@ -17,6 +17,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from features.errors import UsageError
 from models.grader import GraderConfig
 from models.registry import CHALLENGER, CHAMPION, grader_of, registered_name
 from pipelines import steps
@@ -156,7 +157,7 @@ def train_flow(
     ingested = ingest_task(cases, mapping, settings, None)
     target = target if target in ingested.cases else f"label:{target}"
     if target not in ingested.cases:
-        raise ValueError(
+        raise UsageError(
             f"no label column '{target.removeprefix('label:')}' in {cases}; map it under `labels:` in the mapping"
         )
     ctx = context_task(ingested.cases, None, settings)
@@ -225,7 +226,7 @@ def score_flow(
     )
     if run_date is None:
         if ingested.cases.empty:
-            raise ValueError(
+            raise UsageError(
                 f"{cases}: no row could be scored and no --date was given; see the quarantine reasons"
             )
         run_date = ingested.cases["reported_at"].max().normalize()
@@ -462,7 +463,7 @@ def retrain_flow(
         errors="ignore",
     )
     if labelled.empty:
-        raise ValueError(
+        raise UsageError(
             f"the history store at {settings.store_dir} holds no graded cases to retrain on"
         )
     ctx = context_task(labelled.reset_index(drop=True), None, settings)

@@ -1,0 +1,43 @@
+"""The command line tells a problem to fix (exit 2, its message) from a bug (exit 1, a short
+message and the traceback in a log file), and shows a traceback for neither."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import pipelines.flows
+from features.errors import UsageError
+from pipelines.cli import EXIT_BUG, EXIT_USAGE, app
+
+
+def _publish(monkeypatch, tmp_path, error: Exception):
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(pipelines.flows, "publish_flow", fail)
+    return CliRunner().invoke(
+        app, ["publish", "--date", "2025-12-31", "--home", str(tmp_path / "home")]
+    )
+
+
+def test_a_problem_to_fix_exits_2_with_its_message(monkeypatch, tmp_path):
+    result = _publish(monkeypatch, tmp_path, UsageError("边界文件没有多边形"))
+    assert result.exit_code == EXIT_USAGE == 2
+    assert "边界文件没有多边形" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "home" / "logs").exists()
+
+
+@pytest.mark.parametrize("error", [KeyError("p_高"), ValueError("operands could not be broadcast")])
+def test_a_bug_exits_1_and_its_traceback_goes_to_a_log_file(monkeypatch, tmp_path, error):
+    result = _publish(monkeypatch, tmp_path, error)
+    assert result.exit_code == EXIT_BUG == 1
+    assert "bug" in result.output and "Traceback" not in result.output
+    logged = re.search(r"traceback is in\s+(\S+?\.log)", result.output.replace("\n", ""))
+    assert logged, result.output
+    text = Path(logged.group(1)).read_text(encoding="utf-8")
+    assert text.startswith("Traceback") and type(error).__name__ in text
+    assert Path(logged.group(1)).parent == (tmp_path / "home" / "logs").resolve()
