@@ -13,6 +13,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from features.errors import UsageError
+
 ELEMENTS = ["何人", "何时", "何地", "何事", "何因", "何种方式/后果", "何诉求"]
 
 _WHO = re.compile(
@@ -59,7 +61,7 @@ def seven_elements(cases: pd.DataFrame, when: str = "text") -> pd.DataFrame:
     a receipt time with a time of day (not a bare date) is enough.
     """
     if when not in WHEN_RULES:
-        raise ValueError(f"unknown 何时 rule {when!r}; use one of {WHEN_RULES}")
+        raise UsageError(f"unknown 何时 rule {when!r}; use one of {WHEN_RULES}")
     text = cases["description"].fillna("").astype(str)
     n = len(cases)
 
