@@ -106,12 +106,15 @@ def _log_traceback(error: BaseException) -> Path:
     import tempfile
     import traceback
 
+    from pipelines.config import Settings
+
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     text = "".join(traceback.format_exception(error))
-    for folder in (
-        Path(os.environ.get("FENGQIAO_HOME", "data")) / "logs",
-        Path(tempfile.gettempdir()),
-    ):
+    try:
+        folders = [Settings().home / "logs"]
+    except Exception:  # the settings themselves may be what failed
+        folders = []
+    for folder in [*folders, Path(tempfile.gettempdir())]:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / f"fengqiao-error-{stamp}-{os.getpid()}.log"

@@ -101,19 +101,17 @@ def atomic_folder(final: Path) -> Iterator[Path]:
     old = None
     try:
         yield staging
-        if final.exists() or final.is_symlink():
+        if os.path.lexists(final):
             old = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:8]}"
             os.rename(final, old)
         os.rename(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
-        if old is not None and not (final.exists() or final.is_symlink()):
+        if old is not None and not os.path.lexists(final):
             os.rename(old, final)  # failed between the renames: the previous day stays
         raise
-    if old is not None and old.is_symlink():
-        old.unlink()  # a link put in the day's place: drop the link, never its target
-    elif old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    if old is not None:
+        _remove(old)
 
 
 def _recover(final: Path) -> None:
@@ -125,13 +123,18 @@ def _recover(final: Path) -> None:
     moved = sorted(
         final.parent.glob(f".{final.name}.old-*"), key=lambda p: p.lstat().st_mtime, reverse=True
     )
-    if moved and not (final.exists() or final.is_symlink()):
+    if moved and not os.path.lexists(final):
         os.rename(moved.pop(0), final)
     for stale in moved:
-        if stale.is_symlink():
-            stale.unlink()
-        else:
-            shutil.rmtree(stale, ignore_errors=True)
+        _remove(stale)
+
+
+def _remove(moved: Path) -> None:
+    """Remove a day moved aside; a link put in the day's place goes, never its target."""
+    if moved.is_symlink():
+        moved.unlink()
+    else:
+        shutil.rmtree(moved, ignore_errors=True)
 
 
 @dataclass
