@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.completeness import return_list
 from models.hotspots import H3Cells, PolygonCells, hotspot_cells, name_cells
 from pipelines.publish.feed import feed_document, write_feed
 from pipelines.publish.mapview import build_map, write_map
@@ -27,6 +26,7 @@ from pipelines.publish.report import ReportInputs, build_report
 from pipelines.publish.watchlist import (
     assign_tickets,
     class_watchlist_frame,
+    return_list,
     start_workbook,
     watchlist_frame,
     with_runner_up,

@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.completeness import TO_ADD
+
 TICKETS = {"高": ("红色督办单", "30分钟内响应联系"), "中": ("黄色交办单", "24小时内办理")}
 BLUE = ("蓝色预警单", "纳入日常走访，7日内回访")
 GRADE_RANK = {"高": 3, "中": 2, "低": 1}
@@ -132,6 +134,11 @@ def assign_tickets(scored: pd.DataFrame) -> pd.DataFrame:
     return scored.assign(ticket=ticket, deadline=deadline, dispatch_reasons=reasons)
 
 
+def summaries(texts: pd.Series, chars: int = SUMMARY_CHARS) -> list[str]:
+    """Return each (masked) text cut to `chars` characters, with … where it was cut."""
+    return [t if len(t) <= chars else t[:chars] + "…" for t in texts.fillna("")]
+
+
 def protect_cell(value: object) -> object:
     """Return a text cell that a spreadsheet cannot run as a formula; other values unchanged."""
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
@@ -154,10 +161,7 @@ def watchlist_frame(ticketed: pd.DataFrame, model_version: str) -> pd.DataFrame:
     def column(name: str) -> pd.Series:
         return ticketed[name].iloc[order]
 
-    summary = [
-        t if len(t) <= SUMMARY_CHARS else t[:SUMMARY_CHARS] + "…"
-        for t in column("description").fillna("")
-    ]
+    summary = summaries(column("description"))
     table = pd.DataFrame(
         {
             "案件编号": column("case_id").to_numpy(),
@@ -232,10 +236,7 @@ def class_watchlist_frame(scored: pd.DataFrame, model_version: str) -> pd.DataFr
         ascending=[True, False, True, True],
     ).index
     ranked = scored.loc[order]
-    summary = [
-        t if len(t) <= SUMMARY_CHARS else t[:SUMMARY_CHARS] + "…"
-        for t in ranked["description"].fillna("")
-    ]
+    summary = summaries(ranked["description"])
     table = pd.DataFrame(
         {
             "案件编号": ranked["case_id"].to_numpy(),
@@ -274,7 +275,13 @@ def write_watchlist_csv(table: pd.DataFrame, folder: Path) -> Path:
 
     Written BATCH_ROWS at a time, so a province's watchlist is never copied whole.
     """
-    path = Path(folder) / "watchlist.csv"
+    return write_table_csv(table, Path(folder) / "watchlist.csv")
+
+
+def write_table_csv(table: pd.DataFrame, path: Path) -> Path:
+    """Write a table for people as CSV: UTF-8 with BOM, CRLF, no cell that can run as a formula,
+    BATCH_ROWS rows at a time."""
+    path = Path(path)
     text = set(table.select_dtypes(exclude="number").columns)
     with open(path, "w", encoding="utf-8-sig", newline="") as handle:
         for first in range(0, max(len(table), 1), BATCH_ROWS):
@@ -284,17 +291,6 @@ def write_watchlist_csv(table: pd.DataFrame, folder: Path) -> Path:
             )
             protected.to_csv(handle, header=first == 0, index=False, lineterminator="\r\n")
     return path
-
-
-def write_table_csv(table: pd.DataFrame, path: Path) -> Path:
-    """Write a small table for people as CSV: UTF-8 with BOM, CRLF, no cell that can run as a
-    formula."""
-    text = set(table.select_dtypes(exclude="number").columns)
-    protected = pd.DataFrame(
-        {c: table[c].map(protect_cell) if c in text else table[c] for c in table.columns}
-    )
-    protected.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n")
-    return Path(path)
 
 
 def start_workbook(table: pd.DataFrame, path: Path) -> Future:
@@ -407,3 +403,39 @@ def _write_rows(names: list[str], n_rows: int, rows: Iterator[tuple], path: Path
             )
     book.close()
     return path
+
+
+def return_list(cases: pd.DataFrame, summary_chars: int = 60) -> pd.DataFrame:
+    """Return the 七何 return list: one row per incomplete case, with who reported it (the
+    channel, the grid or community, the export it came in), what is missing and what to add."""
+    incomplete = cases[cases["completeness"] < 1]
+    unit = [
+        "，".join(str(v) for v in (channel, grid, community, source) if isinstance(v, str) and v)
+        for channel, grid, community, source in zip(
+            _or_none(incomplete, "channel"),
+            _or_none(incomplete, "grid_id"),
+            _or_none(incomplete, "community"),
+            [
+                str(s).rsplit("/", 1)[-1] if isinstance(s, str) else None
+                for s in _or_none(incomplete, "source_file")
+            ],
+            strict=True,
+        )
+    ]
+    missing = incomplete["missing_elements"].fillna("")
+    return pd.DataFrame(
+        {
+            "案件编号": incomplete["case_id"].to_numpy(),
+            "受理时间": pd.to_datetime(incomplete["reported_at"])
+            .dt.strftime("%Y-%m-%d %H:%M")
+            .to_numpy(),
+            "报送单位": unit,
+            "缺少要素": missing.to_numpy(),
+            "需补充": ["；".join(TO_ADD[e] for e in m.split("、") if e in TO_ADD) for m in missing],
+            "案情摘要": summaries(incomplete["description"], summary_chars),
+        }
+    )
+
+
+def _or_none(frame: pd.DataFrame, column: str) -> list:
+    return frame[column].tolist() if column in frame else [None] * len(frame)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from features.completeness import ELEMENTS, TO_ADD, return_list, seven_elements
+from features.completeness import ELEMENTS, TO_ADD, seven_elements
+from pipelines.publish.watchlist import return_list
 
 FULL = "昨天晚上，居民王某在新兴社区3号楼因漏水与楼下争吵，推搡中受伤，要求赔偿。"
 # Each element's words taken out of the full report, one at a time.
