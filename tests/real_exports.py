@@ -187,28 +187,30 @@ def messy_complaints(path: Path) -> tuple[Path, dict]:
     return path, planted
 
 
-def write_exports(folder: Path) -> dict[str, Path]:
-    """Write the real sets as a centre's exports (Chinese headers, no coordinates) into a folder."""
+def write_exports(folder: Path) -> tuple[dict[str, Path], dict]:
+    """Write the real sets as a centre's exports (Chinese headers, no coordinates) into a folder;
+    return them by name, and what was planted in the messy one."""
     require_real_data()
     court = court_cases()
-    return {
-        "complaints": write_csv(
+    messy, planted = messy_complaints(folder / "12345-导出.csv")
+    exports = {
+        "sample": write_csv(
             complaints_frame(complaints_sample()), folder / "留言-样本.csv", "gb18030"
         ),
-        "complaints_more": write_csv(
-            complaints_dev_frame(complaints_dev()), folder / "留言-2020.csv"
-        ),
+        "dev": write_csv(complaints_dev_frame(complaints_dev()), folder / "留言-2020.csv"),
         "court": write_csv(court_frame(court), folder / "诉调对接-已定级.csv"),
         "court_new": write_csv(
             court_frame(court[court["grade"] == ""], graded_only=False),
             folder / "诉调对接-新收.csv",
         ),
-        "messy": messy_complaints(folder / "12345-导出.csv")[0],
+        "messy": messy,
     }
+    return exports, planted
 
 
 if __name__ == "__main__":  # python -m tests.real_exports FOLDER
     import sys
 
-    for path in write_exports(Path(sys.argv[1] if len(sys.argv) > 1 else "data/real")).values():
+    exports, _ = write_exports(Path(sys.argv[1] if len(sys.argv) > 1 else "data/real"))
+    for path in exports.values():
         print(path)
