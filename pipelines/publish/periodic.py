@@ -28,8 +28,7 @@ def period_report(
     """
     days = PERIOD_DAYS[period]
     end = pd.Timestamp(run_date).normalize()
-    folders = [stage_root / f"{end - pd.Timedelta(days=k):%Y-%m-%d}" for k in range(days)]
-    folders = [f for f in folders if (f / "meta.json").exists()]
+    folders, missing = scored_days(stage_root, end, days)
     if not folders:
         raise FileNotFoundError(
             f"no scored day between {end - pd.Timedelta(days=days - 1):%Y-%m-%d} and "
@@ -73,5 +72,14 @@ def period_report(
             model=metas[-1]["model"],
             drift=metas[-1]["drift"],
             period=period,
+            missing_days=tuple(missing),
         )
     )
+
+
+def scored_days(stage_root: Path, end: pd.Timestamp, days: int) -> tuple[list[Path], list[str]]:
+    """Return the staged folders of the period's scored days, and the period's days that were
+    not scored (oldest first)."""
+    dates = [f"{end - pd.Timedelta(days=k):%Y-%m-%d}" for k in reversed(range(days))]
+    present = [d for d in dates if (stage_root / d / "meta.json").exists()]
+    return [stage_root / d for d in present], [d for d in dates if d not in present]

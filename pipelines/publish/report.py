@@ -26,20 +26,29 @@ class ReportInputs:
     model: dict  # name, version, data_cutoff, backtest
     drift: dict = field(default_factory=dict)
     period: str = "日报"
+    missing_days: tuple[str, ...] = ()  # days of the period with no scored results
     place_of_cell: dict = field(
         default_factory=dict
     )  # cell -> the community most of its cases come from
 
 
-def _share_table(current: pd.Series, previous: pd.Series, days_prev: int, label: str) -> str:
+def _share_table(
+    current: pd.Series, previous: pd.Series, days_now: int, days_prev: int, label: str
+) -> str:
+    """Return a table of the period's cases per value: its total, its daily mean and the daily
+    mean of the days before, and the change between the two daily means."""
     now = current.fillna("未知").value_counts()
     before = previous.fillna("未知").value_counts() / max(days_prev, 1)
     keys = sorted(set(now.index) | set(before.index), key=lambda k: (-now.get(k, 0), k))
-    lines = [f"| {label} | 本期 | 前{days_prev}天日均 | 变化 |", "|---|---:|---:|---:|"]
+    lines = [
+        f"| {label} | 本期合计 | 本期日均 | 前{days_prev}天日均 | 日均变化 |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for k in keys:
         n, b = int(now.get(k, 0)), float(before.get(k, 0.0))
-        change = f"{(n - b) / b:+.0%}" if b > 0 else "新增" if n else "—"
-        lines.append(f"| {k} | {n} | {b:.1f} | {change} |")
+        daily = n / max(days_now, 1)
+        change = f"{(daily - b) / b:+.0%}" if b > 0 else "新增" if n else "—"
+        lines.append(f"| {k} | {n} | {daily:.1f} | {b:.1f} | {change} |")
     return "\n".join(lines)
 
 
@@ -101,15 +110,25 @@ def build_report(inp: ReportInputs) -> str:
     cur, prev = inp.current, inp.previous
     counts = cur["grade"].value_counts()
     tickets = inp.ticketed["ticket"].value_counts()
-    prev_days = (
-        max(1, (prev["reported_at"].max() - prev["reported_at"].min()).days + 1) if len(prev) else 7
-    )
-    daily_prev = len(prev) / prev_days if len(prev) else 0
-    daily_now = len(cur) / days
+    # Daily means over the days that have cases: a period with unscored days, or a store that
+    # begins inside the comparison window, is not compared as if those days had none.
+    days_now = days - len(inp.missing_days)
+    prev_days = int(prev["reported_at"].dt.normalize().nunique()) if len(prev) else 0
+    daily_prev = len(prev) / prev_days if prev_days else 0
+    daily_now = len(cur) / max(days_now, 1)
     change = (
         f"，较前{prev_days}天日均{daily_prev:.1f}件{(daily_now - daily_prev) / daily_prev:+.0%}"
         if daily_prev
         else ""
+    )
+    gaps = (
+        [
+            f"注意：统计期 {days} 天中有 {len(inp.missing_days)} 天没有研判结果"
+            f"（{'、'.join(inp.missing_days)}），日均按已研判的 {days_now} 天计算。",
+            "",
+        ]
+        if inp.missing_days
+        else []
     )
     risk = inp.model.get("task", "risk") == "risk"
     lines = [
@@ -119,6 +138,7 @@ def build_report(inp: ReportInputs) -> str:
         "",
         "## 一、总体情况",
         "",
+        *gaps,
     ]
     if risk:
         lines += [
@@ -132,6 +152,7 @@ def build_report(inp: ReportInputs) -> str:
             _share_table(
                 cur["grade"],
                 prev["grade"] if len(prev) else pd.Series(dtype=object),
+                days_now,
                 prev_days,
                 "风险等级",
             ),
@@ -154,6 +175,7 @@ def build_report(inp: ReportInputs) -> str:
         _share_table(
             cur["dispute_type"],
             prev["dispute_type"] if len(prev) else pd.Series(dtype=object),
+            days_now,
             prev_days,
             "纠纷类型",
         ),
@@ -163,6 +185,7 @@ def build_report(inp: ReportInputs) -> str:
         _share_table(
             cur["district"],
             prev["district"] if len(prev) else pd.Series(dtype=object),
+            days_now,
             prev_days,
             "区县",
         ),
