@@ -505,9 +505,28 @@ def name_cells(cells: pd.DataFrame, cases: pd.DataFrame, system) -> pd.DataFrame
         names[cell] = "、".join(top) if len(shares) > 1 else shares.index[0]
     hexagons = cells["layer"] == "cell"
     named = cells.loc[hexagons, "cell"].map(names)
-    return cells.assign(
-        label=cells["label"].where(~hexagons, named.fillna(cells["cell"] + "（周边）"))
-    )
+    labels = cells["label"].where(~hexagons, named.fillna(cells["cell"] + "（周边）"))
+    return cells.assign(label=_distinct(labels, cells["cell"], hexagons))
+
+
+_OCTANTS = ("东", "东北", "北", "西北", "西", "西南", "南", "东南")
+
+
+def _distinct(labels: pd.Series, cells: pd.Series, hexagons: pd.Series) -> pd.Series:
+    """Return the labels with hexagons that share one told apart by where each lies among them
+    (下锦绣社区（东北部）), and by a number where that is not enough."""
+    labels = labels.copy()
+    shared = hexagons & labels.duplicated(keep=False)
+    for _, group in labels[shared].groupby(labels[shared]):
+        centres = np.array([h3.cell_to_latlng(c) for c in cells[group.index]])  # (lat, lon)
+        offset = centres - centres.mean(axis=0)
+        angle = np.degrees(np.arctan2(offset[:, 0], offset[:, 1])) % 360
+        octant = [_OCTANTS[int(((a + 22.5) % 360) // 45)] for a in angle]
+        labels[group.index] = [f"{name}（{o}部）" for name, o in zip(group, octant, strict=True)]
+    repeated = hexagons & labels.duplicated(keep=False)
+    for _, group in labels[repeated].groupby(labels[repeated]):
+        labels[group.index] = [f"{name}之{k}" for k, name in enumerate(group, start=1)]
+    return labels
 
 
 KDE_BANDWIDTH_KM = 0.5
