@@ -120,6 +120,70 @@ class NameIndex:
         return "".join(out)
 
 
+class NameBook:
+    """Every party name any export has listed, kept as keyed hashes, to mask those names in the
+    texts of other exports and later nights.
+
+    A party named in last month's export and only mentioned in tonight's text is still personal
+    data. The book never holds a name: only HMAC-SHA256 of it under the site secret (64 bits) and
+    its first character, which is a surname and says nothing by itself. Finding names in texts
+    hashes the 2-4-character runs of Chinese that start with one of those characters (each
+    distinct run once) and looks the hashes up.
+    """
+
+    def __init__(self, secret: str, initials: Iterable[str] = (), keys: Iterable[int] = ()):
+        self.secret = secret
+        self.initials = np.asarray(list(initials), dtype=object)
+        self.keys = np.asarray(list(keys) if not isinstance(keys, np.ndarray) else keys, np.uint64)
+
+    @classmethod
+    def of_names(cls, secret: str, names: Iterable[str]) -> NameBook:
+        names = sorted({n for n in names if 2 <= len(n) <= 4})
+        return cls(secret, [n[0] for n in names], [_name_key(secret, n) for n in names])
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def union(self, other: NameBook) -> NameBook:
+        """Return the book holding the names of both (one row per name)."""
+        keys = np.concatenate([self.keys, other.keys])
+        initials = np.concatenate([self.initials, other.initials])
+        keys, first = np.unique(keys, return_index=True)
+        return NameBook(self.secret, initials[first], keys)
+
+    def found_in(self, texts: Iterable[str]) -> set[str]:
+        """Return the names of the book that occur in the texts."""
+        if not len(self.keys):
+            return set()
+        runs = _runs_from(set(self.initials)).findall("\n".join(t for t in texts if t))
+        candidates = sorted({run[:k] for run in set(runs) for k in (2, 3, 4) if k <= len(run)})
+        if not candidates:
+            return set()
+        keys = np.fromiter((_name_key(self.secret, c) for c in candidates), np.uint64)
+        hit = np.isin(keys, self.keys)
+        return {c for c, h in zip(candidates, hit, strict=True) if h}
+
+    def to_arrow(self) -> pa.Table:
+        return pa.table(
+            {"initial": pa.array(self.initials.tolist(), pa.string()), "key": pa.array(self.keys)}
+        )
+
+    @classmethod
+    def from_arrow(cls, secret: str, table: pa.Table) -> NameBook:
+        return cls(secret, table["initial"].to_pylist(), table["key"].to_numpy())
+
+
+def _name_key(secret: str, name: str) -> int:
+    return int(keyed_hash(secret, "姓名:" + name), 16)
+
+
+def _runs_from(initials: set[str]) -> re.Pattern:
+    """Return a pattern finding, at every position where one of the initials stands, the run of
+    up to 4 Chinese characters that begins there (overlapping runs included)."""
+    chars = "".join(sorted(initials))
+    return re.compile(f"(?=([{re.escape(chars)}][\u3400-\u4dbf\u4e00-\u9fff]{{1,3}}))")
+
+
 def mask_text(text: str, names: Sequence[str] = (), known: NameIndex | None = None) -> str:
     """Return text with party names, ID numbers and phone numbers masked (idempotent).
 

@@ -38,7 +38,13 @@ from models.registry import (
 from models.thresholds import OVER_CAPACITY_REASON, over_capacity
 from pipelines.catalog import stage_dir
 from pipelines.config import Settings
-from pipelines.ingest import IngestResult, combine, ingest_file, load_mapping
+from pipelines.ingest import (
+    IngestResult,
+    combine,
+    ingest_file,
+    load_mapping,
+    mask_names_elsewhere,
+)
 from pipelines.publish import DayOutputs
 from pipelines.store import HistoryStore
 
@@ -49,8 +55,10 @@ def ingest(
     exports: list[tuple[Path, Path | None]], settings: Settings, run_date: dt.date | None
 ) -> IngestResult:
     """Return the night's exports ingested as one intake: validated, masked, quarantined rows
-    set aside, each export with its own mapping."""
-    return combine(
+    set aside, each export with its own mapping. Party names that any export of the night or
+    of an earlier intake listed are masked wherever they appear; the store keeps them as keyed
+    hashes."""
+    intake = combine(
         [
             ingest_file(
                 Path(path), load_mapping(mapping), settings.secret(), run_date, settings.n_jobs
@@ -58,6 +66,11 @@ def ingest(
             for path, mapping in exports
         ]
     )
+    store = HistoryStore(settings.store_dir)
+    book = store.name_book(settings.secret()).union(intake.names)
+    intake = mask_names_elsewhere(intake, book)
+    store.keep_names(book)
+    return intake
 
 
 def context(cases: pd.DataFrame, history: pd.DataFrame | None, settings: Settings) -> pd.DataFrame:

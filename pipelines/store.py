@@ -19,6 +19,8 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from features.pii import NameBook
+
 STORED_COLUMNS = [
     "case_id",
     "reported_at",
@@ -78,6 +80,20 @@ class HistoryStore:
 
     def __init__(self, root: Path):
         self.root = Path(root) / "cases"
+        self.names_path = Path(root) / "names.parquet"
+
+    def name_book(self, secret: str) -> NameBook:
+        """Return the keyed hashes of every party name stored exports listed."""
+        if not self.names_path.exists():
+            return NameBook(secret)
+        return NameBook.from_arrow(secret, pq.read_table(self.names_path))
+
+    def keep_names(self, book: NameBook) -> None:
+        """Write the book (keyed hashes and surnames, never a name) in place of the stored one."""
+        self.names_path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.names_path.with_name(f".names.{uuid.uuid4().hex}.tmp")
+        pq.write_table(book.to_arrow(), temporary)
+        os.replace(temporary, self.names_path)
 
     def append(self, cases: pd.DataFrame, batch: str) -> int:
         """Write cases as batch `batch` (replacing an earlier write of the same batch); return rows written."""

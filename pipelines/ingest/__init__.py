@@ -2,7 +2,13 @@
 
 from pathlib import Path
 
-from pipelines.ingest.core import CASE_COLUMNS, IngestResult, combine, ingest_file
+from pipelines.ingest.core import (
+    CASE_COLUMNS,
+    IngestResult,
+    combine,
+    ingest_file,
+    mask_names_elsewhere,
+)
 from pipelines.ingest.mapping import ColumnMapping, MappingError, load_mapping
 from pipelines.ingest.readers import InputError
 
@@ -16,6 +22,7 @@ __all__ = [
     "export_specs",
     "ingest_file",
     "load_mapping",
+    "mask_names_elsewhere",
 ]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,7 @@ from features.domain import (
 )
 from features.geo import gcj02_to_wgs84, in_china
 from features.parallel import chunk_rows, map_chunks, processes
-from features.pii import NameIndex, mask_text, party_keys, split_parties
+from features.pii import NameBook, NameIndex, mask_text, party_keys, split_parties
 from features.places import read_addresses
 from features.text import normalise_text, normalise_texts
 from pipelines.ingest.dates import parse_datetimes
@@ -88,6 +88,7 @@ class IngestResult:
     rows_in: int
     labels: list[str] = field(default_factory=list)
     parts: list[dict] = field(default_factory=list)  # each export's summary, when combined
+    names: NameBook | None = None  # the party names the export lists, as keyed hashes
 
     @property
     def rows_ok(self) -> int:
@@ -127,6 +128,7 @@ def combine(results: list[IngestResult]) -> IngestResult:
         return results[0]
     seen: dict[str, str] = {}
     frames, quarantines, parts = [], [], []
+    books = [r.names for r in results if r.names is not None]
     for result in results:
         cases = result.cases
         earlier = cases["case_id"].map(seen)
@@ -164,6 +166,7 @@ def combine(results: list[IngestResult]) -> IngestResult:
         rows_in=sum(r.rows_in for r in results),
         labels=list(dict.fromkeys(label for r in results for label in r.labels)),
         parts=parts,
+        names=functools.reduce(NameBook.union, books) if books else None,
     )
     assert combined.rows_in == combined.rows_ok + combined.rows_quarantined, "a row was lost"
     return combined
@@ -194,7 +197,9 @@ def ingest_file(
     raw = read_table(Path(path), sheet=mapping.sheet, encoding=mapping.encoding)
     columns = resolve_columns(list(raw.frame.columns), mapping, raw.source)
     assembled = _assemble(raw, columns, mapping)
-    cases, quarantine = validate_cases(assembled, raw.source, secret, run_date, mapping, n_jobs)
+    cases, quarantine, names = validate_cases(
+        assembled, raw.source, secret, run_date, mapping, n_jobs
+    )
     rejected = pd.DataFrame(
         {
             "源文件": raw.source,
@@ -221,6 +226,7 @@ def ingest_file(
         sheet=raw.sheet,
         rows_in=len(raw.frame) + len(raw.rejected),
         labels=list(mapping.labels),
+        names=NameBook.of_names(secret, names),
     )
     assert result.rows_in == result.rows_ok + result.rows_quarantined, "a row was lost in ingest"
     return result
@@ -293,8 +299,9 @@ def validate_cases(
     run_date: dt.date | None,
     mapping: ColumnMapping | None = None,
     n_jobs: int = 1,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Return (cases, quarantine) from assembled rows: parsed, checked, normalised and masked.
+) -> tuple[pd.DataFrame, pd.DataFrame, set[str]]:
+    """Return (cases, quarantine, the party names listed) from assembled rows: parsed, checked,
+    normalised and masked.
 
     What needs the whole export is done first: repeated case ids, and the party names any row's
     text may mention. The rows are then checked and masked in chunks, in `n_jobs` processes when
@@ -323,7 +330,21 @@ def validate_cases(
         if quarantined
         else pd.DataFrame(columns=QUARANTINE_COLUMNS)
     )
-    return cases, quarantine
+    return cases, quarantine, known.names
+
+
+def mask_names_elsewhere(result: IngestResult, book: NameBook) -> IngestResult:
+    """Return the intake with the names of the book masked in its texts: party names that
+    another export of the night, or an earlier night, listed (each export masks its own)."""
+    texts = [*result.cases["description"], *result.quarantine["案情摘要"].fillna("")]
+    found = NameIndex(book.found_in(texts))
+    if not found.names:
+        return result
+    cases = result.cases.assign(description=[found.mask(t) for t in result.cases["description"]])
+    quarantine = result.quarantine.assign(
+        案情摘要=[found.mask(t) if isinstance(t, str) else t for t in result.quarantine["案情摘要"]]
+    )
+    return replace(result, cases=cases, quarantine=quarantine)
 
 
 def _validate_part(

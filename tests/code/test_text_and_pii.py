@@ -16,6 +16,7 @@ from features.pii import (
     NAME_TOKEN,
     NUMBER_TOKEN,
     PHONE_TOKEN,
+    NameBook,
     NameIndex,
     keyed_hash,
     mask_contacts,
@@ -264,3 +265,30 @@ def test_keyed_hash_depends_on_the_secret_and_links_the_same_person():
     assert not set(a) & set(c)
     assert all(VALID_ID not in k and "13812345678" not in k for k in a)
     assert keyed_hash("k", "v") != keyed_hash("k2", "v")
+
+
+def test_the_name_book_finds_listed_names_in_other_texts_and_holds_no_name():
+    book = NameBook.of_names(
+        "s" * 32, ["丁波", "邱林浩", "王", "欧阳秀英"]
+    )  # one character is no name
+    assert len(book) == 3
+    texts = ["邱林浩说丁波欠钱不还", "欧阳秀英报称邻居噪音", "波浪形屋顶漏水", "", "丁", "丁波"]
+    assert book.found_in(texts) == {"丁波", "邱林浩", "欧阳秀英"}
+    assert book.found_in(["丁波涛来电"]) == {"丁波"}  # a known name inside a longer run
+    assert book.found_in(["村民反映路灯不亮"]) == set()
+    table = book.to_arrow()
+    assert table.column_names == ["initial", "key"]
+    assert set(table["initial"].to_pylist()) == {"丁", "邱", "欧"}
+    stored = str(table.to_pydict())
+    assert not any(name in stored for name in ("丁波", "邱林浩", "欧阳秀英", "林浩", "秀英"))
+    again = NameBook.from_arrow("s" * 32, table)
+    assert again.found_in(texts) == book.found_in(texts)
+    assert NameBook.from_arrow("another-secret-xxxxxxxxxxxxxxxxxx", table).found_in(texts) == set()
+
+
+def test_a_union_of_name_books_holds_each_name_once():
+    a = NameBook.of_names("s" * 32, ["丁波", "赵俊"])
+    b = NameBook.of_names("s" * 32, ["赵俊", "廖志"])
+    both = a.union(b)
+    assert len(both) == 3
+    assert both.found_in(["丁波、赵俊和廖志"]) == {"丁波", "赵俊", "廖志"}

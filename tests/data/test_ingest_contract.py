@@ -280,3 +280,40 @@ def test_several_exports_are_one_intake_and_a_repeated_case_number_is_quarantine
     assert str(first) in reason and night.quarantine["源文件"].iloc[0] == str(second)
     assert [p["source"] for p in night.inputs()] == [str(first), str(second)]
     assert [p["rows_quarantined"] for p in night.inputs()] == [0, 1]
+
+
+def _export(path, rows):
+    frame = pd.DataFrame(rows, columns=["案件编号", "受理时间", "案情描述", "当事人"])
+    frame.to_csv(path, index=False, encoding="utf-8-sig")
+    return (path, None)
+
+
+def test_a_party_listed_in_another_export_or_an_earlier_night_is_masked(tmp_path):
+    from pipelines.config import Settings
+    from pipelines.steps import ingest
+    from pipelines.store import HistoryStore
+
+    settings = Settings(home=tmp_path / "home")
+    first = _export(
+        tmp_path / "a.csv", [["A1", "2025-03-01 09:00", "丁波与赵俊因宅基地争吵", "丁波、赵俊"]]
+    )
+    night_one = ingest([first], settings, None)
+    assert "丁波" not in night_one.cases["description"].iloc[0]
+
+    # the next night, 丁波 is only mentioned; a second export of that night lists 邱林浩
+    later = _export(
+        tmp_path / "b.csv",
+        [
+            ["B1", "2025-03-02 10:00", "廖志反映丁波又来闹事，邱林浩也在场", "廖志"],
+            ["B2", "2025-03-02 11:00", "", "丁波"],  # quarantined: no description
+        ],
+    )
+    other = _export(tmp_path / "c.csv", [["C1", "2025-03-02 12:00", "邱林浩称被打", "邱林浩"]])
+    night_two = ingest([later, other], settings, None)
+    texts = " ".join(night_two.cases["description"])
+    for name in ("丁波", "赵俊", "廖志", "邱林浩"):
+        assert name not in texts
+    assert night_two.cases.set_index("case_id").loc["B1", "description"].count("[姓名]") == 2
+    stored = (settings.store_dir / "names.parquet").read_bytes().decode("utf-8", "replace")
+    assert not any(name in stored for name in ("丁波", "赵俊", "廖志", "邱林浩"))
+    assert len(HistoryStore(settings.store_dir).name_book(settings.secret())) == 4
