@@ -7,14 +7,17 @@ more.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import itertools
 import re
 from collections.abc import Iterable, Sequence
+from importlib import resources
 
 import numpy as np
 import pyarrow as pa
+import rjieba
 
 PHONE_TOKEN = "[电话]"
 ID_TOKEN = "[身份证号]"
@@ -184,15 +187,106 @@ def _runs_from(initials: set[str]) -> re.Pattern:
     return re.compile(f"(?=([{re.escape(chars)}][\u3400-\u4dbf\u4e00-\u9fff]{{1,3}}))")
 
 
+# Words after a surname that make a title, not a name (陈书记, 王师傅).
+_TITLES = (
+    "书记", "主任", "局长", "老师", "师傅", "经理", "校长", "院长", "医生", "警官", "所长",
+    "县长", "市长", "镇长", "村长", "部长", "处长", "科长", "队长", "先生", "女士", "老板",
+    "阿姨", "大爷", "大妈", "总", "哥", "姐", "叔", "婶", "氏", "家",
+)  # fmt: skip
+# Last characters of places and things that jieba also tags as names (那丹镇, 黄茅园, 麻将馆).
+_PLACES = tuple("镇村县区市乡湖府街路站局庄屯湾山河桥园楼馆所院厅庭委班校树落岭塘冲沟坪场店厂寺")
+# jieba's dictionary tags everyday words as names too (谢谢, 扬言, 康复, 高峰): a word of the
+# dictionary this frequent is taken for the word (common names such as 张建国 are rarer).
+_COMMON_WORD_FREQ = 50
+
+
+@functools.cache
+def _surnames() -> frozenset[str]:
+    text = resources.files("features").joinpath("resources/surnames.txt").read_text("utf-8")
+    lines = (line.split("#", 1)[0] for line in text.splitlines())
+    return frozenset(word for line in lines for word in line.split())
+
+
+@functools.cache
+def _common_words() -> frozenset[str]:
+    """Return the words jieba's dictionary tags nr (person name) that are everyday words."""
+    text = resources.files("jieba").joinpath("dict.txt").read_text("utf-8")
+    out = set()
+    for line in text.splitlines():
+        word, freq, tag = line.split(" ")
+        if tag == "nr" and int(freq) >= _COMMON_WORD_FREQ:
+            out.add(word)
+    return frozenset(out)
+
+
+# A name stands next to a word that says a person is meant: a role before it (村民王秀英), a
+# preposition that takes a person (与张建国), or a verb of saying or acting after it (李红称).
+_BEFORE = frozenset(
+    "村民 居民 业主 租户 租客 房东 房主 户主 员工 职工 工人 农民工 老人 男子 女子 妻子 丈夫 "
+    "儿子 女儿 父亲 母亲 哥哥 弟弟 姐姐 妹妹 邻居 当事人 申请人 被申请人 报警人 来电人 来访人 "
+    "反映人 投诉人 承包人 包工头 老板 同学 学生 患者 家属 司机 村医 网格员 群众 本人 对方 "
+    "与 和 跟 同 对 向 被 把 让 叫 名叫 找 及 、".split()
+)
+_AFTER = frozenset(
+    "称 说 反映 表示 报称 诉称 要求 认为 声称 扬言 称其 告诉 回答 答复 承认 拒绝 拒不 家 一家 "
+    "夫妇 母子 父子 等 等人 与 和 跟 因 向 将 把 被 在 到 来 去 打 骂 欠 持 用 拿 多次 经常 曾 "
+    "一直 已 又 再次 也 还 就 不 没 没有 未 、".split()
+)
+
+
+@functools.cache
+def _cue_terms() -> re.Pattern:
+    """Return a pattern of the risk lexicon's terms: a run holding one (施暴) is never a name."""
+    from features.lexicon import load_lexicon
+
+    return load_lexicon().term_pattern
+
+
+def person_names(text: str) -> set[str]:
+    """Return the person names in a text that no list gave: runs of words jieba tags as a
+    person's name (nr) that are a surname and one or two more characters (or a compound surname
+    and up to two), and stand next to a word that says a person is meant (a role, a
+    preposition, a verb of saying or acting); never an anonymised name (李某), a surname with a
+    title (陈书记), a place (那丹镇) or an everyday word."""
+    surnames, common = _surnames(), _common_words()
+    tagged = [*rjieba.tag(text), ("", "")]
+    found, start = set(), None
+    for i, (word, tag) in enumerate(tagged):
+        if tag == "nr" and not (len(word) > 1 and word in common):  # 扬言 is tagged nr too
+            start = i if start is None else start
+            continue
+        if start is not None:
+            run = [w for w, _ in tagged[start:i]]
+            name = "".join(run)
+            before = tagged[start - 1][0] if start else ""
+            if (
+                (
+                    (2 <= len(name) <= 3 and name[0] in surnames)
+                    or (3 <= len(name) <= 4 and name[:2] in surnames)
+                )
+                and not name.endswith(_PLACES)
+                and not _cue_terms().search(name)
+                and "某" not in name
+                and not name.endswith(_TITLES)
+                and (before in _BEFORE or word in _AFTER)
+            ):
+                found.add(name)
+            start = None
+    return found
+
+
 def mask_text(text: str, names: Sequence[str] = (), known: NameIndex | None = None) -> str:
     """Return text with party names, ID numbers and phone numbers masked (idempotent).
 
-    The row's own parties become role tokens (当事人甲 ...); any other known party name becomes
-    the name token.
+    The row's own parties become role tokens (当事人甲 ...); any other known party name, and
+    any other person's name the text holds, becomes the name token.
     """
     text = mask_names(text, names)
     if known is not None:
         text = known.mask(text)
+    found = person_names(text)
+    if found:
+        text = NameIndex(found).mask(text)
     return mask_contacts(text)
 
 
