@@ -8,8 +8,11 @@ order of how often they won on the real development sets, see bench/real.py). Th
 out-of-fold scores are kept: the boosters and the calibration read them, never scores of a model
 that saw the case.
 
-For the ordinal risk grades there are two binary models, P(高) and P(at least 中); for any other
-label, one multiclass model. Scores are log-odds or log-probabilities (logistic regression) or
+For the ordinal risk grades there are two binary scores, P(高) and P(at least 中): either two
+separate models, or one weight vector shared by both thresholds, each with its own intercept (a
+cumulative-logit model fitted on the cases written out once per threshold). Sharing lets the rare
+高 learn its direction from every case at or above 中: on the court narratives a training fold
+holds about 26 高 among 400. For any other label, one multiclass model. Scores are log-odds or log-probabilities (logistic regression) or
 margins (a linear SVM); the grader calibrates whichever it gets.
 """
 
@@ -56,6 +59,7 @@ class TextCandidate:
     C: float  # inverse regularisation strength
     balanced: bool  # class weights inversely proportional to class frequencies
     loss: str = "log"  # "log": logistic regression; "hinge": a linear SVM (scores are margins)
+    shared: bool = False  # ordinal: one weight vector for both thresholds (cumulative logit)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -71,8 +75,9 @@ class TextCandidate:
 START = TextCandidate("char", False, 4.0, True)
 AXES = (
     ("C", (1.0, 16.0, 64.0, 0.25)),
+    ("shared", (True,)),  # ordinal targets only
     ("loss", ("hinge",)),
-    ("C", (1.0, 16.0, 64.0, 0.25)),  # again, for the loss chosen
+    ("C", (1.0, 16.0, 64.0, 0.25)),  # again, for the loss and the sharing chosen
     ("balanced", (False,)),
     ("features", ("char+word",)),
     ("sublinear", (True,)),
@@ -160,7 +165,8 @@ class TextModel(BaseEstimator):
         folds = self._folds(y[searched], 3 if len(searched) > 10_000 else self.folds)
         started, tried = time.perf_counter(), []
         best = None
-        order = search_order(self.start, self.axes)
+        axes = [a for a in self.axes if self.ordinal or a[0] != "shared"]
+        order = search_order(self.start, axes)
         candidate = next(order)
         while True:
             clock = time.perf_counter()
@@ -195,7 +201,7 @@ class TextModel(BaseEstimator):
             self.oof_ = best[3]
         else:
             self.oof_ = self._out_of_fold(X, y, self.candidate_, self._folds(y, 3))
-        self.models_ = [self._fit_one(X, t, self.candidate_) for t in self._targets(y)]
+        self.models_ = self._fit_all(X, y, self.candidate_)
         self.names = (
             [f"text_model:{n}" for n in ORDINAL_SCORES]
             if self.ordinal
@@ -223,7 +229,37 @@ class TextModel(BaseEstimator):
             return [(y >= 2).astype(int), (y >= 1).astype(int)]
         return [y]
 
-    def _fit_one(self, X, target: np.ndarray, candidate: TextCandidate):
+    def _fit_all(self, X, y: np.ndarray, candidate: TextCandidate) -> list:
+        """Return one fitted model per score (the views of one shared model, if shared)."""
+        targets = self._targets(y)
+        if self.ordinal and candidate.shared and all(len(np.unique(t)) == 2 for t in targets):
+            return self._fit_shared(X, targets, candidate)
+        return [self._fit_one(X, t, candidate) for t in targets]
+
+    def _fit_shared(self, X, targets: list[np.ndarray], candidate: TextCandidate) -> list:
+        """Fit one linear model to the cases written once per threshold, each copy with an
+        indicator of its threshold; return a view per threshold (shared weights, own
+        intercept). The indicator is scaled up so that regularisation barely touches the
+        difference between the two intercepts."""
+        n = X.shape[0]
+        indicator = sparse.csr_matrix(
+            np.repeat(np.eye(len(targets), dtype=np.float32) * _OFFSET_SCALE, n, axis=0)
+        )
+        stacked = sparse.hstack([sparse.vstack([X] * len(targets)), indicator], format="csr")
+        target = np.concatenate(targets)
+        weight = None
+        if candidate.balanced:  # balanced within each threshold's own cases
+            weight = np.concatenate(
+                [(len(t) / (2 * np.bincount(t, minlength=2)))[t] for t in targets]
+            )
+        model = self._fit_one(
+            stacked, target, TextCandidate(**{**candidate.as_dict(), "balanced": False}), weight
+        )
+        coef, intercept = _coef(model)[0], float(np.ravel(model.intercept_)[0])
+        weights, offsets = coef[: X.shape[1]], coef[X.shape[1] :] * _OFFSET_SCALE
+        return [_Threshold(weights, intercept + offset) for offset in offsets]
+
+    def _fit_one(self, X, target: np.ndarray, candidate: TextCandidate, sample_weight=None):
         if len(np.unique(target)) < 2:
             return _Constant(target, X.shape[1])
         weights = "balanced" if candidate.balanced else None
@@ -248,15 +284,15 @@ class TextModel(BaseEstimator):
             # saga and the SVM stop at max_iter on some folds; their scores are what the search
             # measures.
             warnings.simplefilter("ignore", ConvergenceWarning)
-            return model.fit(X, target)
+            return model.fit(X, target, sample_weight=sample_weight)
 
     def _out_of_fold(self, X, y, candidate, folds) -> np.ndarray:
         width = 2 if self.ordinal else self.n_classes_
         oof = np.zeros((len(y), width))
         for train, test in folds:
             parts = [
-                _logits(self._fit_one(X[train], t[train], candidate), X[test], self._width)
-                for t in self._targets(y)
+                _logits(model, X[test], self._width)
+                for model in self._fit_all(X[train], y[train], candidate)
             ]
             oof[test] = np.hstack(parts)
         return oof
@@ -375,6 +411,21 @@ class _Constant:
 
     def decision_function(self, X) -> np.ndarray:
         return np.full(X.shape[0], 20.0 if self.value else -20.0)
+
+
+# The scale of the threshold indicators in a shared ordinal model (texts' rows have norm 1).
+_OFFSET_SCALE = 10.0
+
+
+class _Threshold:
+    """One threshold of a shared ordinal model: the shared weights and its own intercept."""
+
+    def __init__(self, coef: np.ndarray, intercept: float):
+        self.coef_ = coef[None, :]
+        self.intercept_ = np.array([intercept])
+
+    def decision_function(self, X) -> np.ndarray:
+        return np.asarray(X @ self.coef_[0]).ravel() + self.intercept_[0]
 
 
 def _logits(model, X, n_classes: int | None) -> np.ndarray:

@@ -1,0 +1,61 @@
+"""The text model's shared ordinal setting: one weight vector for P(高) and P(at least 中)."""
+
+import numpy as np
+import pytest
+
+from models.text import TextCandidate, TextModel, search_order
+
+
+def _texts(rng, n: int) -> tuple[list[str], np.ndarray]:
+    """Return texts whose grade rises with how many of the severe words they hold: 低 none,
+    中 one, 高 two or three (so 高 is rare and lies further along the same direction as 中)."""
+    severe = ["持刀", "重伤", "死亡"]
+    plain = ["邻里", "噪音", "漏水", "停车", "物业", "欠薪", "宅基地", "装修"]
+    texts, y = [], []
+    for _ in range(n):
+        k = rng.choice([0, 1, 2, 3], p=[0.65, 0.27, 0.05, 0.03])
+        words = list(rng.choice(plain, 4)) + list(rng.choice(severe, k, replace=False))
+        rng.shuffle(words)
+        texts.append("，".join(words))
+        y.append(min(int(k), 2))
+    return texts, np.asarray(y)
+
+
+def test_a_shared_model_gives_both_thresholds_one_direction_and_ordered_intercepts():
+    rng = np.random.default_rng(0)
+    texts, y = _texts(rng, 600)
+    shared = TextCandidate("char", False, 4.0, True, shared=True)
+    model = TextModel(ordinal=True, start=shared, axes=(), max_candidates=1).fit(
+        texts, [t.split("，") for t in texts], y
+    )
+    high, medium = model.models_
+    np.testing.assert_array_equal(high.coef_, medium.coef_)
+    assert high.intercept_[0] < medium.intercept_[0]  # P(高) <= P(at least 中) everywhere
+    scores = model.scores(texts, [t.split("，") for t in texts])
+    assert (scores[:, 0] <= scores[:, 1]).all()
+    # both scores rank the graded texts in the order of their grades
+    for column in (0, 1):
+        means = [scores[y == g, column].mean() for g in (0, 1, 2)]
+        assert means[0] < means[1] < means[2]
+    assert model.coefficients("text_model:high").shape == (len(model.char_vocabulary_),)
+
+
+def test_the_search_tries_sharing_only_for_the_ordinal_grades():
+    rng = np.random.default_rng(1)
+    texts, y = _texts(rng, 300)
+    tokens = [t.split("，") for t in texts]
+    ordinal = TextModel(ordinal=True, max_candidates=6, budget_seconds=600).fit(texts, tokens, y)
+    assert any(c["shared"] for c in ordinal.search_)
+    multiclass = TextModel(ordinal=False, max_candidates=6, budget_seconds=600).fit(
+        texts, tokens, y
+    )
+    assert not any(c["shared"] for c in multiclass.search_)
+
+
+@pytest.mark.parametrize("start", [TextCandidate("char", False, 4.0, True)])
+def test_search_order_never_tries_a_setting_twice(start):
+    order = search_order(start)
+    seen = [next(order)]
+    for candidate in order:
+        seen.append(candidate)
+    assert len(seen) == len(set(seen))
