@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -91,8 +93,83 @@ def test_a_run_killed_while_publishing_leaves_no_partial_day_and_the_rerun_compl
         assert (out / demo_day.name / name).read_bytes() == (demo_day / name).read_bytes(), name
 
 
-def test_scoring_on_a_two_worker_dask_cluster_matches_local(demo_home, demo_day, tmp_path):
-    result = _score(demo_home, tmp_path, "--executor", "dask", "--partitions", "4")
+@pytest.fixture
+def dask_cluster(tmp_path):
+    """Start a Dask cluster as a user does: `dask scheduler` and two `dask worker` processes on
+    localhost, one thread each; yield the scheduler's address, then stop them."""
+    from distributed import Client
+
+    dask = str(Path(sys.executable).parent / "dask")
+    scheduler_file = tmp_path / "scheduler.json"
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": cli_process_env()}
+    processes = [
+        subprocess.Popen(
+            [
+                dask,
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--dashboard-address",
+                ":0",
+                "--scheduler-file",
+                str(scheduler_file),
+            ],
+            **quiet,
+        )
+    ]
+    try:
+        deadline = time.time() + 60
+        while not scheduler_file.exists() and time.time() < deadline:
+            time.sleep(0.2)
+        address = json.loads(scheduler_file.read_text())["address"]
+        processes += [
+            subprocess.Popen(
+                [
+                    dask,
+                    "worker",
+                    address,
+                    "--nworkers",
+                    "1",
+                    "--nthreads",
+                    "1",
+                    "--no-dashboard",
+                    "--local-directory",
+                    str(tmp_path / f"worker-{i}"),
+                ],
+                **quiet,
+            )
+            for i in range(2)
+        ]
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=120)
+        yield address
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def test_scoring_on_a_two_worker_dask_cluster_matches_local(
+    demo_home, demo_day, tmp_path, dask_cluster
+):
+    """Scored through --dask-address on a cluster started from the command line, in 4
+    partitions: the same scores, grades and reasons as scoring whole in one process."""
+    result = _score(
+        demo_home,
+        tmp_path,
+        "--executor",
+        "dask",
+        "--dask-address",
+        dask_cluster,
+        "--partitions",
+        "4",
+    )
     assert result.exit_code == 0, result.output
     local = pd.read_parquet(demo_day / "scores.parquet")
     dask = pd.read_parquet(tmp_path / demo_day.name / "scores.parquet")
