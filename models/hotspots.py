@@ -5,11 +5,17 @@ cell that had a case in the trend period plus its ring of neighbours, so that qu
 zeros; Getis-Ord Gi* without them would call every busy place "hot".
 
 The statistic is computed on the risk-weighted count (高 = 1, 中 = 0.5, 低 = 0.1 per case), with
-esda's Gi* (binary weights, the cell itself included). Two-sided p-values are corrected for testing
+esda's Gi* (binary weights, the cell itself included). Its p-values are conditional-permutation
+pseudo p-values (each cell's value held, its neighbours drawn from the other cells; two-sided), not
+the normal approximation, which skewed, mostly-zero counts break. They are corrected for testing
 many cells with the Benjamini-Hochberg false-discovery rate: a cell is a hot (cold) spot at 99, 95
 or 90% confidence when its p-value passes the FDR cut-off at alpha 0.01, 0.05 or 0.10 and z > 0
-(z < 0). Emerging-trend classes follow the space-time pattern-mining vocabulary: a Mann-Kendall test
-on each cell's weekly Gi* z-scores over the trend period.
+(z < 0).
+
+Emerging hot spots follow ArcGIS Pro's Emerging Hot Spot Analysis: a space-time cube of weekly
+bins, Gi* of every bin over its spatial neighbours in the same week and, one neighbourhood time
+step back, the week before (FDR at 0.05 over the cube), and a Mann-Kendall test on each cell's
+series of z-scores. Each cell gets one of the 17 categories (`emerging_category`).
 """
 
 from __future__ import annotations
@@ -30,14 +36,26 @@ from features.places import LEVELS, county_centres, unit_keys, unit_label, unit_
 GRADE_WEIGHT = {"高": 1.0, "中": 0.5, "低": 0.1}
 CONFIDENCE = [(0.01, 99), (0.05, 95), (0.10, 90)]
 HOT, COLD, NOT_SIGNIFICANT = "热点", "冷点", "不显著"
-TREND_CLASSES = {
-    "new": "新增热点",
-    "intensifying": "加剧热点",
-    "persistent": "持续热点",
-    "diminishing": "减弱热点",
-    "sporadic": "零星热点",
-    "none": "无趋势",
+PATTERNS = {
+    "new": "新增",
+    "consecutive": "连续",
+    "intensifying": "加剧",
+    "persistent": "持续",
+    "diminishing": "减弱",
+    "sporadic": "零星",
+    "oscillating": "振荡",
+    "historical": "历史",
 }
+NO_PATTERN = "无明显模式"
+# The 17 categories of ArcGIS Pro's Emerging Hot Spot Analysis, in Chinese: 新增热点 … 历史冷点.
+EMERGING_CATEGORIES = [f"{name}{kind}" for kind in (HOT, COLD) for name in PATTERNS.values()] + [
+    NO_PATTERN
+]
+MAP_PERMUTATIONS = 9999  # a two-sided pseudo p is at least 0.0002: 99% under FDR is reachable
+# The cube's bins use the normal approximation, as ArcGIS Pro's Emerging Hot Spot Analysis does:
+# a cube has tens of thousands of bins, and 999 permutations cannot pass the FDR cut-off there.
+CUBE_PERMUTATIONS = 0
+TREND_ALPHA = 0.05  # Mann-Kendall, and the cube's FDR
 
 
 class H3Cells:
@@ -287,25 +305,82 @@ def fdr_cutoff(p: np.ndarray, alpha: float) -> float:
 
 
 def gi_star(
-    values: np.ndarray, cells: list[str], neighbours: dict[str, list[str]]
+    values: np.ndarray,
+    cells: list,
+    neighbours: dict,
+    permutations: int = MAP_PERMUTATIONS,
+    seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Return Gi* z-scores and two-sided p-values of values over cells (esda, binary weights)."""
+    """Return Gi* z-scores and two-sided p-values of values over cells (esda, binary weights).
+
+    With permutations, p is the two-sided conditional-permutation pseudo p-value: twice the smaller
+    of the shares of simulated statistics at or above and at or below the observed one, at most 1,
+    from the same seeded draws. (esda's folded p-value counts ties as not extreme in the lower tail,
+    so a quiet cell among quiet cells would read as a cold spot at p = 1/(permutations + 1).) With
+    0, the normal approximation.
+    """
     import esda
     import libpysal
+    from esda.crand import crand
+    from esda.getisord import _g_local_star_crand
 
-    if len(values) < MIN_CELLS:
+    if len(values) < MIN_CELLS or np.allclose(values, values[0]):
         return np.zeros(len(values)), np.ones(len(values))
+    values = values.astype(float)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # libpysal warns about islands and disconnected components
         w = libpysal.weights.W(
             {c: neighbours[c] for c in cells}, id_order=list(cells), silence_warnings=True
         )
-        w.transform = "B"
-        if np.allclose(values, values[0]):
-            return np.zeros(len(values)), np.ones(len(values))
-        g = esda.G_Local(values.astype(float), w, transform="B", star=True, permutations=0)
-    z = np.nan_to_num(np.asarray(g.Zs, dtype=float))
-    return z, 2 * norm.sf(np.abs(z))
+        g = esda.G_Local(values, w, transform="B", star=True, permutations=0)
+        z = np.nan_to_num(np.asarray(g.Zs, dtype=float))
+        if not permutations:
+            return z, 2 * norm.sf(np.abs(z))
+        tails = [
+            crand(
+                values,
+                g.w,
+                g.Gs,
+                permutations,
+                False,
+                1,
+                _g_local_star_crand,
+                scaling=values.sum(),
+                seed=seed,
+                alternative=alternative,
+            )[0]
+            for alternative in ("greater", "lesser")
+        ]
+    return z, np.minimum(2 * np.minimum(*tails), 1.0)
+
+
+def space_time_gi_star(
+    cube: np.ndarray,
+    cells: list,
+    neighbours: dict,
+    time_step: int = 1,
+    permutations: int = CUBE_PERMUTATIONS,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return Gi* z-scores and two-sided p-values of every bin of a space-time cube.
+
+    cube: cells x time bins, oldest bin first. A bin's neighbours are its cell's spatial neighbours
+    in the same bin and, with the cell itself, in the `time_step` bins before it (ArcGIS's backward
+    neighbourhood time step); the whole cube is the population the statistic compares against.
+    """
+    n_cells, n_bins = cube.shape
+    index = {c: i for i, c in enumerate(cells)}
+    spatial = [[index[n] for n in neighbours[c]] for c in cells]
+    links = {}
+    for t in range(n_bins):
+        for i in range(n_cells):
+            own = [t * n_cells + j for j in spatial[i]]
+            for back in range(1, min(time_step, t) + 1):
+                own += [(t - back) * n_cells + j for j in (i, *spatial[i])]
+            links[t * n_cells + i] = own
+    z, p = gi_star(
+        cube.T.reshape(-1), list(range(n_cells * n_bins)), links, permutations=permutations
+    )
+    return z.reshape(n_bins, n_cells).T, p.reshape(n_bins, n_cells).T
 
 
 def classify(z: np.ndarray, p: np.ndarray) -> tuple[list[str], np.ndarray]:
@@ -321,19 +396,48 @@ def classify(z: np.ndarray, p: np.ndarray) -> tuple[list[str], np.ndarray]:
     return labels, level
 
 
-def emerging_class(weekly_z: np.ndarray, weekly_hot: np.ndarray) -> str:
-    """Return the emerging-trend class of one cell from its weekly Gi* z-scores and hot flags."""
-    if not weekly_hot[-1]:
-        return "none"
-    share_hot = weekly_hot.mean()
-    if weekly_hot[:-1].sum() == 0:
-        return "new"
-    trend = "no trend"
-    if len(weekly_z) >= 4 and np.ptp(weekly_z) > 0:
-        trend = pymannkendall.original_test(weekly_z, alpha=0.05).trend
-    if share_hot >= 0.9:
-        return {"increasing": "intensifying", "decreasing": "diminishing"}.get(trend, "persistent")
-    return "sporadic"
+def emerging_category(z: np.ndarray, significant: np.ndarray, alpha: float = TREND_ALPHA) -> str:
+    """Return the Emerging Hot Spot Analysis category of one cell from its bins, oldest first.
+
+    z: the Gi* z-score of each bin; significant: whether the bin passed the cube's FDR. The rules
+    are ArcGIS Pro's, for hot spots and, mirrored, for cold spots:
+    - 新增: hot in the final bin and never a hot spot before.
+    - 连续: a single uninterrupted run of at least two hot bins ending in the final bin, never hot
+      before the run, less than 90% of the bins hot.
+    - 加剧 / 持续 / 减弱: hot in at least 90% of the bins, the final one included; the Mann-Kendall
+      trend of the z-scores is significantly increasing / absent / decreasing.
+    - 零星: hot in the final bin, on and off before, less than 90% of the bins hot, never cold.
+    - 振荡: hot in the final bin, cold in some earlier bin, less than 90% of the bins hot.
+    - 历史: hot in at least 90% of the bins, but not in the final one.
+    A history of the other kind (a cold spot before a new or consecutive hot run) reads as 振荡,
+    as in sfdep's implementation of the same rules. Else 无明显模式.
+    """
+    hot = significant & (z > 0)
+    cold = significant & (z < 0)
+    for kind, this, other, sign in ((HOT, hot, cold, 1), (COLD, cold, hot, -1)):
+        share = this.mean()
+        if share >= 0.9:
+            if not this[-1]:
+                return f"{PATTERNS['historical']}{kind}"
+            trend = "no trend"
+            if len(z) >= 4 and np.ptp(z) > 0:
+                trend = pymannkendall.original_test(sign * z, alpha=alpha).trend
+            pattern = {"increasing": "intensifying", "decreasing": "diminishing"}.get(
+                trend, "persistent"
+            )
+            return f"{PATTERNS[pattern]}{kind}"
+        if not this[-1]:
+            continue
+        if other[:-1].any():
+            return f"{PATTERNS['oscillating']}{kind}"
+        before = this[:-1]
+        if not before.any():
+            return f"{PATTERNS['new']}{kind}"
+        run = len(this) - np.flatnonzero(~this)[-1] - 1 if (~this).any() else len(this)
+        if run >= 2 and not this[: len(this) - run].any():
+            return f"{PATTERNS['consecutive']}{kind}"
+        return f"{PATTERNS['sporadic']}{kind}"
+    return NO_PATTERN
 
 
 CELL_COLUMNS = [
@@ -354,6 +458,8 @@ CELL_COLUMNS = [
     "types",
     "trend",
     "weeks_hot",
+    "forecast",
+    "forecast_rank",
 ]
 MIN_CELLS = 3  # fewer cells than this have no neighbourhood worth testing
 
@@ -363,7 +469,7 @@ def hotspot_cells(
     run_date: pd.Timestamp,
     cells_system: H3Cells | PolygonCells | None = None,
     window_days: int = 28,
-    trend_weeks: int = 8,
+    trend_weeks: int = 10,
     weighted: bool = True,
 ) -> pd.DataFrame:
     """Return one row per study cell: counts by grade and type, mean score, Gi*, class and trend.
@@ -462,26 +568,33 @@ def _layer(
         for c, g in recent.groupby("cell")
     }
     out["types"] = [{k: int(v) for k, v in by_cell.get(c, {}).items()} for c in cells]
-
-    # Weekly Gi* for the emerging-trend classes.
-    week = ((frame["reported_at"] - start_trend) // pd.Timedelta(weeks=1)).clip(0, trend_weeks - 1)
-    weekly_z = np.zeros((len(cells), trend_weeks))
-    weekly_hot = np.zeros((len(cells), trend_weeks), bool)
-    for k in range(trend_weeks):
-        values = (
-            frame[week == k]
-            .groupby("cell")["weight"]
-            .sum()
-            .reindex(cells, fill_value=0.0)
-            .to_numpy()
+    # Where the next cases are likeliest: the ranking the rolling evaluation chose (bench/hotspots.py)
+    # is a kernel density of the window's cases at hexagon centres; cells that are not hexagons are
+    # ranked by the window's case counts, the runner-up.
+    if isinstance(system, H3Cells):
+        forecast = kernel_density(
+            cells, recent["lon"].to_numpy(float), recent["lat"].to_numpy(float)
         )
-        zk, pk = gi_star(values, cells, neighbours)
-        _, lv = classify(zk, pk)
-        weekly_z[:, k], weekly_hot[:, k] = zk, (lv > 0) & (zk > 0)
-    out["trend"] = [
-        TREND_CLASSES[emerging_class(weekly_z[i], weekly_hot[i])] for i in range(len(cells))
-    ]
-    out["weeks_hot"] = weekly_hot.sum(axis=1)
+    else:
+        forecast = out["n_cases"].to_numpy(float)
+    out["forecast"] = np.round(forecast, 3)
+    out["forecast_rank"] = (
+        pd.Series(forecast).rank(ascending=False, method="first").astype(int).to_numpy()
+    )
+
+    # The space-time cube of weekly bins for the emerging hot-spot categories.
+    week = ((frame["reported_at"] - start_trend) // pd.Timedelta(weeks=1)).clip(0, trend_weeks - 1)
+    cube = (
+        frame.assign(week=week)
+        .pivot_table(index="cell", columns="week", values="weight", aggfunc="sum")
+        .reindex(index=cells, columns=range(trend_weeks))
+        .fillna(0.0)
+        .to_numpy()
+    )
+    weekly_z, weekly_p = space_time_gi_star(cube, cells, neighbours)
+    significant = weekly_p <= fdr_cutoff(weekly_p.reshape(-1), TREND_ALPHA)
+    out["trend"] = [emerging_category(weekly_z[i], significant[i]) for i in range(len(cells))]
+    out["weeks_hot"] = (significant & (weekly_z > 0)).sum(axis=1)
     return out
 
 
@@ -552,61 +665,93 @@ def _top_cells(scores: pd.Series, share: float) -> set[str]:
     return set(sorted(scores.index, key=lambda cell: (-scores[cell], cell))[:k])
 
 
+def forecast_rankings(
+    known: pd.DataFrame,
+    day: pd.Timestamp,
+    system: H3Cells,
+    window_days: int = 28,
+    trend_weeks: int = 10,
+) -> dict[str, pd.Series]:
+    """Return, per method, a score for every study cell from what was known on day (its end).
+
+    The study area is the feed's: cells with a case in the trend period and their neighbours.
+    Methods: the feed's ranking (Gi* z of the window's risk-weighted counts), the window's case
+    counts ("last period"), its risk-weighted counts, and a kernel density of its cases.
+    """
+    end = pd.Timestamp(day).normalize() + pd.Timedelta(days=1)
+    trend = known[known["reported_at"] >= end - pd.Timedelta(weeks=trend_weeks)]
+    study = study_cells(trend["cell"])
+    recent = known[known["reported_at"] >= end - pd.Timedelta(days=window_days)]
+    weight = recent["grade"].map(GRADE_WEIGHT).fillna(0.1)
+    risk = weight.groupby(recent["cell"]).sum().reindex(study, fill_value=0.0)
+    z, _ = gi_star(risk.to_numpy(), study, system.neighbours(study), permutations=0)
+    return {
+        "feed (Gi* z, risk-weighted)": pd.Series(z, index=study),
+        "last period's counts": recent.groupby("cell")
+        .size()
+        .reindex(study, fill_value=0)
+        .astype(float),
+        "last period's risk-weighted counts": risk,
+        "kernel density (500 m)": pd.Series(
+            kernel_density(study, recent["lon"].to_numpy(float), recent["lat"].to_numpy(float)),
+            index=study,
+        ),
+    }
+
+
 def pai_evaluation(
     cases: pd.DataFrame,
     days: list[pd.Timestamp],
-    top: float = 0.05,
-    horizon_days: int = 7,
+    shares: tuple[float, ...] = (0.01, 0.05, 0.10),
+    horizons: tuple[int, ...] = (7, 28),
     system: H3Cells | None = None,
 ) -> pd.DataFrame:
-    """Return, per evaluation day and method, the hit rate and PAI of the top cells for the next days' 高 cases.
+    """Return, per evaluation day, horizon, share of area and method, how well the flagged cells
+    catch the next days' 高 cases: a rolling evaluation with only what was known on each day.
 
-    Methods, all ranking the same study cells with what was known on the day: the feed (Gi* z of the
-    last 28 days' risk-weighted counts), the last 28 days' case counts, and a kernel density of those
-    cases. PAI = hit rate / share of the study area flagged (Chainey's predictive accuracy index).
-    `cases` has reported_at, lon, lat, grade (staff or predicted) and dispute_type.
+    hit rate = share of the 高 cases of the next `horizon` days that fall in the flagged cells;
+    PAI = hit rate / share of the study area flagged (Chainey's predictive accuracy index);
+    PEI* = cases caught / the most any choice of as many cells could have caught (Hunt's
+    predictive efficiency index), 1 at best. `cases` has reported_at, lon, lat and grade.
     """
     system = system or H3Cells(8)
     cases = cases.assign(
         cell=system.assign(cases["lon"].to_numpy(float), cases["lat"].to_numpy(float))
     )
+    cases = cases[cases["cell"].notna()]
     rows = []
     for day in days:
         day = pd.Timestamp(day).normalize()
         known = cases[cases["reported_at"] < day + pd.Timedelta(days=1)]
-        cells = hotspot_cells(known, day, system, window_days=28, trend_weeks=8)
-        if cells.empty:
+        if known.empty:
             continue
-        cells = cells.set_index("cell")
-        study = list(cells.index)
-        recent = known[known["reported_at"] >= day - pd.Timedelta(days=27)]
-        ahead = cases[
-            (cases["reported_at"] >= day + pd.Timedelta(days=1))
-            & (cases["reported_at"] < day + pd.Timedelta(days=1 + horizon_days))
-        ]
-        targets = ahead[ahead["grade"] == "高"]
-        methods = {
-            "feed (Gi*, risk-weighted)": cells["gi_z"],
-            "last-28-day counts": recent.groupby("cell")
-            .size()
-            .reindex(study, fill_value=0)
-            .astype(float),
-            "kernel density (500 m)": pd.Series(
-                kernel_density(study, recent["lon"].to_numpy(float), recent["lat"].to_numpy(float)),
-                index=study,
-            ),
-        }
-        for name, scores in methods.items():
-            flagged = _top_cells(scores, top)
-            hit_rate = targets["cell"].isin(flagged).sum() / max(len(targets), 1)
-            rows.append(
-                {
-                    "day": f"{day:%Y-%m-%d}",
-                    "method": name,
-                    "hit_rate": hit_rate,
-                    "pai": hit_rate / (len(flagged) / len(study)),
-                    "targets": len(targets),
-                    "cells": len(study),
-                }
-            )
+        methods = forecast_rankings(known, day, system)
+        study = next(iter(methods.values())).index
+        for horizon in horizons:
+            ahead = cases[
+                (cases["reported_at"] >= day + pd.Timedelta(days=1))
+                & (cases["reported_at"] < day + pd.Timedelta(days=1 + horizon))
+                & (cases["grade"] == "高")
+            ]
+            per_cell = ahead.groupby("cell").size().reindex(study, fill_value=0)
+            total = len(ahead)  # a 高 case outside the study area counts as missed by all
+            for share in shares:
+                k = max(1, round(share * len(study)))
+                best = int(per_cell.sort_values(ascending=False).iloc[:k].sum())
+                for name, scores in methods.items():
+                    caught = int(per_cell[list(_top_cells(scores, share))].sum())
+                    hit_rate = caught / max(total, 1)
+                    rows.append(
+                        {
+                            "day": f"{day:%Y-%m-%d}",
+                            "horizon_days": horizon,
+                            "share": share,
+                            "method": name,
+                            "hit_rate": hit_rate,
+                            "pai": hit_rate / (k / len(study)),
+                            "pei_star": caught / best if best else np.nan,
+                            "targets": total,
+                            "cells": len(study),
+                        }
+                    )
     return pd.DataFrame(rows)

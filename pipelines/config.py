@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     )
     h3_resolution: int = 8
     hotspot_days: int = 28
-    trend_weeks: int = 8
+    trend_weeks: int = 10
     map_tiles: str | None = Field(
         None, description="base-tile URL template for map.html; None: no tiles"
     )

@@ -163,7 +163,7 @@ def publish_day(
     tiles: str | None = None,
     resolution: int = 8,
     window_days: int = 28,
-    trend_weeks: int = 8,
+    trend_weeks: int = 10,
     cells_system: H3Cells | PolygonCells | None = None,
 ) -> Path:
     """Write every output for day D into out_dir/D atomically; return the folder.

@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import h3
 import numpy as np
 import pandas as pd
 
 from features.geo import wgs84_to_gcj02
+from models.hotspots import NO_PATTERN, NOT_SIGNIFICANT
 
 POINT_DECIMALS = 3  # about 100 m: enough for a map, not enough to find a flat
 
@@ -33,11 +35,22 @@ def feed_document(
     meta: dict,
     coordinates: str = "wgs84",
 ) -> dict:
-    """Return the FeatureCollection: one feature per study cell (an H3 or boundary polygon with
-    "layer": "cell", or an administrative unit's point with "layer": "unit" for cases without
-    coordinates), then one Point per located 高/中 case ("layer": "case")."""
+    """Return the FeatureCollection: one feature per cell worth showing (an H3 or boundary polygon
+    with "layer": "cell", or an administrative unit's point with "layer": "unit" for cases without
+    coordinates), then one Point per located 高/中 case ("layer": "case").
+
+    Empty hexagons (the study area's zeros, there for the statistic) are left out unless they are a
+    significant hot or cold spot or have an emerging pattern; the centre's own polygons and units
+    are all kept, as a complete partition of its area. docs/feed.md describes every property.
+    """
+    hexagon = cells["cell"].map(lambda c: isinstance(c, str) and h3.is_valid_cell(c)).astype(bool)
+    shown = ~hexagon | (
+        (cells["n_cases"] > 0)
+        | (cells["hot_class"] != NOT_SIGNIFICANT)
+        | (cells["trend"] != NO_PATTERN)
+    )
     features = []
-    for row in cells.to_dict("records"):
+    for row in cells[shown].to_dict("records"):
         top = next(iter(row["types"]), None)
         properties = {
             "layer": row["layer"],
@@ -57,6 +70,8 @@ def feed_document(
             "confidence": row["confidence"],
             "trend": row["trend"],
             "weeks_hot": row["weeks_hot"],
+            "forecast": row["forecast"],
+            "forecast_rank": row["forecast_rank"],
         }
         features.append(
             {

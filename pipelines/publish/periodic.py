@@ -19,7 +19,7 @@ def period_report(
     run_date: pd.Timestamp,
     period: str,
     system: H3Cells | PolygonCells | None = None,
-    trend_weeks: int = 8,
+    trend_weeks: int = 10,
 ) -> str:
     """Return the 周报/月报 ending on run_date, from the scored days staged in that period.
 

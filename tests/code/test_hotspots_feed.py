@@ -10,14 +10,16 @@ import pandas as pd
 import pytest
 
 from models.hotspots import (
+    EMERGING_CATEGORIES,
     H3Cells,
     PolygonCells,
     classify,
-    emerging_class,
+    emerging_category,
     fdr_cutoff,
     gi_star,
     h3_neighbours,
     hotspot_cells,
+    space_time_gi_star,
     study_cells,
 )
 from pipelines.publish.feed import feed_document
@@ -30,10 +32,144 @@ def test_gi_star_matches_esda_computed_directly_on_a_lattice():
     values[:4] += 12  # a cluster in one corner
     names = [str(i) for i in range(36)]
     neighbours = {str(i): [str(j) for j in w.neighbors[i]] for i in range(36)}
-    z, p = gi_star(values, names, neighbours)
+    z, p = gi_star(values, names, neighbours, permutations=0)
     direct = esda.G_Local(values, w, transform="B", star=True, permutations=0)
     np.testing.assert_allclose(z, direct.Zs, rtol=1e-10)
     np.testing.assert_allclose(p, 2 * direct.p_norm, rtol=1e-10)
+
+
+def test_permutation_p_values_are_two_sided_and_agree_with_esda_where_esda_is_right():
+    w = libpysal.weights.lat2W(6, 6)
+    values = np.random.default_rng(3).poisson(4, 36).astype(float)
+    values[:4] += 12
+    names = [str(i) for i in range(36)]
+    neighbours = {str(i): [str(j) for j in w.neighbors[i]] for i in range(36)}
+    z, p = gi_star(values, names, neighbours, permutations=999, seed=7)
+    direct = esda.G_Local(values, w, transform="B", star=True, permutations=999, seed=7)
+    assert (p <= 1).all() and (p >= 2 / 1000).all()
+    assert p[z.argmax()] < 0.05  # the corner cluster
+    # For continuous counts without ties, two-sided = twice esda's folded p-value.
+    upper = z > 2
+    np.testing.assert_allclose(p[upper], np.minimum(2 * direct.p_sim[upper], 1), atol=0.02)
+    # p is reproducible night to night (seeded)
+    assert np.array_equal(p, gi_star(values, names, neighbours, permutations=999, seed=7)[1])
+
+
+def test_quiet_cells_among_quiet_cells_are_not_cold_spots_under_permutation():
+    # Mostly zeros, one busy block: esda's folded p-value calls the zeros 'significant' (ties count
+    # as not extreme); the two-sided p-value does not.
+    w = libpysal.weights.lat2W(10, 10)
+    values = np.zeros(100)
+    block = [0, 1, 2, 10, 11, 12, 20, 21, 22]
+    values[block] = [9, 7, 8, 6, 9, 8, 7, 9, 6]
+    names = [str(i) for i in range(100)]
+    neighbours = {str(i): [str(j) for j in w.neighbors[i]] for i in range(100)}
+    z, p = gi_star(values, names, neighbours, permutations=999)
+    labels, _ = classify(z, p)
+    far = [i for i in range(100) if i // 10 > 4 and i % 10 > 4]
+    assert all(labels[i] == "不显著" for i in far)
+    assert p[far].min() > 0.5
+    assert labels[11].startswith("热点")  # the middle of the busy block
+
+
+def _lattice(n):
+    w = libpysal.weights.lat2W(n, n)
+    return [str(i) for i in range(n * n)], {
+        str(i): [str(j) for j in w.neighbors[i]] for i in range(n * n)
+    }
+
+
+def test_space_time_gi_star_uses_the_week_before_as_neighbours():
+    cells, neighbours = _lattice(3)
+    cube = np.random.default_rng(1).poisson(2, (9, 4)).astype(float)
+    z, p = space_time_gi_star(cube, cells, neighbours, time_step=1, permutations=0)
+    # The same statistic from an explicit space-time weights object: node t * 9 + i.
+    links = {}
+    for t in range(4):
+        for i in range(9):
+            own = [t * 9 + int(j) for j in neighbours[str(i)]]
+            if t > 0:
+                own += [(t - 1) * 9 + j for j in [i, *map(int, neighbours[str(i)])]]
+            links[t * 9 + i] = own
+    w = libpysal.weights.W(links, id_order=list(range(36)), silence_warnings=True)
+    direct = esda.G_Local(cube.T.reshape(-1), w, transform="B", star=True, permutations=0)
+    np.testing.assert_allclose(z, direct.Zs.reshape(4, 9).T, rtol=1e-10)
+    assert p.shape == cube.shape
+
+
+# Hand-built cubes: one cell's ten weekly bins, oldest first. H a significant hot bin (z = 3), C a
+# significant cold one (z = -3), '.' neither (z = 0.5); trends are given as z series.
+_H, _C, _N = 3.0, -3.0, 0.5
+
+
+def _bins(pattern: str) -> tuple[np.ndarray, np.ndarray]:
+    z = np.array([{"H": _H, "C": _C, ".": _N}[c] for c in pattern])
+    return z, np.array([c != "." for c in pattern])
+
+
+_RISING = np.linspace(2.0, 6.0, 10)
+_FLAT = np.array([3.0, 3.2, 2.9, 3.1, 3.0, 2.8, 3.1, 3.0, 3.2, 2.9])
+
+
+@pytest.mark.parametrize(
+    ("z", "significant", "expected"),
+    [
+        (*_bins(".........H"), "新增热点"),
+        (*_bins("......HHHH"), "连续热点"),
+        (_RISING, np.ones(10, bool), "加剧热点"),
+        (_FLAT, np.ones(10, bool), "持续热点"),
+        (_RISING[::-1], np.ones(10, bool), "减弱热点"),
+        (*_bins("H..H...H.H"), "零星热点"),
+        (*_bins("C....H...H"), "振荡热点"),
+        (*_bins("HHHHHHHHH."), "历史热点"),
+        (*_bins(".........C"), "新增冷点"),
+        (*_bins("......CCCC"), "连续冷点"),
+        (-_RISING, np.ones(10, bool), "加剧冷点"),
+        (-_FLAT, np.ones(10, bool), "持续冷点"),
+        (-_RISING[::-1], np.ones(10, bool), "减弱冷点"),
+        (*_bins("C..C...C.C"), "零星冷点"),
+        (*_bins("H....C...C"), "振荡冷点"),
+        (*_bins("CCCCCCCCC."), "历史冷点"),
+        (*_bins(".........."), "无明显模式"),
+    ],
+)
+def test_each_emerging_hot_spot_category_is_found_on_its_cube(z, significant, expected):
+    assert emerging_category(z, significant) == expected
+
+
+def test_the_seventeen_categories_are_arcgis_pros():
+    assert len(EMERGING_CATEGORIES) == 17 and len(set(EMERGING_CATEGORIES)) == 17
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("H...H.....", "无明显模式"),  # hot before, not in the final bin, under 90%
+        ("HH....HH.H", "零星热点"),  # a final run of one after earlier hot bins
+        ("H.....HHHH", "零星热点"),  # hot before the final run: not consecutive
+        ("C........H", "振荡热点"),  # a cold history makes a new hot bin oscillating
+        ("HHHHHHHHHH", "持续热点"),
+    ],
+)
+def test_category_boundaries(pattern, expected):
+    assert emerging_category(*_bins(pattern)) == expected
+
+
+def test_a_cluster_that_appears_in_the_last_weeks_is_new_or_consecutive_on_a_counted_cube():
+    cells, neighbours = _lattice(9)
+    rng = np.random.default_rng(4)
+    cube = rng.poisson(1.0, (81, 10)).astype(float)
+    centre = 40
+    block = [centre, *map(int, neighbours[str(centre)])]
+    cube[block, -1] += 12  # a cluster appears in the final week
+    persistent = [0, 1, 9, 10]
+    cube[persistent, :] += 8  # a corner busy every week
+    z, p = space_time_gi_star(cube, cells, neighbours)
+    significant = p <= fdr_cutoff(p.reshape(-1), 0.05)
+    assert emerging_category(z[centre], significant[centre]) == "新增热点"
+    assert emerging_category(z[0], significant[0]) in {"持续热点", "加剧热点", "减弱热点"}
+    quiet = emerging_category(z[80], significant[80])
+    assert quiet == "无明显模式"
 
 
 def test_fdr_cutoff_is_benjamini_hochberg():
@@ -52,28 +188,13 @@ def test_classes_use_fdr_not_raw_p_values():
     assert level.tolist() == [99, 90, 99, 0]
 
 
-@pytest.mark.parametrize(
-    ("hot", "z", "expected"),
-    [
-        ([0, 0, 0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0, 0, 3], "new"),
-        ([1] * 8, [1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5], "intensifying"),
-        ([1] * 8, [3, 3.1, 2.9, 3, 3.2, 2.8, 3.1, 3], "persistent"),
-        ([1] * 8, [5, 4.5, 4, 3.5, 3, 2.5, 2.2, 2], "diminishing"),
-        ([1, 0, 1, 0, 0, 1, 0, 1], [2, 0, 2, 0, 0, 2, 0, 2], "sporadic"),
-        ([1, 1, 1, 1, 1, 1, 1, 0], [3] * 7 + [0], "none"),
-    ],
-)
-def test_emerging_trend_classes(hot, z, expected):
-    assert emerging_class(np.array(z, float), np.array(hot, bool)) == expected
-
-
-def _cluster_cases(n_hot=60, n_background=200, seed=5):
+def _cluster_cases(n_hot=60, n_background=200, seed=5, spread=0.002):
     rng = np.random.default_rng(seed)
     lon = np.concatenate(
-        [125.14 + rng.normal(0, 0.002, n_hot), 125.0 + rng.uniform(0, 0.4, n_background)]
+        [125.14 + rng.normal(0, spread, n_hot), 125.0 + rng.uniform(0, 0.4, n_background)]
     )
     lat = np.concatenate(
-        [42.90 + rng.normal(0, 0.002, n_hot), 42.7 + rng.uniform(0, 0.3, n_background)]
+        [42.90 + rng.normal(0, spread * 0.7, n_hot), 42.7 + rng.uniform(0, 0.3, n_background)]
     )
     n = n_hot + n_background
     return pd.DataFrame(
@@ -99,6 +220,9 @@ def test_a_planted_cluster_is_found_as_a_hot_spot():
     )
     hot_cell = h3.latlng_to_cell(42.90, 125.14, 8)
     assert cells.set_index("cell").loc[hot_cell, "hot_class"].startswith("热点")
+    # the published forecast ranks the densest place first, and every cell once
+    assert cells.set_index("cell").loc[hot_cell, "forecast_rank"] == 1
+    assert sorted(cells["forecast_rank"]) == list(range(1, len(cells) + 1))
     assert (cells["n_cases"].sum()) == len(cases)
 
 
@@ -169,7 +293,11 @@ def test_the_centres_own_polygons_can_be_the_cells(tmp_path):
     )
     assert len(cells) == 36  # quiet communities are in the study area as zeros
     hot = system.assign(np.array([125.14]), np.array([42.90]))[0]
-    assert cells.loc[hot, "hot_class"].startswith("热点")
+    assert cells.loc[hot, "risk_weight"] == cells["risk_weight"].max()
+    assert cells.loc[hot, "gi_z"] == cells["gi_z"].max()
+    # 36 communities are too few for a 4-community cluster to pass the FDR cut-off under
+    # permutation; the most significant community is still one of the cluster's block.
+    assert cells["gi_p"].idxmin() in {"社区22", "社区23", "社区32", "社区33"}
     doc = feed_document(cells.reset_index(), cases, {}, "wgs84")
     polygon = next(f for f in doc["features"] if f["properties"]["layer"] == "cell")
     ring = np.array(polygon["geometry"]["coordinates"][0])
@@ -265,3 +393,16 @@ def test_a_unit_read_from_an_address_gets_its_countys_centre():
     # 朝阳区 is in Beijing and in Changchun: the export's other counties settle which.
     centres = county_centres(["东丰县", "朝阳区", "龙山区"])
     assert 124 < centres["朝阳区"][0] < 126  # Changchun's, near the Liaoyuan counties
+
+
+def test_the_feed_leaves_out_empty_cells_that_say_nothing():
+    cases = _cluster_cases()
+    cells = hotspot_cells(cases, pd.Timestamp("2025-12-31"), trend_weeks=4)
+    doc = feed_document(cells, cases, {})
+    shown = [f["properties"] for f in doc["features"] if f["properties"]["layer"] == "cell"]
+    assert len(shown) < len(cells)  # the study area's quiet ring is left out
+    assert all(
+        p["n_cases"] > 0 or p["hot_class"] != "不显著" or p["trend"] != "无明显模式" for p in shown
+    )
+    # every case in the window is still in a shown cell
+    assert sum(p["n_cases"] for p in shown) == cells["n_cases"].sum() == len(cases)
