@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -384,6 +385,13 @@ def report(
     print(path)
 
 
+class _CancelledAtStop(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        import asyncio
+
+        return not (record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError))
+
+
 @app.command()
 def serve(
     inbox: Annotated[
@@ -394,28 +402,64 @@ def serve(
     ] = "{date}.csv",
     mapping: Mapping = None,
     out: Annotated[Path | None, typer.Option(help="output folder (default: DATA/outputs)")] = None,
+    nightly: Annotated[
+        str, typer.Option(help="time of the nightly scoring, HH:MM Asia/Shanghai")
+    ] = "02:00",
+    port: Annotated[
+        int, typer.Option(help="port of the local Prefect server, when PREFECT_API_URL is unset")
+    ] = 4200,
     home: Home = None,
 ) -> None:
-    """Serve the nightly scoring (02:00) and the monthly retrain (1st, 03:00), Asia/Shanghai time."""
-    from prefect import serve as prefect_serve
+    """Serve the nightly scoring (02:00) and the monthly retrain (1st, 03:00), Asia/Shanghai time.
 
-    from pipelines.flows import deployments
+    Schedules need a real Prefect server: the one PREFECT_API_URL names, else one started here on
+    127.0.0.1:PORT (database DATA/prefect/, UI at http://127.0.0.1:PORT) and stopped with serve.
+    """
+    import re
+    from contextlib import ExitStack, suppress
+
+    from pipelines.config import Settings
+    from pipelines.server import prefect_server
 
     home = _home(home)
     _run(lambda: _check_settings(home))
     _run(lambda: _check_champion(home, None))
-    console.print(
-        f"serving: nightly scoring of {inbox}/{pattern} at 02:00 and a monthly retrain, Asia/Shanghai"
-    )
-    prefect_serve(
-        *deployments(
-            str(inbox.resolve()),
-            pattern,
-            str(mapping.resolve()) if mapping else None,
-            str(out.resolve()) if out else None,
-            str(Path(home).resolve()) if home else None,
+    at = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", nightly)
+    if not at:
+        console.print(f"[bold red]fengqiao:[/] --nightly must be HH:MM (24-hour), not {nightly!r}")
+        raise typer.Exit(code=EXIT_USAGE)
+
+    # Prefect's runner handles Ctrl-C and SIGTERM (systemd's stop) by pausing the deployments and
+    # exiting; the local server is stopped on the way out. Its exit from inside the event loop
+    # leaves a cancelled control-channel task that asyncio would log with a traceback, and an
+    # un-awaited coroutine warning: noise of a clean stop, not errors.
+    logging.getLogger("asyncio").addFilter(_CancelledAtStop())
+    warnings.filterwarnings("ignore", "coroutine 'Runner.astop' was never awaited", RuntimeWarning)
+    with ExitStack() as stack:
+        server = prefect_server(Settings.at(home).home, port or None)
+        api_url = _run(lambda: stack.enter_context(server))
+        os.environ["PREFECT_API_URL"] = api_url
+        from prefect import serve as prefect_serve
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        from pipelines.flows import deployments
+
+        console.print(
+            f"serving against the Prefect server at {api_url}: nightly scoring of "
+            f"{inbox}/{pattern} at {nightly} and a monthly retrain, Asia/Shanghai"
         )
-    )
+        stack.callback(lambda: console.print("stopped serving"))
+        with temporary_settings(updates={PREFECT_API_URL: api_url}), suppress(KeyboardInterrupt):
+            prefect_serve(
+                *deployments(
+                    str(inbox.resolve()),
+                    pattern,
+                    str(mapping.resolve()) if mapping else None,
+                    str(out.resolve()) if out else None,
+                    str(Path(home).resolve()) if home else None,
+                    nightly_cron=f"{int(at.group(2))} {int(at.group(1))} * * *",
+                )
+            )
 
 
 def _print_train(result: dict) -> None:

@@ -493,14 +493,19 @@ def retrain_flow(
 
 
 def deployments(
-    inbox: str, pattern: str, mapping: str | None, out: str | None, home: str | None
+    inbox: str,
+    pattern: str,
+    mapping: str | None,
+    out: str | None,
+    home: str | None,
+    nightly_cron: str = NIGHTLY_CRON,
 ) -> list:
     """Return the nightly scoring (02:00) and monthly retrain (1st, 03:00) deployments, Asia/Shanghai."""
     from prefect.schedules import Cron
 
     nightly = nightly_flow.to_deployment(
         name="fengqiao-nightly",
-        schedule=Cron(NIGHTLY_CRON, timezone=TIMEZONE),
+        schedule=Cron(nightly_cron, timezone=TIMEZONE),
         parameters={
             "inbox": inbox,
             "pattern": pattern,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -296,3 +297,109 @@ def test_the_monthly_retrain_runs_on_the_store_and_promotes_only_a_better_model(
     assert str(client.get_model_version_by_alias("fengqiao-risk", CHAMPION).version) == champion
     tags = client.get_model_version("fengqiao-risk", second["version"]).tags
     assert tags["promotion.decision"] == "refused"
+
+
+def _due_soon(lead_seconds: int = 50) -> tuple[str, pd.Timestamp]:
+    """Return the first whole minute (HH:MM, Asia/Shanghai) at least lead_seconds away, and it."""
+    now = pd.Timestamp.now(tz="Asia/Shanghai")
+    due = (now + pd.Timedelta(seconds=lead_seconds)).ceil("min")
+    return f"{due:%H:%M}", due
+
+
+def _serve(home: Path, inbox: Path, out: Path, at: str, env: dict, log: Path) -> subprocess.Popen:
+    command = [str(FENGQIAO), "serve", "--inbox", str(inbox), "--pattern", "day.csv"]
+    command += ["--nightly", at, "--port", "0", "--home", str(home), "--out", str(out)]
+    return subprocess.Popen(
+        command,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _wait_for(condition, process: subprocess.Popen, log: Path, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text(encoding="utf-8")[-3000:]
+        time.sleep(1)
+    assert condition(), log.read_text(encoding="utf-8")[-3000:]
+
+
+@pytest.fixture
+def serving_home(demo_home, tmp_path):
+    home = tmp_path / "home"
+    shutil.copytree(demo_home, home)  # serving writes the night into the store
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(day_export(demo_home), inbox / "day.csv")
+    env = {k: v for k, v in cli_process_env().items() if not k.startswith("PREFECT_API")}
+    # The scheduler and the runner poll every 5 s instead of 60 s and 10 s: the same path, sooner.
+    env |= {
+        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "5",
+        "PREFECT_RUNNER_POLL_FREQUENCY": "5",
+    }
+    return home, inbox, env
+
+
+def test_a_served_schedule_fires_on_the_prefect_server_and_publishes(
+    serving_home, tmp_path, monkeypatch
+):
+    """Production: a Prefect server is already running (PREFECT_API_URL); `fengqiao serve` with
+    the nightly set a minute ahead gets a run from the server's scheduler, which publishes
+    yesterday's day (Asia/Shanghai). Stopping serve leaves the operator's server running."""
+    from pipelines.server import healthy, prefect_server
+
+    home, inbox, env = serving_home
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)  # start the operator's own server
+    monkeypatch.setenv("PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS", "5")
+    out, log = tmp_path / "out", tmp_path / "serve.log"
+    with prefect_server(tmp_path / "operator") as api_url:
+        at, due = _due_soon()
+        serving = _serve(home, inbox, out, at, {**env, "PREFECT_API_URL": api_url}, log)
+        yesterday = (due.normalize() - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+        published = out / yesterday / "watchlist.csv"  # renamed into place once the day is whole
+        try:
+            _wait_for(published.exists, serving, log, 420)
+        finally:
+            serving.send_signal(signal.SIGTERM)
+            serving.wait(timeout=120)
+        assert healthy(api_url)  # not serve's to stop
+    text = log.read_text(encoding="utf-8")
+    assert f"serving against the Prefect server at {api_url}" in text
+    assert (out / yesterday / "hotspots.geojson").exists()
+    assert "Traceback" not in text
+
+
+def test_serve_without_a_server_starts_one_in_the_data_folder_and_stops_it(serving_home, tmp_path):
+    from pipelines.server import healthy
+
+    home, inbox, env = serving_home
+    log = tmp_path / "serve.log"
+    serving = _serve(home, inbox, tmp_path / "out", "02:00", env, log)
+    try:
+        _wait_for(lambda: "being served" in log.read_text(encoding="utf-8"), serving, log, 300)
+        text = log.read_text(encoding="utf-8")
+        api_url = re.search(r"the Prefect server at (http://127\.0\.0\.1:\d+/api)", text).group(1)
+        assert healthy(api_url)
+        assert (home / "prefect" / "prefect.db").exists()  # its database, in DATA/prefect
+    finally:
+        serving.send_signal(signal.SIGTERM)
+        serving.wait(timeout=120)
+    text = log.read_text(encoding="utf-8")
+    assert "Traceback" not in text and "stopped serving" in text
+    assert not healthy(api_url)  # the local server stopped with serve
+
+
+def test_serve_refuses_a_prefect_api_url_that_does_not_answer(demo_home, tmp_path):
+    env = {**cli_process_env(), "PREFECT_API_URL": "http://127.0.0.1:9/api"}
+    result = subprocess.run(
+        [str(FENGQIAO), "serve", "--inbox", str(tmp_path), "--home", str(demo_home)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 2
+    assert "PREFECT_API_URL=http://127.0.0.1:9/api does not answer" in result.stderr
+    assert "Traceback" not in result.stderr
