@@ -65,12 +65,24 @@ def readable_text(path: Path) -> str:
 
 
 def leaks(folder: Path, needles: set[str], skip: tuple[str, ...] = ()) -> list[tuple[str, str]]:
-    """Return (file, needle) for every needle found in any file under folder, bar `skip` folders."""
+    """Return (file, needle) for every needle found in any file under folder, bar `skip` folders.
+
+    One pass of an Aho-Corasick automaton over each file finds every needle at once, so a full
+    demo's hundred thousand needles over its store take seconds, not hours.
+    """
+    import ahocorasick
+
+    if not needles:
+        return []
+    automaton = ahocorasick.Automaton()
+    for needle in needles:
+        automaton.add_word(needle, needle)
+    automaton.make_automaton()
     found = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         relative = path.relative_to(folder).as_posix()
         if relative.startswith(skip):
             continue
-        text = readable_text(path)
-        found += [(relative, n) for n in needles if n in text]
+        hits = {needle for _, needle in automaton.iter(readable_text(path))}
+        found += [(relative, n) for n in sorted(hits)]
     return found
