@@ -438,6 +438,8 @@ def serve(
     with ExitStack() as stack:
         server = prefect_server(Settings.at(home).home, port or None)
         api_url = _run(lambda: stack.enter_context(server))
+        # In the environment for the runner's flow-run processes, in the settings for this one
+        # (Prefect may already be imported by the checks above).
         os.environ["PREFECT_API_URL"] = api_url
         from prefect import serve as prefect_serve
         from prefect.settings import PREFECT_API_URL, temporary_settings

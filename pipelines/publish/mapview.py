@@ -152,11 +152,10 @@ def build_map(document: dict, tiles: str | None = None, title: str = "平安地�
         control_scale=False,
     )
     _metric_scale().add_to(fmap)
-    if positions:
-        fmap.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]])
     if tiles:
         folium.TileLayer(tiles=tiles, attr="base map", name="底图").add_to(fmap)
     if positions:
+        fmap.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]])
         _county_layer(
             (min(lons), min(lats), max(lons), max(lats)),
             document.get("fengqiao", {}).get("coordinate_system", "WGS-84"),
