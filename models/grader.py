@@ -6,8 +6,11 @@
 - The boosters (models/boosters.py) add what the text cannot know: the risk lexicon's cues with
   negation, amounts and headcounts, history of the parties and the place, channels, 同案, the
   calendar. For risk they are ordinal and monotone in the cues.
-- The stack is kept only when it beats the text model alone on the validation cases, in both
-  log-loss and macro-F1; otherwise the grader is the calibrated text model. Either way the choice
+- For risk grades the text model's candidate adds the lexicon's cues to its scores with
+  monotone weights (models/cues.py), since it never reads a cue's clause: a grader without the
+  boosters still sees a threat.
+- The stack is kept only when it beats the text model's candidate on the validation cases, in
+  both log-loss and macro-F1; otherwise the grader is that candidate, calibrated. Either way the choice
   and the numbers behind it are recorded (selection_, logged to MLflow).
 - Calibration (Platt per ordinal score, matrix scaling for other labels) and the grade thresholds
   (models/thresholds.py) are fitted on the validation cases: the latest cases, as many as it
@@ -35,6 +38,7 @@ from features.text import normalise_text
 from models.boosters import BoosterParams, Boosters
 from models.calibration import MatrixScaling, PlattScaling
 from models.contributions import PathContributions
+from models.cues import CueWeights
 from models.metrics import as_probabilities, macro_f1
 from models.reasons import quotable_words, text_reasons, top_reasons, top_words
 from models.text import TextModel
@@ -215,7 +219,14 @@ class RiskGrader:
             fit, stop, validation = time_slices(
                 times, cfg.early_stopping_fraction, cfg.calibration_fraction
             )
-        candidates = {"text": self._text_raw(text)}
+        self.cue_weights_ = self._fit_cue_weights(
+            features.named,
+            text,
+            y,
+            _folds(y, cfg.cross_fit_folds, cfg.seed) if cross_fit else None,
+            validation,
+        )
+        candidates = {"text": self._text_raw(text, features.named, oof=True)}
         if cfg.stack != "text":
             self.boosters_ = self._new_boosters()
             if cross_fit:
@@ -300,9 +311,34 @@ class RiskGrader:
             monotone,
         )
 
-    def _text_raw(self, text: np.ndarray) -> np.ndarray:
-        """Return the text model's scores as uncalibrated probabilities."""
+    def _fit_cue_weights(
+        self, named, text: np.ndarray, y: np.ndarray, folds, validation: np.ndarray
+    ) -> CueWeights | None:
+        """Fit the cue weights of the text model's candidate (risk grades only, see models.cues);
+        keep their out-of-fold logits for validation in self._cue_oof."""
+        if not (self.ordinal_ and self.config.monotone_cues):
+            return None
+        directions = self.featuriser_.monotone_directions()
+        columns = [i for i, d in enumerate(directions) if d]
+        signs = [directions[i] for i in columns]
+        if folds is None:  # time slices: learn on the cases before the validation ones
+            learn = ~validation
+            weights = CueWeights(columns, signs).fit(text[learn], named[learn], y[learn])
+            self._cue_oof = weights.logits(text, named)
+            return weights
+        self._cue_oof = np.zeros_like(text)
+        for train, test in folds:
+            fold = CueWeights(columns, signs).fit(text[train], named[train], y[train])
+            self._cue_oof[test] = fold.logits(text[test], named[test])
+        return CueWeights(columns, signs).fit(text, named, y)
+
+    def _text_raw(self, text: np.ndarray, named=None, oof: bool = False) -> np.ndarray:
+        """Return the text model's candidate as uncalibrated probabilities: for risk grades its
+        ordinal scores with the lexicon's cues added (models.cues)."""
         if self.ordinal_:
+            weights = getattr(self, "cue_weights_", None)  # None: a grader from before cues
+            if weights is not None:
+                text = self.__dict__.pop("_cue_oof") if oof else weights.logits(text, named)
             return 1 / (1 + np.exp(-np.clip(text, -30, 30)))
         p = np.exp(text - text.max(axis=1, keepdims=True))
         return p / p.sum(axis=1, keepdims=True)
@@ -402,7 +438,7 @@ class RiskGrader:
         features = self.featuriser_.transform(cases)
         text = self.text_model_.scores(features.texts, features.tokens)
         X = self._booster_matrix(features.named, text)
-        raw = self.boosters_.raw(X) if self.use_boosters_ else self._text_raw(text)
+        raw = self.boosters_.raw(X) if self.use_boosters_ else self._text_raw(text, features.named)
         return self.calibrator_.transform(raw), features, X
 
     def predict_proba(self, cases: pd.DataFrame) -> np.ndarray:
@@ -488,12 +524,10 @@ class RiskGrader:
         With the boosters: their contributions (risk: a 高 case by the P(高) booster, any other by
         the P(at least 中) booster; other targets: the predicted class's trees), said in words; a
         text score is said by the case's word that raises it most. Without them (the text model
-        alone): the case's words that raise the score behind its grade most, a lexicon cue said
-        as its category. method: "path" (credits along the case's decision paths) or "treeshap".
+        and its cue weights): the cues that raise the score behind its grade, then the case's
+        words that raise it most. method: "path" (credits along the case's decision paths) or "treeshap".
         """
         score_of = self._score_of(grade)
-        if not self.use_boosters_:
-            return text_reasons(features.tokens, score_of, self.quotable_, k)
         descriptions = cases["description"].to_numpy(dtype=object)
         lexicon_terms: dict[int, dict[str, str]] = {}
         names = self.feature_names_
@@ -511,6 +545,8 @@ class RiskGrader:
 
             return _Evidence(get)
 
+        if not self.use_boosters_:
+            return self._explain_text(features, score_of, evidence, k)
         X = sparse.csr_matrix(X)
         if self.ordinal_:
             groups = [
@@ -543,6 +579,26 @@ class RiskGrader:
                 for i, phrases in zip(chosen, said, strict=True):
                     out[i] = phrases
         return out
+
+    def _explain_text(
+        self, features: CaseFeatures, score_of: np.ndarray, evidence, k: int
+    ) -> list[list[str]]:
+        """Reasons of the text model's candidate: the cues that raise the case's score, said as
+        the boosters' would be, then its words that raise it most."""
+        words = text_reasons(features.tokens, score_of, self.quotable_, k)
+        weights = getattr(self, "cue_weights_", None)
+        if weights is None:
+            return words
+        names = self.featuriser_.feature_names_
+        cues = top_reasons(
+            weights.contributions(features.named, score_of, len(names)),
+            names,
+            features.named,
+            evidence,
+            self.featuriser_.categories_,
+            k,
+        )
+        return [(c + [w for w in ws if w not in c])[:k] for c, ws in zip(cues, words, strict=True)]
 
     def contributions(self, booster: str, X, method: str = "path") -> list[sparse.csr_matrix]:
         """Return a booster's (cases x features) raw-score contributions, one matrix per class."""

@@ -68,3 +68,13 @@ def grader(cases_with_context):
 
     train = cases_with_context[cases_with_context["reported_at"] < "2025-12-01"]
     return RiskGrader(GraderConfig(text_candidates=3, text_budget_seconds=600)).fit(train)
+
+
+@pytest.fixture(scope="session")
+def stacked_grader(cases_with_context):
+    """Return the grader of the same cases with the boosters kept whatever validation says."""
+    from models.grader import GraderConfig, RiskGrader
+
+    train = cases_with_context[cases_with_context["reported_at"] < "2025-12-01"]
+    config = GraderConfig(text_candidates=3, text_budget_seconds=600, stack="boosters")
+    return RiskGrader(config).fit(train)

@@ -15,6 +15,13 @@ from models.thresholds import RISK_CLASSES
 pytestmark = pytest.mark.xdist_group("model")
 
 
+@pytest.fixture(params=["chosen", "stack"])
+def grader(request, grader):
+    """Every behaviour holds for the grader validation chose and for the stack: the text model's
+    candidate (with its cue weights) and the boosters make the same promises."""
+    return grader if request.param == "chosen" else request.getfixturevalue("stacked_grader")
+
+
 def _sample(cases_with_context, n=300):
     return (
         cases_with_context[cases_with_context["reported_at"] >= "2025-12-01"]
@@ -148,11 +155,12 @@ def test_no_red_or_yellow_ticket_leads_with_a_generic_word(grader, cases_with_co
 
 
 def test_path_contributions_add_up_to_the_raw_score_and_agree_with_treeshap(
-    grader, cases_with_context
+    stacked_grader, cases_with_context
 ):
     from models.contributions import PathContributions
 
-    assert grader.use_boosters_, "the demo's cues and history make the stack win"
+    grader = stacked_grader
+    assert grader.use_boosters_
     cases = _sample(cases_with_context)
     X = grader._score_chunk(cases)[2]
     for name, booster in grader.boosters_.boosters_.items():
@@ -196,7 +204,8 @@ def test_any_label_column_can_be_the_target(cases_with_context):
     assert normalise_text("糾紛") == "纠纷"
 
 
-def test_boosters_read_named_features_and_text_scores(grader, cases_with_context):
+def test_boosters_read_named_features_and_text_scores(stacked_grader, cases_with_context):
+    grader = stacked_grader
     names = grader.feature_names_
     assert names == [
         *grader.featuriser_.dense_names(),

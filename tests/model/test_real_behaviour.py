@@ -1,7 +1,7 @@
 """Behaviour on real text: a grader trained on real court narratives, probed as Made-With-ML does.
 
 Direction: adding a threat or a weapon clause to a real narrative never lowers its grade (with
-other words around it, hardly ever). Invariance:
+other words around it, hardly ever), and raises P(高) on average. Invariance:
 Traditional characters and full-width digits change nothing. A denied cue does not raise it. And
 the reasons a dispatcher reads lead with something that can be acted on.
 """
@@ -60,6 +60,9 @@ def test_a_threat_or_weapon_added_to_a_real_narrative_never_lowers_its_grade(cou
         # only upward (monotone constraints): a guarantee, for every case.
         assert (after >= before).all()
         assert (p_after >= p_before - 1e-12).all()
+        # and it counts: the grader sees the threat whether validation kept the boosters or the
+        # text model with its cue weights (models.cues), whose clause-free text cannot see it
+        assert p_after.mean() > p_before.mean(), grader.selection_
     else:
         # Words before a cue ("被告人…") are text like any other and move the text scores and
         # the text's shape, so no grader can promise every case; a case near the 中/低 line may

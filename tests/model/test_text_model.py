@@ -59,3 +59,26 @@ def test_search_order_never_tries_a_setting_twice(start):
     for candidate in order:
         seen.append(candidate)
     assert len(seen) == len(set(seen))
+
+
+def test_cue_weights_keep_the_lexicons_sign_whatever_the_data_says():
+    """A cue the data ties to lower risk gets weight 0, never a negative one; a mitigation only
+    lowers; a cue that raises risk is found; the text score keeps a non-negative slope."""
+    from models.cues import CueWeights
+
+    rng = np.random.default_rng(0)
+    n = 2000
+    threat, odd, calm = (rng.poisson(0.3, n) for _ in range(3))
+    text = rng.normal(size=(n, 2))
+    latent = text[:, 0] + 1.5 * threat - 1.0 * odd - 1.0 * calm + rng.logistic(size=n)
+    y = np.digitize(latent, [0.0, 1.5])  # 0 低, 1 中, 2 高
+    named = np.column_stack([threat, odd, calm, rng.normal(size=n)])
+    weights = CueWeights([0, 1, 2], [1, 1, -1]).fit(text, named, y)
+    for b in weights.coef_:
+        slope, w = b[1], b[2:]
+        assert slope >= 0 and w[0] > 0.5 and w[1] == 0.0 and w[2] < -0.3
+    more = named.copy()
+    more[:, 0] += 1
+    assert (weights.logits(text, more) > weights.logits(text, named)).all()
+    said = weights.contributions(named, np.zeros(n, int), named.shape[1]).toarray()
+    assert np.allclose(said[:, 0], weights.coef_[0, 2] * np.log1p(threat)) and not said[:, 3].any()
