@@ -226,7 +226,8 @@ def lexicon_features(texts: Iterable[str]) -> pd.DataFrame:
 def without_cue_clauses(texts: Iterable[str]) -> list[str]:
     """Return the texts with every lexicon cue taken out together with the rest of its clause and
     the mark that ends it, and a negated cue from its negator on ("邻里纠纷，扬言要杀了他。" ->
-    "邻里纠纷"; "经查未持刀具。后离开" -> "经查后离开"). Marks left side by side are merged.
+    "邻里纠纷"; "经查未持刀具。后离开" -> "经查。后离开"). The cut keeps the clause's mark, and
+    marks left side by side are merged.
 
     This is what the text model reads. The cues reach the grader only through the lexicon's
     counts, which know negation and which the boosters may only read in the cue's direction; so
@@ -249,7 +250,10 @@ def without_cue_clauses(texts: Iterable[str]) -> list[str]:
                 text, begin, lex
             ):
                 begin = _negator_start(text, begin, lex)
-            kept.append(text[at:begin])
+            # The cut keeps a mark, so that no n-gram spans it: "被对方持刀威胁。林某…" must not
+            # read "对方林某", whose "方林" is a word no one wrote (and may be a party's name).
+            end = match.group(0)[-1]
+            kept.append(text[at:begin] + (end if end in lex.clause_breaks else "，"))
             at = match.end()
         text = "".join(kept) + text[at:] if kept else text
         # Where a clause went, its neighbours' marks meet: keep one, and none at the ends, so that

@@ -341,3 +341,13 @@ def test_the_segmenter_cuts_the_same_in_parallel(city, monkeypatch):
     serial = Segmenter("rjieba").fit().transform(texts)
     assert Segmenter("rjieba", n_jobs=2).fit().transform(texts) == serial
     assert len(serial) == 400
+
+
+def test_taking_out_a_cue_clause_never_joins_the_words_on_either_side():
+    # Found by the full-size leak scan: "被对方持刀威胁。林某…" read "被对方林某…", whose "方林"
+    # was a party's name in the demo and entered the text model's vocabulary.
+    from features.lexicon import without_cue_clauses
+
+    kept = without_cue_clauses(["被对方持刀威胁。林某已现场劝离", "经查未持刀具。后离开"])
+    assert kept == ["被对方。林某已现场劝离", "经查。后离开"]
+    assert "方林" not in kept[0] and "查后" not in kept[1]
