@@ -8,9 +8,10 @@ that grader would be blind to exactly the cases the centre exists to catch.
 So the text model's candidate is its ordinal log-odds plus a weighted sum of the cue counts, per
 ordinal score (P(高), P(at least 中)):
 
-    logit = a + b * text_logit + sum_j w_j * log(1 + count_j)
+    logit_s = a_s + b * text_logit + sum_j w_j * log(1 + count_j)
 
-with b >= 0 and each w_j signed as the lexicon says (a threat can only raise, 已和解 and a negated
+(text_logit the mean of the text model's two scores; b and w shared by both scores), b >= 0
+and each w_j signed as the lexicon says (a threat can only raise, 已和解 and a negated
 cue only lower), fitted by L2-penalised maximum likelihood under those bounds (L-BFGS-B). A cue
 the data does not support gets a weight of 0, never the wrong sign.
 """
@@ -41,52 +42,57 @@ class CueWeights:
         return np.log1p(np.clip(np.nan_to_num(counts), 0, None))
 
     def fit(self, text: np.ndarray, named, y: np.ndarray) -> CueWeights:
-        """Fit on cases' text logits (n x 2, ORDINAL_SCORES order), named features and grades."""
-        C = self._inputs(named)
-        self.coef_ = np.zeros((len(ORDINAL_SCORES), 2 + len(self.columns)))
-        for s, level in enumerate(ORDINAL_SCORES.values()):
-            self.coef_[s] = self._fit_one(text[:, s], C, (y >= level).astype(float))
-        return self
+        """Fit on cases' text logits (n x 2, ORDINAL_SCORES order), named features and grades.
 
-    def _fit_one(self, t: np.ndarray, C: np.ndarray, target: np.ndarray) -> np.ndarray:
-        if target.min() == target.max():  # nothing to learn: keep the text score as it is
-            return np.r_[0.0, 1.0, np.zeros(C.shape[1])]
-        X = np.column_stack([np.ones(len(t)), t, C])
-        penalty = np.r_[0.0, 0.0, np.full(C.shape[1], self.alpha)]
+        A proportional-odds model: the two scores share the text slope and the cue weights and
+        have their own intercepts, so that P(at least 中) stays above P(高) whatever a case says.
+        The text input is the mean of the text model's two scores: an out-of-fold text model and
+        the final one may set the gap between them differently (an SVM's margins do), and only
+        what both scores say alike is read.
+        """
+        C = self._inputs(named)
+        u = text.mean(axis=1)
+        targets = [(y >= level).astype(float) for level in ORDINAL_SCORES.values()]
+        start = np.r_[0.0, 0.0, 1.0, np.zeros(C.shape[1])]
+        if any(t.min() == t.max() for t in targets):  # nothing to learn: the text score alone
+            self.coef_ = start
+            return self
+        penalty = np.r_[0.0, 0.0, 0.0, np.full(C.shape[1], self.alpha)]
 
         def loss(beta):
-            z = X @ beta
-            nll = -(target * log_expit(z) + (1 - target) * log_expit(-z)).sum()
-            grad = X.T @ (expit(z) - target) + penalty * beta
-            return nll + 0.5 * (penalty * beta**2).sum(), grad
+            total, grad = 0.5 * (penalty * beta**2).sum(), penalty * beta
+            common = beta[2] * u + C @ beta[3:]
+            for s, target in enumerate(targets):
+                z = beta[s] + common
+                total -= (target * log_expit(z) + (1 - target) * log_expit(-z)).sum()
+                residual = expit(z) - target
+                grad[s] += residual.sum()
+                grad[2] += residual @ u
+                grad[3:] += C.T @ residual
+            return total, grad
 
-        bounds = [(None, None), (0.0, None)] + [
+        bounds = [(None, None), (None, None), (0.0, None)] + [
             (0.0, None) if d > 0 else (None, 0.0) for d in self.directions
         ]
-        start = np.r_[0.0, 1.0, np.zeros(C.shape[1])]
-        return optimize.minimize(loss, start, jac=True, method="L-BFGS-B", bounds=bounds).x
+        self.coef_ = optimize.minimize(loss, start, jac=True, method="L-BFGS-B", bounds=bounds).x
+        return self
 
     def logits(self, text: np.ndarray, named) -> np.ndarray:
         """Return the adjusted ordinal log-odds (n x 2)."""
-        C = self._inputs(named)
-        return np.column_stack(
-            [b[0] + b[1] * text[:, s] + C @ b[2:] for s, b in enumerate(self.coef_)]
-        )
+        common = self.coef_[2] * text.mean(axis=1) + self._inputs(named) @ self.coef_[3:]
+        return np.column_stack([self.coef_[0] + common, self.coef_[1] + common])
 
-    def contributions(self, named, score: np.ndarray, n_features: int) -> sparse.csr_matrix:
-        """Return (cases x n_features) each cue's share of the log-odds behind score[i] (0: P(高),
-        1: P(at least 中)), in its named-feature column."""
-        C = self._inputs(named)
-        weights = self.coef_[np.asarray(score), 2:]
-        out = sparse.lil_matrix((C.shape[0], n_features))
-        for k, column in enumerate(self.columns):
-            out[:, column] = (C[:, k] * weights[:, k])[:, None]
-        return out.tocsr()
+    def contributions(self, named, n_features: int) -> sparse.csr_matrix:
+        """Return (cases x n_features) each cue's share of the log-odds, in its named-feature
+        column (the same for both scores)."""
+        C = self._inputs(named) * self.coef_[3:]
+        rows = np.repeat(np.arange(C.shape[0]), len(self.columns))
+        columns = np.tile(self.columns, C.shape[0])
+        return sparse.csr_matrix((C.ravel(), (rows, columns)), shape=(C.shape[0], n_features))
 
-    def weights(self, names: list[str]) -> dict[str, dict[str, float]]:
-        """Return the fitted weights by score and cue name (for the model card)."""
-        return {
-            score: {names[c]: round(float(w), 4) for c, w in zip(self.columns, b[2:], strict=True)}
-            | {"text_slope": round(float(b[1]), 4)}
-            for score, b in zip(ORDINAL_SCORES, self.coef_, strict=True)
+    def weights(self, names: list[str]) -> dict[str, float]:
+        """Return the fitted cue weights by name, and the text slope (for the model card)."""
+        cues = zip(self.columns, self.coef_[3:], strict=True)
+        return {names[c]: round(float(w), 4) for c, w in cues} | {
+            "text_slope": round(float(self.coef_[2]), 4)
         }

@@ -591,7 +591,7 @@ class RiskGrader:
             return words
         names = self.featuriser_.feature_names_
         cues = top_reasons(
-            weights.contributions(features.named, score_of, len(names)),
+            weights.contributions(features.named, len(names)),
             names,
             features.named,
             evidence,

@@ -70,15 +70,17 @@ def test_cue_weights_keep_the_lexicons_sign_whatever_the_data_says():
     n = 2000
     threat, odd, calm = (rng.poisson(0.3, n) for _ in range(3))
     text = rng.normal(size=(n, 2))
-    latent = text[:, 0] + 1.5 * threat - 1.0 * odd - 1.0 * calm + rng.logistic(size=n)
+    latent = text.mean(axis=1) + 1.5 * threat - 1.0 * odd - 1.0 * calm + rng.logistic(size=n)
     y = np.digitize(latent, [0.0, 1.5])  # 0 低, 1 中, 2 高
     named = np.column_stack([threat, odd, calm, rng.normal(size=n)])
     weights = CueWeights([0, 1, 2], [1, 1, -1]).fit(text, named, y)
-    for b in weights.coef_:
-        slope, w = b[1], b[2:]
-        assert slope >= 0 and w[0] > 0.5 and w[1] == 0.0 and w[2] < -0.3
+    threat_w, odd_w, calm_w = weights.coef_[3:]
+    assert threat_w > 0.5 and odd_w == 0.0 and calm_w < -0.3
+    assert weights.coef_[2] > 0  # the text slope
+    logits = weights.logits(text, named)
+    assert (logits[:, 1] > logits[:, 0]).all()  # P(at least 中) above P(高)
     more = named.copy()
     more[:, 0] += 1
     assert (weights.logits(text, more) > weights.logits(text, named)).all()
-    said = weights.contributions(named, np.zeros(n, int), named.shape[1]).toarray()
-    assert np.allclose(said[:, 0], weights.coef_[0, 2] * np.log1p(threat)) and not said[:, 3].any()
+    said = weights.contributions(named, named.shape[1]).toarray()
+    assert np.allclose(said[:, 0], threat_w * np.log1p(threat)) and not said[:, 3].any()
