@@ -223,6 +223,7 @@ def publish_day(
                 "model_version": day.model["version"],
             },
             coordinates,
+            places=history,
         )
         outputs.append(write_feed(document, folder / "hotspots.geojson"))
         outputs.append(write_map(build_map(document, tiles), folder / "map.html"))

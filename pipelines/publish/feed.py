@@ -29,15 +29,21 @@ def _clean(value):
     return value
 
 
+PLACE_LEVELS = {"street": "街道", "community": "社区"}  # the place names a map labels by zoom
+
+
 def feed_document(
     cells: pd.DataFrame,
     cases: pd.DataFrame,
     meta: dict,
     coordinates: str = "wgs84",
+    places: pd.DataFrame | None = None,
 ) -> dict:
     """Return the FeatureCollection: one feature per cell worth showing (an H3 or boundary polygon
     with "layer": "cell", or an administrative unit's point with "layer": "unit" for cases without
-    coordinates), then one Point per located 高/中 case ("layer": "case").
+    coordinates), then one Point per located 高/中 case ("layer": "case"), then one Point per
+    township and community of the located `places` cases, at their median position ("layer":
+    "place"), for labels.
 
     Empty hexagons (the study area's zeros, there for the statistic) are left out unless they are a
     significant hot or cold spot or have an emerging pattern; the centre's own polygons and units
@@ -127,11 +133,54 @@ def feed_document(
                 },
             }
         )
+    if places is not None:
+        features.extend(place_features(places, coordinates))
     return {
         "type": "FeatureCollection",
         "fengqiao": {**meta, "coordinate_system": "GCJ-02" if coordinates == "gcj02" else "WGS-84"},
         "features": features,
     }
+
+
+def place_features(cases: pd.DataFrame, coordinates: str = "wgs84") -> list[dict]:
+    """Return a Point per township (街道/乡镇) and community named by located cases: the median
+    of their positions, with how many cases it holds. Names repeated under different parents
+    (two 新村社区) stay apart."""
+    located = cases[cases["lon"].notna() & cases["lat"].notna()] if "lon" in cases else cases[:0]
+    out = []
+    for column, level in PLACE_LEVELS.items():
+        if column not in located or located[column].isna().all():
+            continue
+        keys = [c for c in ("district", "street", "community") if c in located][
+            : ["district", "street", "community"].index(column) + 1
+        ]
+        named = located.dropna(subset=[column])
+        groups = named.groupby(keys, sort=True)[["lon", "lat"]]
+        centre, size = groups.median(), groups.size()
+        lon, lat = centre["lon"].to_numpy(float), centre["lat"].to_numpy(float)
+        if coordinates == "gcj02":
+            lon, lat = wgs84_to_gcj02(lon, lat)
+        for key, x, y, n in zip(centre.index, lon, lat, size.to_numpy(), strict=True):
+            name = key[-1] if isinstance(key, tuple) else key
+            out.append(
+                {
+                    "type": "Feature",
+                    "geometry": {
+                        "type": "Point",
+                        "coordinates": [
+                            round(float(x), POINT_DECIMALS),
+                            round(float(y), POINT_DECIMALS),
+                        ],
+                    },
+                    "properties": {
+                        "layer": "place",
+                        "level": level,
+                        "name": str(name),
+                        "n_cases": int(n),
+                    },
+                }
+            )
+    return out
 
 
 def _shifted(geometry: dict, coordinates: str) -> dict:

@@ -127,8 +127,53 @@ def _case_layer(points: list[dict], name: str, show: bool = True) -> folium.Feat
 
 LABEL_CSS = (
     "<style>.fq-county{font:bold 14px FengqiaoCJK,sans-serif;color:#222;text-align:center;"
-    "text-shadow:0 0 3px #fff,0 0 3px #fff;white-space:nowrap}</style>"
+    "text-shadow:0 0 3px #fff,0 0 3px #fff;white-space:nowrap}"
+    ".fq-place{font:12px FengqiaoCJK,sans-serif;color:#333;text-align:center;"
+    "text-shadow:0 0 2px #fff,0 0 2px #fff;white-space:nowrap}"
+    ".fq-place.fq-社区{font-size:11px;color:#555}</style>"
 )
+# The zoom from which a level's names are shown: townships from 12 (a district fills the screen),
+# communities from 14 (a township does).
+PLACE_ZOOM = {"街道": 12, "社区": 14}
+
+
+def _place_layers(places: list[dict]) -> list[folium.FeatureGroup]:
+    """Return a layer of name labels per place level (townships, communities)."""
+    layers = []
+    for level in PLACE_ZOOM:
+        chosen = [f for f in places if f["properties"]["level"] == level]
+        if not chosen:
+            continue
+        layer = folium.FeatureGroup(name=f"{level}名称", show=False)
+        for f in chosen:
+            lon, lat = f["geometry"]["coordinates"]
+            name = f["properties"]["name"]
+            folium.Marker(
+                [lat, lon],
+                icon=folium.DivIcon(
+                    html=f'<div class="fq-place fq-{level}">{name}</div>',
+                    icon_size=(90, 16),
+                    icon_anchor=(45, 8),
+                ),
+            ).add_to(layer)
+        layer.zoom_from = PLACE_ZOOM[level]
+        layers.append(layer)
+    return layers
+
+
+def _shown_from_zoom(layers: list[folium.FeatureGroup]) -> MacroElement:
+    """Script that shows each layer only from its zoom on (labels that fit, never a pile)."""
+    pairs = ",".join(f"[{layer.get_name()},{layer.zoom_from}]" for layer in layers)
+    element = MacroElement()
+    element._template = Template(
+        "{% macro script(this, kwargs) %}"
+        "(function(){var map={{ this._parent.get_name() }};var layers=[" + pairs + "];"
+        "function update(){var z=map.getZoom();layers.forEach(function(p){"
+        "if(z>=p[1]){map.addLayer(p[0]);}else{map.removeLayer(p[0]);}});}"
+        "map.on('zoomend',update);update();})();"
+        "{% endmacro %}"
+    )
+    return element
 
 
 def build_map(document: dict, tiles: str | None = None, title: str = "平安地图") -> str:
@@ -139,6 +184,8 @@ def build_map(document: dict, tiles: str | None = None, title: str = "平安地�
     cells = [f for f in features if f["properties"]["layer"] == "cell"]
     units = [f for f in features if f["properties"]["layer"] == "unit"]
     points = [f for f in features if f["properties"]["layer"] == "case"][:MAX_POINTS]
+    places = [f for f in features if f["properties"]["layer"] == "place"]
+    features = [f for f in features if f["properties"]["layer"] != "place"]
     for f in [*cells, *units]:
         p = f["properties"]
         p["types_text"] = "、".join(f"{k}{v}" for k, v in list(p["types"].items())[:3]) or "无"
@@ -193,6 +240,12 @@ def build_map(document: dict, tiles: str | None = None, title: str = "平安地�
         by_type.setdefault(f["properties"]["dispute_type"] or "未知类型", []).append(f)
     for kind, chosen in sorted(by_type.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         _case_layer(chosen, f"类型：{kind}（{len(chosen)}）", show=False).add_to(fmap)
+    if positions:
+        labels = _place_layers(places)
+        for layer in labels:
+            layer.add_to(fmap)
+        if labels:
+            _shown_from_zoom(labels).add_to(fmap)
     if features:
         folium.LayerControl(collapsed=False).add_to(fmap)
     legend = "".join(

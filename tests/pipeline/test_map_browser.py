@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -19,8 +20,41 @@ pytestmark = pytest.mark.xdist_group("browser")
 @pytest.fixture(scope="module")
 def feed():
     cases = _cluster_cases()
+    # townships and communities by position: the planted cluster is 福镇街道's 福园社区
+    east = cases["lon"] > 125.2
+    cases["district"] = "龙山区"
+    cases["street"] = np.where(east, "东城街道", "福镇街道")
+    cases["community"] = np.where(
+        east, np.where(cases["lat"] > 42.85, "东北社区", "东南社区"), "福园社区"
+    )
     cells = hotspot_cells(cases, pd.Timestamp("2025-12-31"), trend_weeks=4)
-    return feed_document(cells, cases, {"run_date": "2025-12-31"})
+    return feed_document(cells, cases, {"run_date": "2025-12-31"}, places=cases)
+
+
+def _zoomed(html: str, zoom: int) -> str:
+    """Return the page zoomed to a level once it has settled, as a reader zooming in sees it."""
+    name = re.search(r"var (map_[0-9a-f]+) = L\.map", html).group(1)
+    zoom_in = f"setTimeout(function(){{{name}.setZoom({zoom},{{animate:false}});}},500);"
+    return html.replace("</html>", f"<script>{zoom_in}</script></html>")
+
+
+def test_township_and_community_names_appear_at_the_zoom_where_they_fit(feed, tmp_path):
+    places = [f["properties"] for f in feed["features"] if f["properties"]["layer"] == "place"]
+    assert {(p["level"], p["name"]) for p in places} == {
+        ("街道", "东城街道"), ("街道", "福镇街道"),
+        ("社区", "东北社区"), ("社区", "东南社区"), ("社区", "福园社区"),
+    }  # fmt: skip
+    html = build_map(feed)
+    shown = {}
+    for zoom in (10, 12, 14):
+        page = tmp_path / f"map-{zoom}.html"
+        page.write_text(_zoomed(html, zoom), encoding="utf-8")
+        rendered = render(page)
+        assert rendered.script_errors == [] and rendered.requests == []
+        shown[zoom] = set(re.findall(r'<div class="fq-place fq-[^"]+">([^<]+)</div>', rendered.dom))
+    assert shown[10] == set()
+    assert shown[12] == {"东城街道", "福镇街道"}
+    assert shown[14] == {"东城街道", "福镇街道", "东北社区", "东南社区", "福园社区"}
 
 
 def _scale_lines(dom: str) -> list[str]:
