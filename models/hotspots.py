@@ -568,15 +568,9 @@ def _layer(
         for c, g in recent.groupby("cell")
     }
     out["types"] = [{k: int(v) for k, v in by_cell.get(c, {}).items()} for c in cells]
-    # Where the next cases are likeliest: the ranking the rolling evaluation chose (bench/hotspots.py)
-    # is a kernel density of the window's cases at hexagon centres; cells that are not hexagons are
-    # ranked by the window's case counts, the runner-up.
-    if isinstance(system, H3Cells):
-        forecast = kernel_density(
-            cells, recent["lon"].to_numpy(float), recent["lat"].to_numpy(float)
-        )
-    else:
-        forecast = out["n_cases"].to_numpy(float)
+    # Where the next cases are likeliest: the ranking the rolling evaluation chose
+    # (bench/hotspots.py, PUBLISHED_FORECAST).
+    forecast = forecast_counts(frame, cells)
     out["forecast"] = np.round(forecast, 3)
     out["forecast_rank"] = (
         pd.Series(forecast).rank(ascending=False, method="first").astype(int).to_numpy()
@@ -659,6 +653,88 @@ def kernel_density(
     return density
 
 
+PUBLISHED_FORECAST = "case counts (trend period)"
+
+
+def forecast_counts(cases: pd.DataFrame, cells: list[str]) -> np.ndarray:
+    """Return the published forecast of where the next cases fall: each cell's cases over the
+    trend period (10 weeks by default), every case counted once.
+
+    Chosen by the rolling evaluation of bench/hotspots.py over a month's counts, kernel densities
+    of either period, the Gi* z and a gradient-boosting model. Places where disputes gather stay
+    the same for months (the law of crime concentration: a few micro-places hold most events,
+    year after year), so a longer period is a steadier estimate of the same rate than a month.
+    """
+    return cases.groupby("cell").size().reindex(cells, fill_value=0).to_numpy(float)
+
+
+GBM_HISTORY_WEEKS = 26  # weeks of weekly counts the gradient-boosting forecast learns from
+_GBM_LAGS = (1, 2, 4, 13)  # its features: counts over the last 1, 2, 4 and 13 weeks
+
+
+def boosted_forecast(
+    known: pd.DataFrame,
+    day: pd.Timestamp,
+    study: list[str],
+    neighbours: dict[str, list[str]],
+    horizon_days: int = 7,
+    weeks: int = GBM_HISTORY_WEEKS,
+    seed: int = 0,
+) -> np.ndarray:
+    """Return the expected 高 cases of each study cell in the next horizon_days, from a
+    HunchLab-style gradient-boosting model on cell x week (LightGBM, Poisson).
+
+    Rows are (cell, weekly origin) pairs from the last `weeks` weeks whose next horizon_days were
+    known on day; features are the cell's own and its neighbours' counts of all cases and of 高
+    cases over the last 1, 2, 4 and 13 weeks before the origin; the target is the cell's 高
+    cases in the horizon after it. Nothing after day is read.
+    """
+    import lightgbm as lgb
+    from scipy import sparse
+
+    end = pd.Timestamp(day).normalize() + pd.Timedelta(days=1)
+    index = pd.Index(study)
+    at = index.get_indexer(known["cell"])
+    back = ((end - known["reported_at"]) // pd.Timedelta(days=1)).to_numpy()
+    inside = (at >= 0) & (back >= 0) & (back < 7 * weeks)  # nothing after day
+    week = weeks - 1 - back[inside] // 7  # week weeks-1 ends on day
+    high = (known["grade"].to_numpy(object) == "高")[inside]
+    counts = np.zeros((2, len(study), weeks))
+    np.add.at(counts[0], (at[inside], week), 1.0)
+    np.add.at(counts[1], (at[inside][high], week[high]), 1.0)
+    rows = [i for c in study for i in index.get_indexer(neighbours.get(c, []))]
+    cols = [j for j, c in enumerate(study) for _ in neighbours.get(c, [])]
+    ring = sparse.csr_matrix((np.ones(len(rows)), (cols, rows)), shape=(len(study),) * 2)
+    cumulative = np.concatenate([np.zeros((2, len(study), 1)), counts.cumsum(axis=2)], axis=2)
+
+    def features(origin: int) -> np.ndarray:
+        """Features of every cell at an origin (the number of weeks before it that are known)."""
+        own = [
+            cumulative[k, :, origin] - cumulative[k, :, max(origin - lag, 0)]
+            for k in (0, 1)
+            for lag in _GBM_LAGS
+        ]
+        return np.column_stack(own + [ring @ f for f in own])
+
+    ahead = -(-horizon_days // 7)  # weeks of target after an origin
+    origins = range(max(_GBM_LAGS), weeks - ahead + 1)
+    if not len(origins):
+        return np.zeros(len(study))
+    X = np.vstack([features(o) for o in origins])
+    y = np.concatenate([cumulative[1, :, o + ahead] - cumulative[1, :, o] for o in origins])
+    params = {
+        "objective": "poisson",
+        "learning_rate": 0.05,
+        "num_leaves": 15,
+        "min_child_samples": 50,
+        "verbose": -1,
+        "seed": seed,
+        "num_threads": 2,
+    }
+    model = lgb.train(params, lgb.Dataset(X, y), num_boost_round=200)
+    return model.predict(features(weeks))
+
+
 def _top_cells(scores: pd.Series, share: float) -> set[str]:
     k = max(1, round(share * len(scores)))
     # Ties are broken by cell id so that every method is deterministic.
@@ -671,12 +747,15 @@ def forecast_rankings(
     system: H3Cells,
     window_days: int = 28,
     trend_weeks: int = 10,
+    horizon_days: int = 7,
 ) -> dict[str, pd.Series]:
     """Return, per method, a score for every study cell from what was known on day (its end).
 
     The study area is the feed's: cells with a case in the trend period and their neighbours.
     Methods: the feed's ranking (Gi* z of the window's risk-weighted counts), the window's case
-    counts ("last period"), its risk-weighted counts, and a kernel density of its cases.
+    counts ("last period"), its risk-weighted counts, a kernel density of its cases and of the
+    trend period's, the trend period's counts (the published forecast, forecast_counts), and a
+    gradient-boosting model of the next horizon_days' 高 cases (boosted_forecast).
     """
     end = pd.Timestamp(day).normalize() + pd.Timedelta(days=1)
     trend = known[known["reported_at"] >= end - pd.Timedelta(weeks=trend_weeks)]
@@ -694,6 +773,15 @@ def forecast_rankings(
         "last period's risk-weighted counts": risk,
         "kernel density (500 m)": pd.Series(
             kernel_density(study, recent["lon"].to_numpy(float), recent["lat"].to_numpy(float)),
+            index=study,
+        ),
+        "kernel density (500 m, trend period)": pd.Series(
+            kernel_density(study, trend["lon"].to_numpy(float), trend["lat"].to_numpy(float)),
+            index=study,
+        ),
+        PUBLISHED_FORECAST: pd.Series(forecast_counts(trend, study), index=study),
+        "gradient boosting (cell x week)": pd.Series(
+            boosted_forecast(known, day, study, system.neighbours(study), horizon_days),
             index=study,
         ),
     }
@@ -725,9 +813,9 @@ def pai_evaluation(
         known = cases[cases["reported_at"] < day + pd.Timedelta(days=1)]
         if known.empty:
             continue
-        methods = forecast_rankings(known, day, system)
-        study = next(iter(methods.values())).index
         for horizon in horizons:
+            methods = forecast_rankings(known, day, system, horizon_days=horizon)
+            study = next(iter(methods.values())).index
             ahead = cases[
                 (cases["reported_at"] >= day + pd.Timedelta(days=1))
                 & (cases["reported_at"] < day + pd.Timedelta(days=1 + horizon))

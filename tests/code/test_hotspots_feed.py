@@ -406,3 +406,32 @@ def test_the_feed_leaves_out_empty_cells_that_say_nothing():
     )
     # every case in the window is still in a shown cell
     assert sum(p["n_cases"] for p in shown) == cells["n_cases"].sum() == len(cases)
+
+
+def test_the_boosted_forecast_learns_where_high_cases_recur_and_reads_nothing_after_its_day():
+    from models.hotspots import boosted_forecast, h3_neighbours, study_cells
+
+    rng = np.random.default_rng(3)
+    day = pd.Timestamp("2025-12-31")
+    n = 3000
+    lon = 125.0 + rng.uniform(0, 0.3, n)
+    lat = 42.7 + rng.uniform(0, 0.2, n)
+    # one place has a 高 case most weeks; elsewhere 高 is rare and scattered
+    steady = np.arange(n) < 150
+    lon[steady], lat[steady] = 125.14, 42.80
+    cases = pd.DataFrame(
+        {
+            "reported_at": day - pd.to_timedelta(rng.integers(0, 26 * 7, n), unit="D"),
+            "grade": np.where(steady, "高", np.where(rng.random(n) < 0.03, "高", "低")),
+            "cell": H3Cells(8).assign(lon, lat),
+        }
+    )
+    study = study_cells(cases["cell"])
+    neighbours = h3_neighbours(study)
+    expected = boosted_forecast(cases, day, study, neighbours, horizon_days=7)
+    top = study[int(np.argmax(expected))]
+    assert top == h3.latlng_to_cell(42.80, 125.14, 8)
+    assert (expected >= 0).all() and expected.shape == (len(study),)
+    later = cases.assign(reported_at=day + pd.Timedelta(days=3), grade="高").iloc[:500]
+    with_future = pd.concat([cases, later], ignore_index=True)
+    assert np.array_equal(boosted_forecast(with_future, day, study, neighbours), expected)
