@@ -240,11 +240,6 @@ def _version() -> str:
         return "unknown"
 
 
-def champion_uri(model_name: str) -> str:
-    """Return the URI nightly scoring loads: the champion alias, never a version or a path."""
-    return f"models:/{model_name}@{CHAMPION}"
-
-
 def aliased_version(
     model_name: str, alias: str = CHAMPION
 ) -> mlflow.entities.model_registry.ModelVersion:

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from models.drift import MAJOR
+
 PERIOD_DAYS = {"日报": 1, "周报": 7, "月报": 30}
 REVIEW_BELOW = 0.5  # a classifier's cases below this probability are listed for review
 TOP_CASES = 10
@@ -286,7 +288,9 @@ def build_report(inp: ReportInputs) -> str:
         if not inp.drift.get("enough_rows", True):
             lines.append("样本不足，未作漂移判断（PSI 仅供参考）。")
         elif inp.drift.get("drift"):
-            lines.append("**提示：输入或风险分布较训练时明显变化（PSI > 0.25），请复核研判结果。**")
+            lines.append(
+                f"**提示：输入或风险分布较训练时明显变化（PSI > {MAJOR}），请复核研判结果。**"
+            )
         else:
             lines.append(
                 "轻度变化：" + "、".join(flagged) if flagged else "与训练参照相比未见明显漂移。"
