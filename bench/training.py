@@ -92,12 +92,13 @@ def compare(n: int, path: Path) -> dict:
 
     from features.context import build_context
     from models.grader import GraderConfig, RiskGrader
+    from models.thresholds import RISK_CLASSES
 
     jieba.setLogLevel(60)
     cases = pd.read_parquet(path)
     cutoff = cases["reported_at"].max().normalize() - pd.Timedelta(days=TEST_DAYS)
     past, recent = cases[cases["reported_at"] < cutoff], cases[cases["reported_at"] >= cutoff]
-    labels = ["低", "中", "高"]
+    labels = RISK_CLASSES
 
     # fengqiao: the past's context for training; the test days' context is computed with the past
     # (and its merge groups) as the stored history, as nightly scoring does, and is timed.

@@ -29,6 +29,7 @@ import pandas as pd
 import pymannkendall
 from scipy.stats import norm
 
+from features.domain import GRADES
 from features.errors import UsageError
 from features.geo import h3_cells, wgs84_to_gcj02
 from features.places import LEVELS, county_centres, unit_keys, unit_label, unit_level
@@ -554,7 +555,7 @@ def _layer(
         if recent["grade"].notna().any()
         else pd.DataFrame(index=cells)
     ).reindex(cells)
-    for grade in ("高", "中", "低"):
+    for grade in reversed(GRADES):
         out[f"n_{grade}"] = counts[grade].fillna(0).astype(int).to_numpy() if grade in counts else 0
     out["n_cases"] = recent.groupby("cell").size().reindex(cells, fill_value=0).to_numpy()
     out["mean_score"] = recent.groupby("cell")["score"].mean().reindex(cells).round(1).to_numpy()

@@ -26,9 +26,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.domain import GRADES
 from models.metrics import binary_f1, macro_f1
 
-RISK_CLASSES = ["低", "中", "高"]
+RISK_CLASSES = GRADES  # the risk grades, lowest first (index 2 is 高)
 # The ordinal models' two scores, and the lowest grade index each counts: P(高), P(at least 中).
 ORDINAL_SCORES = {"high": 2, "at_least_medium": 1}
 _GRID = np.round(np.linspace(0.02, 0.95, 94), 4)

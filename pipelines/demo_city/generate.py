@@ -24,11 +24,10 @@ from scipy.optimize import brentq
 from scipy.special import expit
 
 from features.calendar import holiday_table
+from features.domain import GRADES
 from features.progress import progress_bar
 from pipelines.demo_city import text as T
 from pipelines.demo_city.geography import City, build_city
-
-GRADES = ["低", "中", "高"]
 
 EXPORT_COLUMNS = {
     "case_id": "案件编号",
