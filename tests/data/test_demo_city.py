@@ -126,3 +126,41 @@ def test_wage_arrears_peak_before_spring_festival(city):
     per_day_before = (wage & before_festival).sum() / 27
     per_day_summer = (wage & (when >= "2025-06-01") & (when < "2025-09-01")).sum() / 92
     assert per_day_before > 1.5 * per_day_summer
+
+
+def test_the_scored_day_holds_every_case_of_that_day_in_every_date_format(
+    city, tmp_path, monkeypatch
+):
+    """The exports are split by the dates as ingest reads them: ISO, 2025/12/31 10:03 and
+    2025年12月31日10时3分 alike. Only rows whose date no one can read stay with the history."""
+    import pipelines.demo_city as demo
+    from pipelines.ingest.dates import parse_datetimes
+
+    export = city.export.copy()
+    when = parse_datetimes(export["受理时间"])
+    last = when.max().normalize()
+    rows = export.index[when >= last]
+    assert len(rows) >= 3
+    # the last day's cases in each of the generator's three formats
+    t = when[rows]
+    chinese = (
+        t.dt.year.astype(str) + "年" + t.dt.month.astype(str) + "月" + t.dt.day.astype(str)
+        + "日" + t.dt.hour.astype(str) + "时" + t.dt.minute.astype(str) + "分"
+    )  # fmt: skip
+    slash = (
+        t.dt.year.astype(str) + "/" + t.dt.month.astype(str) + "/" + t.dt.day.astype(str)
+        + " " + t.dt.strftime("%H:%M")
+    )  # fmt: skip
+    export.loc[rows[0::3], "受理时间"] = chinese[rows[0::3]]
+    export.loc[rows[1::3], "受理时间"] = slash[rows[1::3]]
+    monkeypatch.setattr(demo, "generate_demo_city", lambda config: type(city)(
+        **{**city.__dict__, "export": export}
+    ))  # fmt: skip
+
+    written = demo.write_demo_exports(tmp_path)
+    history = pd.read_csv(written["history"], dtype=str, keep_default_na=False)
+    day = pd.read_csv(written["day"], dtype=str, keep_default_na=False, encoding="gb18030")
+    assert written["run_date"] == f"{last:%Y-%m-%d}"
+    assert len(day) == len(rows) and day["受理时间"].str.contains("年").any()
+    assert (parse_datetimes(day["受理时间"]).dt.normalize() == last).all()
+    assert not (parse_datetimes(history["受理时间"]) >= last).any()
