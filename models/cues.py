@@ -29,10 +29,14 @@ class CueWeights:
     """Monotone cue weights on top of the text model's ordinal scores.
 
     columns: which named features are cues; directions: +1 (raises risk) or -1 per column.
-    alpha: the L2 penalty on the weights (the text slope and intercept are not penalised).
+    alpha: the L2 penalty on the weights (the text slope and intercepts are not penalised). With
+    alpha 1 the weights fitted on the ~160 cases of a cross-fit fold of 200 court narratives
+    overfit: validation macro-F1 of the candidate fell to 0.32 against the text model's 0.48, and
+    the thresholds chosen on it graded 93 of 99 later cases 中 or 高. At 10 it was 0.45; on a
+    centre's thousands of cases 10 is no constraint.
     """
 
-    def __init__(self, columns: list[int], directions: list[int], alpha: float = 1.0):
+    def __init__(self, columns: list[int], directions: list[int], alpha: float = 10.0):
         self.columns = list(columns)
         self.directions = list(directions)
         self.alpha = alpha
