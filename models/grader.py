@@ -621,9 +621,16 @@ class RiskGrader:
         return [sparse.csr_matrix(c)[:, :n_features] for c in per_class]
 
     def importance(self) -> pd.DataFrame:
-        """Return each feature's total gain per booster, largest first (the global explanation)."""
+        """Return the global explanation, largest first: each feature's total gain per booster;
+        for the text model's candidate, the size of each cue's weight and of the text slope
+        (log-odds per unit of log(1 + count) or of text score; column "weight" keeps the sign)."""
         if not self.use_boosters_:
-            return pd.DataFrame(columns=["total"])
+            weights = getattr(self, "cue_weights_", None)
+            if weights is None:
+                return pd.DataFrame(columns=["total"])
+            signed = pd.Series(weights.weights(self.featuriser_.feature_names_), name="weight")
+            frame = signed.to_frame().assign(total=signed.abs())
+            return frame[frame["total"] > 0].sort_values("total", ascending=False)
         gains = {
             name: booster.feature_importance("gain")
             for name, booster in self.boosters_.boosters_.items()

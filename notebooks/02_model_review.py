@@ -79,7 +79,8 @@ plt.show()
 
 # %%
 importance = review.grader.importance().head(20)
-ax = importance["total"][::-1].plot.barh(figsize=(7, 6), title="特征重要性（增益，前20）")
+measure = "增益" if review.grader.use_boosters_ else "线索权重"  # boosters' gain, or cue weights
+ax = importance["total"][::-1].plot.barh(figsize=(7, 6), title=f"特征重要性（{measure}，前20）")
 plt.show()
 top = day.scores.sort_values("score", ascending=False).head(10)[
     ["case_id", "grade", "score", "reasons"]
