@@ -272,3 +272,11 @@ def test_the_red_ticket_capacity_is_a_days_not_a_partitions(grader, cases_with_c
     assert (per_day <= 1).all() and whole["reasons"].str.contains("超出当日红色督办容量").any()
     naive = pd.concat([capped.predict(p) for p in partitions(cases, 4)], ignore_index=True)
     assert (naive["grade"] == "高").sum() > (whole["grade"] == "高").sum()
+
+
+def test_the_global_explanation_names_features_whichever_candidate_grades(grader):
+    importance = grader.importance()
+    assert (importance["total"] > 0).sum() >= 3 and (importance["total"] >= 0).all()
+    assert importance["total"].is_monotonic_decreasing
+    if not grader.use_boosters_:  # the cues' weights, signed as the lexicon says
+        assert importance.loc["lex_threat", "weight"] > 0
