@@ -10,8 +10,8 @@
   monotone weights (models/cues.py), since it never reads a cue's clause: a grader without the
   boosters still sees a threat.
 - The stack is kept only when it beats the text model's candidate on the validation cases, in
-  both log-loss and macro-F1; otherwise the grader is that candidate, calibrated. Either way the choice
-  and the numbers behind it are recorded (selection_, logged to MLflow).
+  both log-loss and macro-F1; otherwise the grader is that candidate, calibrated. Either way the
+  choice and the numbers behind it are recorded (selection_, logged to MLflow).
 - Calibration (Platt per ordinal score, matrix scaling for other labels) and the grade thresholds
   (models/thresholds.py) are fitted on the validation cases: the latest cases, as many as it
   takes to hold at least `min_class_validation` of every grade.
@@ -211,26 +211,23 @@ class RiskGrader:
         X = self._booster_matrix(features.named, text)
 
         cross_fit = len(y) < cfg.cross_fit_max_rows
+        folds = None
         if cross_fit:
             validation = latest_holding(
                 times, y, cfg.calibration_fraction, cfg.min_class_validation
             )
+            folds = _folds(y, cfg.cross_fit_folds, cfg.seed)
         else:
             fit, stop, validation = time_slices(
                 times, cfg.early_stopping_fraction, cfg.calibration_fraction
             )
-        self.cue_weights_ = self._fit_cue_weights(
-            features.named,
-            text,
-            y,
-            _folds(y, cfg.cross_fit_folds, cfg.seed) if cross_fit else None,
-            validation,
+        self.cue_weights_, text_logits = self._fit_cue_weights(
+            features.named, text, y, folds, validation
         )
-        candidates = {"text": self._text_raw(text, features.named, oof=True)}
+        candidates = {"text": self._text_raw(text_logits)}
         if cfg.stack != "text":
             self.boosters_ = self._new_boosters()
             if cross_fit:
-                folds = _folds(y, cfg.cross_fit_folds, cfg.seed)
                 candidates["stack"] = self.boosters_.fit_cross(X, y, folds)
             else:
                 if dask_client is not None:
@@ -313,32 +310,34 @@ class RiskGrader:
 
     def _fit_cue_weights(
         self, named, text: np.ndarray, y: np.ndarray, folds, validation: np.ndarray
-    ) -> CueWeights | None:
+    ) -> tuple[CueWeights | None, np.ndarray]:
         """Fit the cue weights of the text model's candidate (risk grades only, see models.cues);
-        keep their out-of-fold logits for validation in self._cue_oof."""
+        return them and the candidate's scores for validation: out of fold when cross-fitted,
+        else from weights learnt on the cases before the validation ones. Without cue weights
+        the scores are the text model's."""
         if not (self.ordinal_ and self.config.monotone_cues):
-            return None
+            return None, text
         directions = self.featuriser_.monotone_directions()
         columns = [i for i, d in enumerate(directions) if d]
         signs = [directions[i] for i in columns]
-        if folds is None:  # time slices: learn on the cases before the validation ones
+        if folds is None:
             learn = ~validation
             weights = CueWeights(columns, signs).fit(text[learn], named[learn], y[learn])
-            self._cue_oof = weights.logits(text, named)
-            return weights
-        self._cue_oof = np.zeros_like(text)
+            return weights, weights.logits(text, named)
+        out_of_fold = np.zeros_like(text)
         for train, test in folds:
             fold = CueWeights(columns, signs).fit(text[train], named[train], y[train])
-            self._cue_oof[test] = fold.logits(text[test], named[test])
-        return CueWeights(columns, signs).fit(text, named, y)
+            out_of_fold[test] = fold.logits(text[test], named[test])
+        return CueWeights(columns, signs).fit(text, named, y), out_of_fold
 
-    def _text_raw(self, text: np.ndarray, named=None, oof: bool = False) -> np.ndarray:
-        """Return the text model's candidate as uncalibrated probabilities: for risk grades its
-        ordinal scores with the lexicon's cues added (models.cues)."""
+    def _text_logits(self, text: np.ndarray, named) -> np.ndarray:
+        """Return the text model's candidate scores: for risk grades with the cues added."""
+        weights = getattr(self, "cue_weights_", None)  # None: a grader from before cues
+        return text if weights is None else weights.logits(text, named)
+
+    def _text_raw(self, text: np.ndarray) -> np.ndarray:
+        """Return the text model's candidate scores as uncalibrated probabilities."""
         if self.ordinal_:
-            weights = getattr(self, "cue_weights_", None)  # None: a grader from before cues
-            if weights is not None:
-                text = self.__dict__.pop("_cue_oof") if oof else weights.logits(text, named)
             return 1 / (1 + np.exp(-np.clip(text, -30, 30)))
         p = np.exp(text - text.max(axis=1, keepdims=True))
         return p / p.sum(axis=1, keepdims=True)
@@ -438,7 +437,10 @@ class RiskGrader:
         features = self.featuriser_.transform(cases)
         text = self.text_model_.scores(features.texts, features.tokens)
         X = self._booster_matrix(features.named, text)
-        raw = self.boosters_.raw(X) if self.use_boosters_ else self._text_raw(text, features.named)
+        if self.use_boosters_:
+            raw = self.boosters_.raw(X)
+        else:
+            raw = self._text_raw(self._text_logits(text, features.named))
         return self.calibrator_.transform(raw), features, X
 
     def predict_proba(self, cases: pd.DataFrame) -> np.ndarray:
@@ -525,7 +527,8 @@ class RiskGrader:
         the P(at least 中) booster; other targets: the predicted class's trees), said in words; a
         text score is said by the case's word that raises it most. Without them (the text model
         and its cue weights): the cues that raise the score behind its grade, then the case's
-        words that raise it most. method: "path" (credits along the case's decision paths) or "treeshap".
+        words that raise it most. method: "path" (credits along the case's decision paths) or
+        "treeshap".
         """
         score_of = self._score_of(grade)
         descriptions = cases["description"].to_numpy(dtype=object)
