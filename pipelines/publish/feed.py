@@ -112,16 +112,10 @@ def feed_document(
         strict=True,
     ):
         features.append(
-            {
-                "type": "Feature",
-                "geometry": {
-                    "type": "Point",
-                    "coordinates": [
-                        round(float(x), POINT_DECIMALS),
-                        round(float(y), POINT_DECIMALS),
-                    ],
-                },
-                "properties": {
+            _point(
+                x,
+                y,
+                {
                     "layer": "case",
                     "case_id": case_id,
                     "grade": grade,
@@ -131,7 +125,7 @@ def feed_document(
                     "reported_date": date,
                     "group_size": max(int(size), 1),
                 },
-            }
+            )
         )
     if places is not None:
         features.extend(place_features(places, coordinates))
@@ -162,25 +156,19 @@ def place_features(cases: pd.DataFrame, coordinates: str = "wgs84") -> list[dict
             lon, lat = wgs84_to_gcj02(lon, lat)
         for key, x, y, n in zip(centre.index, lon, lat, size.to_numpy(), strict=True):
             name = key[-1] if isinstance(key, tuple) else key
-            out.append(
-                {
-                    "type": "Feature",
-                    "geometry": {
-                        "type": "Point",
-                        "coordinates": [
-                            round(float(x), POINT_DECIMALS),
-                            round(float(y), POINT_DECIMALS),
-                        ],
-                    },
-                    "properties": {
-                        "layer": "place",
-                        "level": level,
-                        "name": str(name),
-                        "n_cases": int(n),
-                    },
-                }
-            )
+            properties = {"layer": "place", "level": level, "name": str(name), "n_cases": int(n)}
+            out.append(_point(x, y, properties))
     return out
+
+
+def _point(lon: float, lat: float, properties: dict) -> dict:
+    """Return a Point feature at a position rounded to POINT_DECIMALS."""
+    coordinates = [round(float(lon), POINT_DECIMALS), round(float(lat), POINT_DECIMALS)]
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": coordinates},
+        "properties": properties,
+    }
 
 
 def _shifted(geometry: dict, coordinates: str) -> dict:
