@@ -30,6 +30,7 @@ def _clean(value):
 
 
 PLACE_LEVELS = {"street": "街道", "community": "社区"}  # the place names a map labels by zoom
+_PLACE_HIERARCHY = ("district", "street", "community")
 
 
 def feed_document(
@@ -145,11 +146,11 @@ def place_features(cases: pd.DataFrame, coordinates: str = "wgs84") -> list[dict
     for column, level in PLACE_LEVELS.items():
         if column not in located or located[column].isna().all():
             continue
-        keys = [c for c in ("district", "street", "community") if c in located][
-            : ["district", "street", "community"].index(column) + 1
-        ]
+        # the place and the parents the export has: a township is one point whatever
+        # communities it holds, and a blank parent still keeps its children
+        keys = [c for c in _PLACE_HIERARCHY[: _PLACE_HIERARCHY.index(column) + 1] if c in located]
         named = located.dropna(subset=[column])
-        groups = named.groupby(keys, sort=True)[["lon", "lat"]]
+        groups = named.groupby(keys, sort=True, dropna=False)[["lon", "lat"]]
         centre, size = groups.median(), groups.size()
         lon, lat = centre["lon"].to_numpy(float), centre["lat"].to_numpy(float)
         if coordinates == "gcj02":

@@ -435,3 +435,23 @@ def test_the_boosted_forecast_learns_where_high_cases_recur_and_reads_nothing_af
     later = cases.assign(reported_at=day + pd.Timedelta(days=3), grade="高").iloc[:500]
     with_future = pd.concat([cases, later], ignore_index=True)
     assert np.array_equal(boosted_forecast(with_future, day, study, neighbours), expected)
+
+
+def test_place_points_group_by_the_place_and_its_parents_only():
+    """A township is one point whatever communities it holds, also when the export has no
+    district column; a community whose township is blank is still labelled."""
+    from pipelines.publish.feed import place_features
+
+    cases = pd.DataFrame(
+        {
+            "lon": [125.10, 125.12, 125.30, 125.32],
+            "lat": [42.90, 42.92, 42.80, 42.82],
+            "street": ["福镇街道", "福镇街道", None, "东城街道"],
+            "community": ["福园社区", "福安社区", "东北社区", "东南社区"],
+        }
+    )
+    places = [f["properties"] for f in place_features(cases)]
+    streets = sorted((p["name"], p["n_cases"]) for p in places if p["level"] == "街道")
+    communities = sorted(p["name"] for p in places if p["level"] == "社区")
+    assert streets == [("东城街道", 1), ("福镇街道", 2)]
+    assert communities == sorted(["东北社区", "东南社区", "福安社区", "福园社区"])
