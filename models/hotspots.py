@@ -748,43 +748,47 @@ def forecast_rankings(
     system: H3Cells,
     window_days: int = 28,
     trend_weeks: int = 10,
-    horizon_days: int = 7,
-) -> dict[str, pd.Series]:
-    """Return, per method, a score for every study cell from what was known on day (its end).
+    horizons: tuple[int, ...] = (7,),
+) -> dict[int, dict[str, pd.Series]]:
+    """Return, per horizon (days ahead) and method, a score for every study cell from what was
+    known on day (its end).
 
     The study area is the feed's: cells with a case in the trend period and their neighbours.
     Methods: the feed's ranking (Gi* z of the window's risk-weighted counts), the window's case
     counts ("last period"), its risk-weighted counts, a kernel density of its cases and of the
     trend period's, the trend period's counts (the published forecast, forecast_counts), and a
-    gradient-boosting model of the next horizon_days' 高 cases (boosted_forecast).
+    gradient-boosting model of the horizon's 高 cases (boosted_forecast), the one method that
+    depends on the horizon.
     """
     end = pd.Timestamp(day).normalize() + pd.Timedelta(days=1)
     trend = known[known["reported_at"] >= end - pd.Timedelta(weeks=trend_weeks)]
     study = study_cells(trend["cell"])
+    neighbours = system.neighbours(study)
     recent = known[known["reported_at"] >= end - pd.Timedelta(days=window_days)]
     weight = recent["grade"].map(GRADE_WEIGHT).fillna(0.1)
     risk = weight.groupby(recent["cell"]).sum().reindex(study, fill_value=0.0)
-    z, _ = gi_star(risk.to_numpy(), study, system.neighbours(study), permutations=0)
-    return {
+    z, _ = gi_star(risk.to_numpy(), study, neighbours, permutations=0)
+
+    def density(cases: pd.DataFrame) -> pd.Series:
+        lon, lat = cases["lon"].to_numpy(float), cases["lat"].to_numpy(float)
+        return pd.Series(kernel_density(study, lon, lat), index=study)
+
+    common = {
         "feed (Gi* z, risk-weighted)": pd.Series(z, index=study),
-        "last period's counts": recent.groupby("cell")
-        .size()
-        .reindex(study, fill_value=0)
-        .astype(float),
+        "last period's counts": pd.Series(forecast_counts(recent, study), index=study),
         "last period's risk-weighted counts": risk,
-        "kernel density (500 m)": pd.Series(
-            kernel_density(study, recent["lon"].to_numpy(float), recent["lat"].to_numpy(float)),
-            index=study,
-        ),
-        "kernel density (500 m, trend period)": pd.Series(
-            kernel_density(study, trend["lon"].to_numpy(float), trend["lat"].to_numpy(float)),
-            index=study,
-        ),
+        "kernel density (500 m)": density(recent),
+        "kernel density (500 m, trend period)": density(trend),
         PUBLISHED_FORECAST: pd.Series(forecast_counts(trend, study), index=study),
-        "gradient boosting (cell x week)": pd.Series(
-            boosted_forecast(known, day, study, system.neighbours(study), horizon_days),
-            index=study,
-        ),
+    }
+    return {
+        horizon: {
+            **common,
+            "gradient boosting (cell x week)": pd.Series(
+                boosted_forecast(known, day, study, neighbours, horizon), index=study
+            ),
+        }
+        for horizon in horizons
     }
 
 
@@ -814,8 +818,9 @@ def pai_evaluation(
         known = cases[cases["reported_at"] < day + pd.Timedelta(days=1)]
         if known.empty:
             continue
+        rankings = forecast_rankings(known, day, system, horizons=horizons)
         for horizon in horizons:
-            methods = forecast_rankings(known, day, system, horizon_days=horizon)
+            methods = rankings[horizon]
             study = next(iter(methods.values())).index
             ahead = cases[
                 (cases["reported_at"] >= day + pd.Timedelta(days=1))
