@@ -137,8 +137,9 @@ LABEL_CSS = (
 PLACE_ZOOM = {"街道": 12, "社区": 14}
 
 
-def _place_layers(places: list[dict]) -> list[folium.FeatureGroup]:
-    """Return a layer of name labels per place level (townships, communities)."""
+def _place_layers(places: list[dict]) -> list[tuple[folium.FeatureGroup, int]]:
+    """Return a layer of name labels per place level (townships, communities), each with the
+    zoom from which it shows."""
     layers = []
     for level in PLACE_ZOOM:
         chosen = [f for f in places if f["properties"]["level"] == level]
@@ -156,14 +157,13 @@ def _place_layers(places: list[dict]) -> list[folium.FeatureGroup]:
                     icon_anchor=(45, 8),
                 ),
             ).add_to(layer)
-        layer.zoom_from = PLACE_ZOOM[level]
-        layers.append(layer)
+        layers.append((layer, PLACE_ZOOM[level]))
     return layers
 
 
-def _shown_from_zoom(layers: list[folium.FeatureGroup]) -> MacroElement:
+def _shown_from_zoom(layers: list[tuple[folium.FeatureGroup, int]]) -> MacroElement:
     """Script that shows each layer only from its zoom on (labels that fit, never a pile)."""
-    pairs = ",".join(f"[{layer.get_name()},{layer.zoom_from}]" for layer in layers)
+    pairs = ",".join(f"[{layer.get_name()},{zoom}]" for layer, zoom in layers)
     element = MacroElement()
     element._template = Template(
         "{% macro script(this, kwargs) %}"
@@ -242,7 +242,7 @@ def build_map(document: dict, tiles: str | None = None, title: str = "平安地�
         _case_layer(chosen, f"类型：{kind}（{len(chosen)}）", show=False).add_to(fmap)
     if positions:
         labels = _place_layers(places)
-        for layer in labels:
+        for layer, _ in labels:
             layer.add_to(fmap)
         if labels:
             _shown_from_zoom(labels).add_to(fmap)
