@@ -32,15 +32,22 @@ import pandas as pd
 from bench._common import ingest_demo, machine, report_checks, stamp, write_results
 
 
-def cross_validated_f1(texts: list[str], y: np.ndarray, classes: list[str]) -> float:
-    """Return TF-IDF + LR's mean macro-F1 over stratified 5-fold cross-validation."""
+def cross_validated_f1(
+    texts: pd.Series, labels: pd.Series, classes: list[str] | None = None
+) -> float:
+    """Return TF-IDF + LR's mean macro-F1 over stratified 5-fold cross-validation, on the texts
+    that have a label (classes: their order, sorted labels if not given)."""
     from sklearn.model_selection import StratifiedKFold
 
     from models.baselines import TfidfLogistic
     from models.metrics import macro_f1
 
+    labelled = labels.notna().to_numpy()
+    labels = labels[labelled].astype(str)
+    classes = classes or sorted(labels.unique())
+    y = labels.map({c: i for i, c in enumerate(classes)}).to_numpy()
     scores = []
-    texts_array = np.asarray(texts, dtype=object)
+    texts_array = texts.fillna("").to_numpy(dtype=object)[labelled]
     for train, test in StratifiedKFold(5, shuffle=True, random_state=0).split(y, y):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -103,6 +110,7 @@ def openings(cases: pd.DataFrame) -> dict[str, int]:
 
 
 def main() -> int:
+    from bench.real import load
     from models.thresholds import RISK_CLASSES
     from pipelines.demo_city import DemoConfig, generate_demo_city
 
@@ -111,32 +119,17 @@ def main() -> int:
     args = parser.parse_args()
     city = generate_demo_city(DemoConfig(n_cases=args.cases))
     cases = ingest_demo(city).cases
-    texts = list(cases["description"].fillna(""))
-    has_type = cases["dispute_type"].notna().to_numpy()
-    types = cases.loc[has_type, "dispute_type"].astype(str)
-    type_classes = sorted(types.unique())
-    typed = cross_validated_f1(
-        list(np.asarray(texts, dtype=object)[has_type]),
-        types.map({c: i for i, c in enumerate(type_classes)}).to_numpy(),
-        type_classes,
-    )
-    graded = cases["risk_grade"].notna().to_numpy()
-    y = cases.loc[graded, "risk_grade"].map({c: i for i, c in enumerate(RISK_CLASSES)}).to_numpy()
-    grade = cross_validated_f1(list(np.asarray(texts, dtype=object)[graded]), y, RISK_CLASSES)
-    baselines = grade_baselines(cases[graded].reset_index(drop=True), city.truth, y)
-
-    from bench.real import load
+    typed = cross_validated_f1(cases["description"], cases["dispute_type"])
+    grade = cross_validated_f1(cases["description"], cases["risk_grade"], RISK_CLASSES)
+    graded = cases[cases["risk_grade"].notna()].reset_index(drop=True)
+    y = graded["risk_grade"].map({c: i for i, c in enumerate(RISK_CLASSES)}).to_numpy()
+    baselines = grade_baselines(graded, city.truth, y)
 
     real_scores = {}
     for name in ("complaints-2805", "court"):
         frame, target = load(name)
-        labels = frame[target].astype(str)
-        classes = RISK_CLASSES if target == "risk_grade" else sorted(labels.unique())
-        real_scores[name] = cross_validated_f1(
-            list(frame["description"].fillna("")),
-            labels.map({c: i for i, c in enumerate(classes)}).to_numpy(),
-            classes,
-        )
+        classes = RISK_CLASSES if target == "risk_grade" else None
+        real_scores[name] = cross_validated_f1(frame["description"], frame[target], classes)
     forms = cue_forms(cases["description"])
     starts = openings(cases)
 
