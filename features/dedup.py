@@ -65,7 +65,7 @@ class MergeParams:
     type_weight: float = 0.15
     grid_weight: float = 0.2
     decay_days: float = 3.0
-    threshold: float = 0.7
+    threshold: float = 0.65
 
 
 def merge_text(texts: pd.Series) -> list[str]:
