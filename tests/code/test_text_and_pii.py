@@ -318,7 +318,9 @@ def test_the_name_detector_finds_most_demo_names_that_no_list_gave(city):
         present += len(names)
         found += sum(n in hits for n in names)
     assert present > 1000
-    assert found / present >= 0.65  # measured 0.70 on 3,000 cases
+    assert (
+        found / present >= 0.65
+    )  # measured 0.66 on 4,000 cases (a third are names jieba never tags nr)
 
 
 def test_the_name_detector_masks_few_real_complaints():
