@@ -154,6 +154,9 @@ def generate_demo_city(config: DemoConfig | None = None) -> DemoCity:
     reports = _reports(rng, config, disputes)
     reports = _grade(rng, config, reports, disputes)
     reports = _escalation(rng, config, reports)
+    # Intake often records only the person reporting; the other party is recorded in some reports
+    # only, and a report names in full only a party its intake recorded.
+    reports["lists_other"] = rng.random(len(reports)) < 0.75
     texts = _describe(rng, config, reports, disputes, people, city)
     export, truth = _export(rng, config, reports, disputes, people, city, texts)
     return DemoCity(export=export, truth=truth, city=city, zones=zones)
@@ -319,6 +322,7 @@ def _disputes(rng, config, city, calendar, zones, people, n) -> pd.DataFrame:
         amount > 0, np.clip(0.35 * np.log10(np.maximum(amount, 1) / 1e4), -0.5, 0.8), 0.0
     )
     cue_w = np.array([T.CUE_WEIGHTS[c] for c in T.CUE_CATEGORIES])
+    severe = [T.CUE_CATEGORIES.index(c) for c in T.SEVERE_CUES]
     latent = (
         np.array([p.base_risk for p in profile])
         + cues @ cue_w
@@ -326,6 +330,7 @@ def _disputes(rng, config, city, calendar, zones, people, n) -> pd.DataFrame:
         + np.where(failed, T.MEDIATION_FAILED_WEIGHT, 0.0)
         + amount_effect
         + 0.5 * np.log1p(prior_90)
+        + T.HISTORY_AMPLIFIES * np.log1p(prior_90) * cues[:, severe].any(axis=1)
         + 0.25 * np.log1p(prior_365)
         + place_effect
         + 0.3 * v
@@ -565,6 +570,7 @@ def _describe(rng, config, reports, disputes, people, city) -> list[str]:
     places = _place_phrases(u[:, 15], d, people, comm)
     urban = comm["urban"].to_numpy()[d["community"].to_numpy()]
     primary, respondent = d["primary"].to_numpy(), d["respondent"].to_numpy()
+    listed = reports["lists_other"].to_numpy()
     channel = np.asarray(reports["channel"], dtype=object)
     seq = reports["seq"].to_numpy()
     dispute_id = d["dispute_id"].to_numpy()
@@ -580,7 +586,12 @@ def _describe(rng, config, reports, disputes, people, city) -> list[str]:
             actor=_display_name(names[p], surnames[p], u_name[i, 0], ch),
             respondent=orgs[i]
             if r < 0
-            else _display_name(names[r], surnames[r], u_name[i, 1], None),
+            else _display_name(
+                names[r],
+                surnames[r],
+                u_name[i, 1] if listed[i] else 0.55 + 0.3 * u_name[i, 1],
+                None,
+            ),
             cause=T.pick_cause(
                 dispute_type[i], bool(urban[i]), (dispute_id[i] * 0.6180339887) % 1.0
             ),
@@ -594,7 +605,9 @@ def _describe(rng, config, reports, disputes, people, city) -> list[str]:
             place=places[i],
             phone=_phone_in_text(ch, phones[p], u_name[i, 2]),
             id_number=id_numbers[p] if ch in ("群众来访", "信访") and u_name[i, 3] < 0.45 else "",
-            variant=int(seq[i]),
+            related_cause=T.pick_related_cause(dispute_type[i], bool(urban[i]), u[i, 9])
+            if u[i, 8] < 0.25
+            else "",
         )
         texts.append(T.render_description(spec, u[i]))
     return _add_mess(rng, config, texts)
@@ -655,10 +668,11 @@ def _add_mess(rng, config, texts: list[str]) -> list[str]:
     out = []
     for i, text in enumerate(texts):
         if u[i, 0] < config.typo_rate:
-            for right, wrong in T.HOMOPHONE_TYPOS.items():
-                if right in text:
-                    text = text.replace(right, wrong, 1)
-                    break
+            # One slip of the input method, at a word the text has (which one varies by report).
+            present = [right for right in T.HOMOPHONE_TYPOS if right in text]
+            if present:
+                right = present[int(u[i, 0] / config.typo_rate * len(present))]
+                text = text.replace(right, T.HOMOPHONE_TYPOS[right], 1)
         if u[i, 1] < config.fullwidth_rate:
             text = text.translate(fullwidth)
         if u[i, 2] < config.traditional_rate:
@@ -711,9 +725,10 @@ def _export(rng, config, reports, disputes, people, city, texts):
     orgs = _org_names(d["dispute_type"].to_numpy(), d["community"].to_numpy())
     names = people["name"].to_numpy()
     other = np.where(r >= 0, names[np.maximum(r, 0)], orgs)
-    # Intake often records only the person reporting; the other party is named in some reports only.
     parties = np.where(
-        u[:, 6] < 0.75, np.char.add(np.char.add(names[p], "、"), other.astype(str)), names[p]
+        reports["lists_other"].to_numpy(),
+        np.char.add(np.char.add(names[p], "、"), other.astype(str)),
+        names[p],
     )
     reported = pd.to_datetime(reports["reported_at"])
     day_seq = reported.groupby(reported.dt.date).cumcount() + 1

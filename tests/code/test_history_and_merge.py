@@ -99,14 +99,14 @@ def test_a_cases_features_never_change_when_later_cases_are_appended(ingested):
 def test_scoring_with_stored_history_gives_the_training_features(ingested, n_jobs, monkeypatch):
     """The nightly path (history from the store + new days) equals the training path (all at once).
 
-    Two weeks of new cases, so that many of them join groups that began in the stored history
+    Three weeks of new cases, so that many of them join groups that began in the stored history
     (merging reads only the reachable part of it), in one process and in two.
     """
     import features.dedup
 
     monkeypatch.setattr(features.dedup, "PARALLEL_MIN_ROWS", 100)
     cases = ingested.cases
-    cut = cases["reported_at"].max().normalize() - pd.Timedelta(days=13)
+    cut = cases["reported_at"].max().normalize() - pd.Timedelta(days=20)
     today = cases[cases["reported_at"] >= cut].reset_index(drop=True)
     past = build_context(cases[cases["reported_at"] < cut].reset_index(drop=True))
     stored = past.drop(columns=context_columns(past)).assign(history_grade=past["risk_grade"])

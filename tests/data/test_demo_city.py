@@ -62,16 +62,30 @@ def test_places_are_real_counties_and_every_case_has_coordinates(city):
     )
 
 
-def test_channels_write_in_their_own_styles(city):
+def test_channels_write_in_their_own_styles_in_many_structures(city):
+    """A channel's records carry its own words (a 110 summary speaks of 报警 and 民警), far more
+    often than other channels' records do, yet no one opening writes most of them."""
+    import opencc
+
     truth = city.truth.set_index("case_id")
     frame = city.export.drop_duplicates("案件编号").set_index("案件编号")
-    text = frame["案情描述"].str.strip()
+    to_simplified = opencc.OpenCC("t2s")
+    text = frame["案情描述"].str.strip().map(to_simplified.convert)
     channel = truth.loc[frame.index, "channel"]
-    assert text[channel == "12345"].str.startswith(("来电人反映", "來電人反映")).mean() > 0.95
-    assert text[channel == "110"].str.startswith(("报警人称", "報警人稱")).mean() > 0.95
-    assert (
-        text[channel == "我要报事"].str.startswith(("【我要报事】", "【我要報事】")).mean() > 0.95
-    )
+    markers = {
+        "12345": "来电|热线|工单|12345|我是|市民",
+        "110": "报警|警情|民警|接警",
+        "我要报事": "报事|随手拍|求助|急！|受不了|很久了|好几个月|人管|有关部门处理|尽快处理|我要",
+        "信访": "信访|来信",
+        "诉调对接": "原告|案由|委派|诉调|法院|诉前|纠纷类型",
+        "群众来访": "来访|窗口|到中心|到综治中心",
+    }
+    for name, pattern in markers.items():
+        own = text[channel == name].str.contains(pattern).mean()
+        others = text[channel != name].str.contains(pattern).mean()
+        assert own > 0.95 and others < 0.5 * own, (name, own, others)
+    for name, texts in text.groupby(channel):
+        assert texts.str[:4].value_counts(normalize=True).iloc[0] < 0.5, name
     # Several export systems name the channels their own way.
     assert frame["来源渠道"].nunique() > 7
 

@@ -22,6 +22,7 @@ WEAK = GraderConfig(
     text_budget_seconds=0,
     text_max_features=5,
     num_leaves=2,
+    min_child_samples=1_000_000,  # no split: one score for every case
     max_rounds=2,
     early_stopping_rounds=1,
     learning_rate=0.02,
