@@ -75,6 +75,25 @@ def test_adding_a_threat_never_lowers_the_high_risk_probability(grader, cases_wi
     assert after.mean() > before.mean()
 
 
+def test_an_explicit_threat_with_a_weapon_is_at_least_yellow_even_on_a_quiet_party(
+    grader, cases_with_context
+):
+    """The seeds' 风险量化评价 puts a threat to life with a weapon near the top whatever the
+    party's past: on cases with no earlier report of the party and no re-report, such a text is
+    at least 中, written alone or added to the case's own text, and its P(高) is several times
+    the case's own. (P(高) of at least 0.3 is shown by bench/demo_realism.py on the full demo:
+    this city has some twenty such cases a year to learn from.)"""
+    cases = _sample(cases_with_context, n=1000)
+    quiet = cases[(cases["hist_party_n_365"] == 0) & (cases["grp_size"] == 1)]
+    assert len(quiet) >= 30
+    own = grader.predict(quiet, reasons=False)["p_高"].to_numpy()
+    threat = "当事人甲持刀威胁对方，扬言要杀了他。"
+    for texts in ("当事人甲与邻居因琐事发生纠纷，" + threat, quiet["description"] + "。" + threat):
+        out = grader.predict(quiet.assign(description=texts), reasons=False)
+        assert out["grade"].isin(["高", "中"]).all(), out["grade"].value_counts()
+        assert np.median(out["p_高"].to_numpy() / own) >= 3, out["p_高"].describe()
+
+
 def test_adding_mitigation_never_raises_the_high_risk_probability(grader, cases_with_context):
     cases = _sample(cases_with_context)
     calmed = cases.assign(description=cases["description"] + "已和解")
