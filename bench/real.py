@@ -40,8 +40,6 @@ SETS = ("complaints-495", "complaints-2805", "court")
 
 def load(name: str) -> tuple[pd.DataFrame, str]:
     """Return a real set ingested with context, and its label column."""
-    from features.context import build_context
-    from pipelines.ingest import ColumnMapping, ingest_file
     from tests import real_exports as real
 
     real.require_real_data = lambda: None  # a bench reports what is missing by failing
@@ -56,12 +54,21 @@ def load(name: str) -> tuple[pd.DataFrame, str]:
         )
     else:
         frame = real.court_frame(real.court_cases())
+    cases = ingest_export(frame, name)
+    target = "risk_grade" if name == "court" else "dispute_type"
+    return cases[cases[target].notna()].reset_index(drop=True), target
+
+
+def ingest_export(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Return a centre-style export frame read through fengqiao's ingest, with its context."""
+    from features.context import build_context
+    from pipelines.ingest import ColumnMapping, ingest_file
+    from tests import real_exports as real
+
     with tempfile.TemporaryDirectory() as tmp:
         path = real.write_csv(frame, Path(tmp) / f"{name}.csv")
         ingested = ingest_file(path, ColumnMapping(), "bench-secret-xxxxxxxx", dt.date(2026, 1, 1))
-    cases = build_context(ingested.cases)
-    target = "risk_grade" if name == "court" else "dispute_type"
-    return cases[cases[target].notna()].reset_index(drop=True), target
+    return build_context(ingested.cases)
 
 
 def fold_families(cases: pd.DataFrame, y: np.ndarray, name: str) -> dict[str, list]:
