@@ -113,7 +113,7 @@ TYPES: dict[str, TypeProfile] = {
 # Threats to life, weapons, self-harm, crowds and petitions past the local level dominate, as in the
 # centres' 风险量化评价 and 三级预警; the party's recent history amplifies them (generate.py).
 CUE_WEIGHTS = {
-    "threat": 3.0, "weapon": 3.2, "selfharm": 2.6, "crowd": 2.0, "petition": 1.4,
+    "threat": 3.6, "weapon": 3.6, "selfharm": 2.6, "crowd": 2.0, "petition": 1.4,
     "alcohol": 0.5, "dv": 1.3, "conflict": 0.8, "emotion": 0.3,
 }
 SEVERE_CUES = ("threat", "weapon", "selfharm", "crowd")
@@ -249,7 +249,8 @@ CUE_PHRASES = {
         "{a}情绪低落", "{a}声音哽咽", "{a}情绪比较激动",
     ],
 }
-# How a cue reaches the record: said outright, reported by someone else, heard of, or in the past.
+# How a clause (a cue's or any other) reaches the record: said outright, reported by someone
+# else, heard of, or in the past.
 CUE_CONTEXTS = (
     ["{c}"] * 8
     + ["据邻居说，{c}", "据其家属反映，{c}", "有群众反映{c}", "听说{c}", "网格员了解到{c}",
@@ -489,7 +490,8 @@ def _facts(spec: ReportSpec, first_person: bool, rng: random.Random) -> str:
     clauses = [_cue_clause(family, spec, first_person, rng) for family in spec.cues]
     clauses += [rng.choice(NEGATED_PHRASES[family]) for family in spec.negated]
     for _ in range(rng.choice([0, 0, 1, 1, 2])):
-        clauses.append(rng.choice(FILLERS).format(a=a))
+        # hearsay and past-event framings go with any clause, so that they say nothing of a cue
+        clauses.append(rng.choice(CUE_CONTEXTS).format(c=rng.choice(FILLERS).format(a=a)))
     rng.shuffle(clauses)
     return "，".join([text, *clauses])
 
