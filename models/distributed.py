@@ -33,8 +33,21 @@ def train_on_dask(
     estimator_params = {
         k: v for k, v in params.items() if k not in ("metric", "num_threads", "verbose")
     }
-    model = lgb.DaskLGBMClassifier(
-        client=client, n_estimators=rounds, verbose=-1, **estimator_params
-    )
-    model.fit(X_dask, y_dask, feature_name=feature_names, categorical_feature=categorical)
-    return model.booster_
+    attempt = 1
+    while True:
+        model = lgb.DaskLGBMClassifier(
+            client=client, n_estimators=rounds, verbose=-1, **estimator_params
+        )
+        try:
+            model.fit(X_dask, y_dask, feature_name=feature_names, categorical_feature=categorical)
+            return model.booster_
+        except lgb.basic.LightGBMError as error:
+            # The workers find free ports and then connect to each other; on a busy machine a
+            # port can be taken or a connection reset in between. That is worth another try;
+            # any other error is not.
+            if "Socket" not in str(error) or attempt == _SOCKET_ATTEMPTS:
+                raise
+            attempt += 1
+
+
+_SOCKET_ATTEMPTS = 3
