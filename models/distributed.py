@@ -25,11 +25,17 @@ def train_on_dask(
 ) -> lgb.Booster:
     """Return a booster trained on the Dask cluster behind `client` (X: scipy CSR, y: labels)."""
     import dask.array as da
+    from dask.distributed import wait
 
     workers = max(1, len(client.scheduler_info()["workers"]))
     rows = math.ceil(X.shape[0] / (2 * workers))
     X_dask = da.from_array(X, chunks=(rows, X.shape[1]), asarray=False)
     y_dask = da.from_array(np.asarray(y), chunks=rows)
+    # LightGBM assigns the workers their parts when training starts; parts still being computed
+    # or moved by work stealing then can leave a worker out of the ring mid-training (a broken
+    # pipe on a busy machine). Parts held in memory first do not move.
+    X_dask, y_dask = client.persist([X_dask, y_dask])
+    wait([X_dask, y_dask])
     estimator_params = {
         k: v for k, v in params.items() if k not in ("metric", "num_threads", "verbose")
     }

@@ -63,6 +63,11 @@ def test_dask_training_tries_again_only_after_a_socket_error(monkeypatch, errors
         def scheduler_info(self):
             return {"workers": {"a": {}, "b": {}}}
 
+        def persist(self, collections):
+            return collections
+
+    monkeypatch.setattr("dask.distributed.wait", lambda futures: None)
+
     monkeypatch.setattr(lgb, "DaskLGBMClassifier", Flaky)
     X, y = sparse.random(40, 3, density=0.5, format="csr"), np.arange(40) % 2
     train = functools.partial(
