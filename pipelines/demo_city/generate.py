@@ -586,12 +586,10 @@ def _describe(rng, config, reports, disputes, people, city) -> list[str]:
             actor=_display_name(names[p], surnames[p], u_name[i, 0], ch),
             respondent=orgs[i]
             if r < 0
-            else _display_name(
-                names[r],
-                surnames[r],
-                u_name[i, 1] if listed[i] else 0.55 + 0.3 * u_name[i, 1],
-                None,
-            ),
+            # a party the intake did not record is not named in full
+            else _display_name(names[r], surnames[r], u_name[i, 1], None)
+            if listed[i]
+            else surnames[r] + "某",
             cause=T.pick_cause(
                 dispute_type[i], bool(urban[i]), (dispute_id[i] * 0.6180339887) % 1.0
             ),
