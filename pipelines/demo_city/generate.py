@@ -586,10 +586,7 @@ def _describe(rng, config, reports, disputes, people, city) -> list[str]:
             actor=_display_name(names[p], surnames[p], u_name[i, 0], ch),
             respondent=orgs[i]
             if r < 0
-            # a party the intake did not record is not named in full
-            else _display_name(names[r], surnames[r], u_name[i, 1], None)
-            if listed[i]
-            else surnames[r] + "某",
+            else _respondent_name(names[r], surnames[r], u_name[i, 1], bool(listed[i])),
             cause=T.pick_cause(
                 dispute_type[i], bool(urban[i]), (dispute_id[i] * 0.6180339887) % 1.0
             ),
@@ -626,9 +623,19 @@ def _display_name(name: str, surname: str, u: float, channel: str | None) -> str
     if u < 0.55:
         return name
     if u < 0.85:
-        return surname + "某"
+        return _by_surname(surname)
     # Transcripts often name the caller only by role; walk-ins and petitions are always named.
-    return {"12345": "来电人", "110": "报警人"}.get(channel or "", surname + "某")
+    return {"12345": "来电人", "110": "报警人"}.get(channel or "", _by_surname(surname))
+
+
+def _respondent_name(name: str, surname: str, u: float, listed: bool) -> str:
+    """Return how a report names the other party: a party its intake did not record is never
+    named in full."""
+    return _display_name(name, surname, u, None) if listed else _by_surname(surname)
+
+
+def _by_surname(surname: str) -> str:
+    return surname + "某"
 
 
 def _phone_in_text(channel: str, phone: str, u: float) -> str:
