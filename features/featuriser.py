@@ -212,6 +212,7 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
         lex = load_lexicon()
         sign = {f"lex_{c.name}": (1 if c.direction == "up" else -1) for c in lex.categories}
         sign.update({f"lex_neg_{c.name}": -1 for c in lex.categories if c.direction == "up"})
+        sign.update({f"lex_{name}": 1 for name in lex.compounds})
         return [sign.get(name, 0) for name in self.feature_names_]
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:

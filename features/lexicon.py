@@ -40,6 +40,8 @@ class Lexicon:
     term_pattern: re.Pattern
     negator_pattern: re.Pattern
     category_of: dict[str, str]
+    compounds: dict[str, tuple[str, ...]]  # name -> the categories that must all fire
+    compound_labels: dict[str, str]
 
     @property
     def names(self) -> list[str]:
@@ -82,6 +84,8 @@ def load_lexicon() -> Lexicon:
         term_pattern=re.compile("|".join(map(re.escape, terms))),
         negator_pattern=re.compile("|".join(map(re.escape, negators))),
         category_of=category_of,
+        compounds={n: tuple(c["all_of"]) for n, c in raw.get("compounds", {}).items()},
+        compound_labels={n: c["label"] for n, c in raw.get("compounds", {}).items()},
     )
 
 
@@ -162,7 +166,8 @@ def _yuan(number: str, unit: str | None) -> float:
 
 
 def lexicon_features(texts: Iterable[str]) -> pd.DataFrame:
-    """Return per text: lex_<category> counts, lex_neg_<category> counts, amount and headcount.
+    """Return per text: lex_<category> counts, lex_neg_<category> counts, lex_<compound> (1 when
+    all its categories fire), amount and headcount.
 
     The texts are searched as one string, joined by a character that none of the shipped patterns
     can match, and each match is given to its text; negators are looked for within the cue's own
@@ -218,26 +223,30 @@ def lexicon_features(texts: Iterable[str]) -> pd.DataFrame:
         columns[f"lex_{name}"] = fired[:, i]
     for name, i in column.items():
         columns[f"lex_neg_{name}"] = cancelled[:, i]
+    for name, parts in lex.compounds.items():
+        columns[f"lex_{name}"] = np.min([fired[:, column[c]] > 0 for c in parts], axis=0) * 1.0
     columns["lex_amount_log10"] = np.where(amount > 0, np.log10(np.maximum(amount, 1)), np.nan)
     columns["lex_people"] = people
     return pd.DataFrame(columns)
 
 
 def without_cue_clauses(texts: Iterable[str]) -> list[str]:
-    """Return the texts with every lexicon cue taken out together with the rest of its clause and
-    the mark that ends it, and a negated cue from its negator on ("邻里纠纷，扬言要杀了他。" ->
-    "邻里纠纷"; "经查未持刀具。后离开" -> "经查。后离开"). The cut keeps the clause's mark, and
-    marks left side by side are merged.
+    """Return the texts with every clause that holds a risk cue taken out, together with the mark
+    that ends it; a negated cue and a mitigation go from the negator or the cue to the clause's
+    end ("邻里纠纷，对方扬言要杀了他。" -> "邻里纠纷"; "经查未持刀具。后离开" -> "经查。后离开";
+    "经调解达成协议" -> "经调解"). The cut keeps the clause's mark, and marks left side by side
+    are merged.
 
     This is what the text model reads. The cues reach the grader only through the lexicon's
     counts, which know negation and which the boosters may only read in the cue's direction; so
-    adding a threat to a report cannot change the text model's view of it, and a denied weapon is
-    never read as a weapon.
+    adding a threat to a report as a clause of its own, or a mitigation anywhere, cannot change the
+    text model's view of it, and a denied weapon is never read as a weapon.
     """
     lex = load_lexicon()
     clause = _cue_clause_pattern()
     marks = _marks_pattern()
     starts = {n[0] for n in lex.negators}
+    lowering = {t for c in lex.categories if c.direction == "down" for t in c.terms}
     out = []
     for text in texts:
         text = text or ""
@@ -250,6 +259,12 @@ def without_cue_clauses(texts: Iterable[str]) -> list[str]:
                 text, begin, lex
             ):
                 begin = _negator_start(text, begin, lex)
+            elif match.group(1) not in lowering:
+                # A risk cue's whole clause goes: what stands before it ("当事人甲拿着一把",
+                # "说要") would tell the text model that a cue follows. A mitigation is cut from
+                # the cue on, so that adding one takes nothing else from the text model.
+                while begin > at and text[begin - 1] not in lex.clause_breaks:
+                    begin -= 1
             # The cut keeps a mark, so that no n-gram spans it: "被对方持刀威胁。林某…" must not
             # read "对方林某", whose "方林" is a word no one wrote (and may be a party's name).
             end = match.group(0)[-1]
@@ -278,7 +293,7 @@ def _marks_pattern() -> re.Pattern:
 def _cue_clause_pattern() -> re.Pattern:
     lex = load_lexicon()
     breaks = re.escape(lex.clause_breaks)
-    return re.compile(f"(?:{lex.term_pattern.pattern})[^{breaks}]*[{breaks}]?")
+    return re.compile(f"({lex.term_pattern.pattern})[^{breaks}]*[{breaks}]?")
 
 
 def strip_cues(text: str, lex: Lexicon | None = None) -> str:

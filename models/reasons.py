@@ -90,6 +90,8 @@ def phrase(
             return f"涉及金额较大({describe_amount(value)})"
         if category == "people":
             return f"涉及人数较多({int(value)}人)" if value >= 2 else None
+        if category in lex.compounds:
+            return f"描述含{lex.compound_labels[category]}" if value > 0 else None
         if value <= 0 or category not in lex.names:
             return None
         term = term_of(category)

@@ -98,10 +98,9 @@ def test_a_negator_negates_and_an_ordinary_word_that_starts_like_one_does_not(
     assert plain.counts[category] >= 1, (ordinary, between, cue)
     assert plain.negated[category] == 0
     # What the text model reads agrees: the denied cue is gone with its negator, the other is
-    # gone as a cue clause, the ordinary word before it stays.
+    # gone with its whole clause, ordinary word and all.
     assert without_cue_clauses([f"邻里纠纷。{negator}{cue}"]) == ["邻里纠纷"]
-    kept = without_cue_clauses([f"邻里纠纷。{ordinary}{between}{cue}"])[0]
-    assert kept == f"邻里纠纷。{ordinary}{between}".rstrip("。")
+    assert without_cue_clauses([f"邻里纠纷。{ordinary}{between}{cue}"]) == ["邻里纠纷"]
 
 
 @pytest.mark.parametrize(
@@ -164,11 +163,35 @@ def test_lexicon_features_of_all_texts_at_once_equal_find_cues_text_by_text(text
         {
             **{f"lex_{c}": np.array([h.counts[c] for h in hits], float) for c in lex.names},
             **{f"lex_neg_{c}": np.array([h.negated[c] for h in hits], float) for c in lex.names},
+            **{
+                f"lex_{name}": np.array([all(h.counts[c] for c in parts) for h in hits], float)
+                for name, parts in lex.compounds.items()
+            },
             "lex_amount_log10": np.where(amount > 0, np.log10(np.maximum(amount, 1)), np.nan),
             "lex_people": np.array([h.people for h in hits], float),
         }
     )
     pd.testing.assert_frame_equal(lexicon_features(texts), expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "armed"),
+    [
+        ("当事人甲持刀威胁对方", 1.0),
+        ("对方扬言报复，还拿着一把水果刀", 1.0),
+        ("扬言报复", 0.0),
+        ("未持刀，但扬言报复", 0.0),
+        ("经查未扬言报复，现场有菜刀", 0.0),
+    ],
+)
+def test_a_threat_with_a_weapon_in_hand_is_its_own_cue(text, armed):
+    """The seeds' 民转刑 precursor weighs more than threat and weapon apart: it fires when both
+    fire in one report, neither of them denied, and a reason names it."""
+    from models.reasons import phrase
+
+    assert lexicon_features([text])["lex_armed_threat"].item() == armed
+    said = phrase("lex_armed_threat", armed, lambda c: None, {})
+    assert said == ("描述含持械威胁" if armed else None)
 
 
 def test_lexicon_features_are_named_for_reasons_and_versioned():
@@ -348,6 +371,25 @@ def test_taking_out_a_cue_clause_never_joins_the_words_on_either_side():
     # was a party's name in the demo and entered the text model's vocabulary.
     from features.lexicon import without_cue_clauses
 
-    kept = without_cue_clauses(["被对方持刀威胁。林某已现场劝离", "经查未持刀具。后离开"])
-    assert kept == ["被对方。林某已现场劝离", "经查。后离开"]
-    assert "方林" not in kept[0] and "查后" not in kept[1]
+    kept = without_cue_clauses(["双方争吵，被对方持刀威胁。林某已现场劝离", "经查未持刀具。后离开"])
+    assert kept == ["双方争吵，林某已现场劝离", "经查。后离开"]
+    assert "吵林" not in kept[0] and "查后" not in kept[1]
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("与邻居因琐事发生纠纷，当事人甲拿着一把菜刀，扬言要杀了他。", "与邻居因琐事发生纠纷"),
+        ("据邻居说，其丈夫酒后闹事，已劝离", "据邻居说，已劝离"),
+        ("对方称要跟他拼命。社区已介入", "社区已介入"),
+        ("工资拖欠三个月，未发生肢体冲突", "工资拖欠三个月"),
+        ("经调解达成协议，双方离开", "经调解，双方离开"),
+    ],
+)
+def test_the_text_model_reads_nothing_of_a_cue_clause(text, kept):
+    """What stands before a risk cue in its clause ("拿着一把", "说要") would tell the text model
+    a cue follows, and let the boosters discount the cue: the whole clause goes. A mitigation
+    goes from the cue on, so that adding one takes nothing else away."""
+    from features.lexicon import without_cue_clauses
+
+    assert without_cue_clauses([text]) == [kept]
