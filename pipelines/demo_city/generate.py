@@ -299,7 +299,7 @@ def _disputes(rng, config, city, calendar, zones, people, n) -> pd.DataFrame:
     rates = np.array([[p.cue_rates[c] for c in T.CUE_CATEGORIES] for p in T.TYPES.values()])[
         dtype_idx
     ]
-    cue_p = 1 - (1 - rates) ** np.exp(0.7 * v)[:, None]
+    cue_p = 1 - (1 - rates) ** np.exp(T.CUE_VOLATILITY * v)[:, None]
     cues = rng.random(cue_p.shape) < cue_p
     negatable = np.array([c in T.NEGATED_PHRASES for c in T.CUE_CATEGORIES])
     negated = (~cues) & negatable & (rng.random(cue_p.shape) < 0.06)
@@ -326,6 +326,7 @@ def _disputes(rng, config, city, calendar, zones, people, n) -> pd.DataFrame:
     latent = (
         np.array([p.base_risk for p in profile])
         + cues @ cue_w
+        + T.ARMED_THREAT * _armed_threat(cues)
         + np.where(mitigated, T.MITIGATION_WEIGHT, 0.0)
         + np.where(failed, T.MEDIATION_FAILED_WEIGHT, 0.0)
         + amount_effect
@@ -496,6 +497,7 @@ def _grade(rng, config, reports: pd.DataFrame, disputes: pd.DataFrame) -> pd.Dat
     latent = (
         disputes["latent"].to_numpy()[d]
         - (full & ~said) @ cue_w  # a cue the report leaves out does not reach the grader
+        - T.ARMED_THREAT * (_armed_threat(full) & ~_armed_threat(said))
         + reports["channel"].map(_CHANNEL_EFFECT).to_numpy()
         + 0.45 * (reports["n_channels"].to_numpy() - 1)
         + 0.3 * (reports["seq"].to_numpy() > 0)
@@ -510,6 +512,12 @@ def _grade(rng, config, reports: pd.DataFrame, disputes: pd.DataFrame) -> pd.Dat
         p_high=oracle[:, 2],
         risk_grade=np.array(GRADES)[np.minimum(draw, 2)],
     )
+
+
+def _armed_threat(cues: np.ndarray) -> np.ndarray:
+    """Return which rows (cue flags in T.CUE_CATEGORIES order) threaten with a weapon in hand."""
+    at = T.CUE_CATEGORIES.index
+    return cues[:, at("threat")] & cues[:, at("weapon")]
 
 
 def _ordered_logit(latent: np.ndarray, cut_medium: float, cut_high: float) -> np.ndarray:

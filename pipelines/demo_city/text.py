@@ -116,6 +116,10 @@ CUE_WEIGHTS = {
     "threat": 3.6, "weapon": 3.6, "selfharm": 2.6, "crowd": 2.0, "petition": 1.4,
     "alcohol": 0.5, "dv": 1.3, "conflict": 0.8, "emotion": 0.3,
 }
+# A threat made with a weapon in hand is more than the two apart: the seeds' 民转刑 precursor, which
+# a centre's 三级预警 puts at the top whatever the party's history.
+ARMED_THREAT = 2.5
+CUE_VOLATILITY = 0.4  # how much more often a volatile party's reports carry each cue
 SEVERE_CUES = ("threat", "weapon", "selfharm", "crowd")
 HISTORY_AMPLIFIES = 0.4  # per log1p(reports in the last 90 days), on a dispute with a severe cue
 MITIGATION_WEIGHT = -1.0

@@ -43,6 +43,27 @@ def test_labels_follow_text_cues_history_and_channels(city):
     assert frame.loc[multi, "p_high"].mean() > frame.loc[~multi, "p_high"].mean()
 
 
+def test_a_threat_with_a_weapon_is_near_the_top_whatever_the_history(city):
+    """The seeds' 三级预警 puts an explicit threat made with a weapon in hand at the top: in the
+    demo, such a dispute is likelier 高 than not even for a party never reported before, and far
+    likelier than a threat or a weapon alone."""
+    from scipy.special import expit, logit
+
+    from pipelines.demo_city import text as T
+
+    truth = city.truth[city.truth["p_high"].between(0.01, 0.99)]
+    cut_high = float((truth["latent_risk"] - logit(truth["p_high"])).median())
+
+    def p_high(latent: float) -> float:
+        return float(expit(latent - cut_high))
+
+    neighbours = T.TYPES["邻里纠纷"].base_risk
+    armed = neighbours + T.CUE_WEIGHTS["threat"] + T.CUE_WEIGHTS["weapon"] + T.ARMED_THREAT
+    alone = neighbours + max(T.CUE_WEIGHTS["threat"], T.CUE_WEIGHTS["weapon"])
+    assert p_high(armed) > 0.5
+    assert p_high(armed) > 5 * p_high(alone)
+
+
 def test_escalation_follows_risk(city):
     frame = city.export
     known = frame[frame["是否升级"].notna()]
