@@ -30,6 +30,17 @@ def macro_f1(y: np.ndarray, predicted: np.ndarray) -> float:
     return float(f1[present].mean())
 
 
+def paired_f1_noise(
+    y: np.ndarray, first: np.ndarray, second: np.ndarray, seed: int = 0, draws: int = 200
+) -> float:
+    """Return the bootstrap standard error of macro_f1(y, first) - macro_f1(y, second), the two
+    gradings of the same cases resampled together: how far apart they can land by chance."""
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(y), size=(draws, len(y)))
+    differences = [macro_f1(y[i], first[i]) - macro_f1(y[i], second[i]) for i in picks]
+    return float(np.std(differences, ddof=1))
+
+
 def binary_f1(truth: np.ndarray, predicted: np.ndarray) -> float:
     """Return sklearn's f1_score(truth, predicted, zero_division=0) for boolean arrays, from counts."""
     both = np.count_nonzero(truth) + np.count_nonzero(predicted)

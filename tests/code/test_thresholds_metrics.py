@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.metrics import brier_score, classwise_ece, expected_calibration_error, grade_metrics
+from models.grader import stack_is_better
+from models.metrics import (
+    brier_score,
+    classwise_ece,
+    expected_calibration_error,
+    grade_metrics,
+    paired_f1_noise,
+)
 from models.thresholds import RISK_CLASSES, apply_thresholds, choose_thresholds
 
 
@@ -121,3 +128,26 @@ def test_the_threshold_searchs_binary_f1_is_sklearns(pairs):
     truth, predicted = (np.array(v) for v in zip(*pairs, strict=True))
     expected = f1_score(truth, predicted, zero_division=0)
     assert binary_f1(truth, predicted) == pytest.approx(expected, abs=1e-12)
+
+
+def test_the_paired_macro_f1_noise_is_nil_for_one_grading_and_shrinks_with_more_cases():
+    rng = np.random.default_rng(3)
+
+    def noise(n):
+        y = rng.integers(0, 3, n)
+        first = np.where(rng.random(n) < 0.7, y, rng.integers(0, 3, n))
+        second = np.where(rng.random(n) < 0.7, y, rng.integers(0, 3, n))
+        return paired_f1_noise(y, first, second), paired_f1_noise(y, first, first)
+
+    few, same = noise(300)
+    many, _ = noise(30_000)
+    assert same == 0.0
+    assert 0.01 < few < 0.1  # a few hundred cases: about 0.03
+    assert many < few / 5
+
+
+def test_the_stack_is_kept_when_its_log_loss_is_lower_and_its_f1_behind_only_by_noise():
+    text = {"log_loss": 0.45, "macro_f1": 0.684}
+    assert stack_is_better({"log_loss": 0.44, "macro_f1": 0.678}, text, noise=0.02)
+    assert not stack_is_better({"log_loss": 0.44, "macro_f1": 0.60}, text, noise=0.02)
+    assert not stack_is_better({"log_loss": 0.46, "macro_f1": 0.75}, text, noise=0.02)
