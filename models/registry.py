@@ -27,7 +27,6 @@ from sqlalchemy.exc import OperationalError
 from models.backtest import BacktestResult
 from models.grader import GraderConfig, RiskGrader
 from models.metrics import grade_metrics
-from models.plots import confusion_figure, reliability_figure
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 EXPERIMENT = "fengqiao"
@@ -196,6 +195,8 @@ def _log_backtest(backtest: BacktestResult, cases: pd.DataFrame) -> None:
 
     The predictions carry case numbers, district, channel and type (for fairness review), no text.
     """
+    from models.plots import confusion_figure, reliability_figure  # matplotlib: training only
+
     places = cases[["case_id", "district", "channel", "dispute_type"]].drop_duplicates("case_id")
     predictions = backtest.predictions.merge(places, on="case_id", how="left")
     with tempfile.TemporaryDirectory() as tmp:
