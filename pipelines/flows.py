@@ -63,10 +63,15 @@ def store_append_task(cases: pd.DataFrame, settings: Settings, batch: str) -> in
 
 @task(cache_policy=NO_CACHE, **IO_RETRIES)
 def read_history_task(
-    settings: Settings, run_date: pd.Timestamp, today: pd.DataFrame
+    settings: Settings, run_date: pd.Timestamp, today: pd.DataFrame, masked: bool = False
 ) -> pd.DataFrame:
-    """Read the stored past that day D's history features need."""
-    return steps.history_for(HistoryStore(settings.store_dir), run_date, today)
+    """Read the stored past that day D's history features need.
+
+    masked: mask in the texts the names the store learnt after storing them (a model trained on
+    them keeps their character n-grams); the nightly's features need no such pass.
+    """
+    store = HistoryStore(settings.store_dir, settings.secret() if masked else None)
+    return steps.history_for(store, run_date, today)
 
 
 @task(cache_policy=NO_CACHE)
@@ -456,7 +461,7 @@ def retrain_flow(
     name = model_name or registered_name("risk_grade")
     today = pd.Timestamp(as_of) if as_of else pd.Timestamp.now(tz=TIMEZONE).tz_localize(None)
     end = today.normalize() + pd.Timedelta(days=1)
-    history = read_history_task(settings, end, pd.DataFrame({"case_id": []}))
+    history = read_history_task(settings, end, pd.DataFrame({"case_id": []}), masked=True)
     history = history[history["reported_at"] >= end - pd.DateOffset(months=months)]
     labelled = history[history["risk_grade"].notna()].drop(
         columns=["history_grade", "predicted_grade", "score", "batch", "group_id", "written_at"],
@@ -534,7 +539,7 @@ def report_flow(
     settings = Settings.at(home)
     text = period_report(
         settings.home / "scored",
-        HistoryStore(settings.store_dir),
+        HistoryStore(settings.store_dir, settings.secret()),
         pd.Timestamp(date),
         period,
         trend_weeks=settings.trend_weeks,

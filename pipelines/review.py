@@ -55,7 +55,8 @@ def load_run(home: Path, run: Path | None = None) -> Run:
 
 def load_history(home: Path, end: pd.Timestamp, days: int = 365) -> pd.DataFrame:
     """Return the stored cases of the `days` before end, with the grade history counts them by."""
-    frame = HistoryStore(Settings(home=Path(home)).store_dir).read(
+    settings = Settings(home=Path(home))
+    frame = HistoryStore(settings.store_dir, settings.secret()).read(
         start=end - pd.Timedelta(days=days), end=end + pd.Timedelta(days=1)
     )
     return frame.assign(grade=frame["history_grade"])

@@ -5,7 +5,10 @@ windows need and appends its own day as one batch file per month; re-running the
 the same files, so the store never double counts. When batches hold the same case (an import, then
 the night that re-scored it), the one written last wins, whatever the batches are called: every
 row records when it was written. No personal data is stored: descriptions are masked and parties
-are keyed hashes.
+are keyed hashes. A name can become known after its case was stored (a party first listed by a
+later export, mentioned earlier only in a text); a store opened with the site secret masks the
+names its book knows in every description it reads, which is how reports, retraining and notebooks
+open it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from features.pii import NameBook
+from features.pii import NameBook, NameIndex
 
 STORED_COLUMNS = [
     "case_id",
@@ -78,9 +81,11 @@ _SCHEMA = pa.schema(
 class HistoryStore:
     """Read and append the month-partitioned case history."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, secret: str | None = None):
+        """secret: the site secret; with it, reads mask the names the store's book knows."""
         self.root = Path(root) / "cases"
         self.names_path = Path(root) / "names.parquet"
+        self.secret = secret
 
     def name_book(self, secret: str) -> NameBook:
         """Return the keyed hashes of every party name stored exports listed."""
@@ -156,7 +161,17 @@ class HistoryStore:
         ).drop_duplicates("case_id", keep="last")
         if exclude_case_ids:
             frame = frame[~frame["case_id"].isin(exclude_case_ids)]
+        if self.secret is not None:
+            frame = self._masked(frame)
         return frame.sort_values(["reported_at", "case_id"], ignore_index=True)
+
+    def _masked(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Return frame with the names the book knows masked in its descriptions."""
+        texts = frame["description"]
+        found = NameIndex(self.name_book(self.secret).found_in(texts.dropna()))
+        if not found.names:
+            return frame
+        return frame.assign(description=[t if pd.isna(t) else found.mask(t) for t in texts])
 
     def _files(self, start, end) -> list[str]:
         if not self.root.exists():

@@ -150,6 +150,30 @@ def test_store_appends_are_idempotent_per_batch_and_read_by_window(tmp_path):
     assert (everything["history_grade"] == "低").all()
 
 
+def test_a_name_listed_after_its_case_was_stored_is_masked_wherever_text_is_read(tmp_path):
+    """A neighbour first mentioned in a text (not a listed party), then named as a party by a
+    later export: the stored text still holds the name, and what publishes or trains reads it
+    masked. The nightly's own features read the store as it is."""
+    from features.pii import NAME_TOKEN, NameBook
+    from pipelines.config import Settings
+    from pipelines.review import load_history
+
+    settings = Settings(home=tmp_path)
+    secret = settings.secret()
+    rows = _store_rows(["a", "b"], "2025-11-30").assign(
+        description=["邻居周建国深夜施工噪音扰民", "楼上漏水"]
+    )
+    HistoryStore(settings.store_dir).append(rows, "day-2025-11-30")
+    HistoryStore(settings.store_dir).keep_names(NameBook.of_names(secret, ["周建国"]))
+
+    masked = HistoryStore(settings.store_dir, secret).read()
+    assert masked["description"].tolist() == [f"邻居{NAME_TOKEN}深夜施工噪音扰民", "楼上漏水"]
+    assert "周建国" not in load_history(tmp_path, pd.Timestamp("2025-12-01"))["description"].sum()
+    assert "周建国" in HistoryStore(settings.store_dir).read()["description"].iloc[0]
+    other = HistoryStore(settings.store_dir, "another-site-secret-xxxxxxxxxxxxxxx").read()
+    assert "周建国" in other["description"].iloc[0]  # another key finds none of this book's names
+
+
 def test_the_store_keeps_the_version_written_last_whatever_the_batches_are_called(tmp_path):
     """Imports and nightly re-scores interleaved: batch names sort neither by time nor by kind."""
     store = HistoryStore(tmp_path)
