@@ -43,13 +43,15 @@ def load_run(home: Path, run: Path | None = None) -> Run:
     """Return a published day (default: the latest) and its staged scored cases."""
     folder = Path(run) if run else latest_run(home)
     staged = Path(home) / "scored" / folder.name / "scored.parquet"
+    settings = Settings(home=Path(home))
+    store = HistoryStore(settings.store_dir, settings.secret())  # names learnt since that day
     return Run(
         folder=folder,
         scores=pd.read_parquet(folder / "scores.parquet"),
         quarantine=pd.read_csv(folder / "quarantine.csv", encoding="utf-8-sig", dtype=str),
         manifest=json.loads((folder / "manifest.json").read_text(encoding="utf-8")),
         feed=json.loads((folder / "hotspots.geojson").read_text(encoding="utf-8")),
-        scored=pd.read_parquet(staged) if staged.exists() else pd.DataFrame(),
+        scored=store.masked(pd.read_parquet(staged)) if staged.exists() else pd.DataFrame(),
     )
 
 

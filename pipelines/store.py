@@ -161,12 +161,14 @@ class HistoryStore:
         ).drop_duplicates("case_id", keep="last")
         if exclude_case_ids:
             frame = frame[~frame["case_id"].isin(exclude_case_ids)]
-        if self.secret is not None:
-            frame = self._masked(frame)
+        frame = self.masked(frame)
         return frame.sort_values(["reported_at", "case_id"], ignore_index=True)
 
-    def _masked(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Return frame with the names the book knows masked in its descriptions."""
+    def masked(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Return frame with the names the store's book knows masked in its descriptions (as it
+        is, for a store opened without the secret): for texts staged before a name was known."""
+        if self.secret is None or frame.empty:
+            return frame
         texts = frame["description"]
         found = NameIndex(self.name_book(self.secret).found_in(texts.dropna()))
         if not found.names:

@@ -36,6 +36,7 @@ def period_report(
         )
     metas = [json.loads((f / "meta.json").read_text(encoding="utf-8")) for f in sorted(folders)]
     current = pd.concat([pd.read_parquet(f / "scored.parquet") for f in folders], ignore_index=True)
+    current = store.masked(current)  # a name listed after its day was scored
     current = current.assign(
         p_high=current["p_高"], p_medium=current["p_中"], p_low=current["p_低"]
     )
