@@ -7,11 +7,15 @@ For the risk grader (classes 低 < 中 < 高) the grade is ordinal:
 
 The thresholds are chosen on the calibration slice (later than the training slice, never the test
 period) by one of two rules:
-  "f1":       t_high maximises F1 of 高; then t_medium maximises F1 of 中 given t_high.
-  "capacity": as "f1", but t_high is raised until the busiest usual day (the 90th percentile of
-              daily 高 counts on the calibration slice) fits within the centre's daily capacity K
-              for red tickets (红色督办单). At scoring time a day that still exceeds K keeps its K
-              highest p(高) cases as 高; the rest become 中, and their reasons say why.
+  "f1":       the pair (t_high, t_medium) with the best macro-F1 among the pairs whose red tickets
+              catch at least MIN_HIGH_RECALL of the slice's 高 cases. Choosing each threshold for
+              its own class's F1 set t_high near 0.15 where 高 is one case in fifteen: half the red
+              tickets went to 低 cases, and 低's F1 counted for nothing in the choice.
+  "capacity": as "f1", but t_high is at least the threshold at which the busiest usual day (the
+              90th percentile of daily 高 counts on the calibration slice) fits within the centre's
+              daily capacity K for red tickets (红色督办单); capacity comes before the recall floor.
+              At scoring time a day that still exceeds K keeps its K highest p(高) cases as 高; the
+              rest become 中, and their reasons say why.
 
 Any other target (e.g. dispute_type) is graded by the most probable class after weighting each
 class's probability by (its share of the calibration cases)^-beta: beta 0 is plain argmax
@@ -27,13 +31,15 @@ import numpy as np
 import pandas as pd
 
 from features.domain import GRADES
-from models.metrics import binary_f1, macro_f1
+from models.metrics import macro_f1
 
 RISK_CLASSES = GRADES  # the risk grades, lowest first (index 2 is 高)
 # The ordinal models' two scores, and the lowest grade index each counts: P(高), P(at least 中).
 ORDINAL_SCORES = {"high": 2, "at_least_medium": 1}
 _GRID = np.round(np.linspace(0.02, 0.95, 94), 4)
 OVER_CAPACITY_REASON = "超出当日红色督办容量，按黄色交办"
+# Red tickets catch at least this share of the calibration slice's 高 cases (when capacity allows).
+MIN_HIGH_RECALL = 0.5
 
 
 @dataclass(frozen=True)
@@ -67,10 +73,30 @@ def is_ordinal(classes: list[str]) -> bool:
     return list(classes) == RISK_CLASSES
 
 
-def _best_f1(truth: np.ndarray, score: np.ndarray, eligible: np.ndarray | None = None) -> float:
-    eligible = np.ones(len(score), bool) if eligible is None else eligible
-    f1 = [binary_f1(truth, (score >= t) & eligible) for t in _GRID]
-    return float(_GRID[int(np.argmax(f1))])
+def threshold_table(
+    p_high: np.ndarray, p_at_least_medium: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the macro-F1 of every (t_high, t_medium) pair of the grid, as a [high, medium]
+    array, and the 高 recall of every t_high.
+
+    Counted, not recomputed per pair: for each t_high, the cases left below it are sorted once per
+    class, and the count at or above every t_medium is a binary search.
+    """
+    true = np.bincount(y, minlength=3).astype(float)
+    f1 = np.zeros((len(_GRID), len(_GRID)))
+    recall = np.zeros(len(_GRID))
+    for i, t_high in enumerate(_GRID):
+        high = p_high >= t_high
+        red = np.bincount(y[high], minlength=3).astype(float)  # red tickets, by true grade
+        below = [np.sort(p_at_least_medium[~high & (y == c)]) for c in range(3)]
+        yellow = np.stack([len(b) - np.searchsorted(b, _GRID) for b in below]).astype(float)
+        green = np.array([len(b) for b in below], float)[:, None] - yellow
+        hits = np.stack([green[0], yellow[1], np.full(len(_GRID), red[2])])
+        given = np.stack([green.sum(0), yellow.sum(0), np.full(len(_GRID), red.sum())])
+        total = given + true[:, None]
+        f1[i] = np.divide(2 * hits, total, out=np.zeros_like(total), where=total > 0).mean(0)
+        recall[i] = red[2] / true[2] if true[2] else 0.0
+    return f1, recall
 
 
 def choose_thresholds(
@@ -87,12 +113,18 @@ def choose_thresholds(
     if rule not in ("f1", "capacity"):
         raise ValueError(f"unknown threshold rule {rule!r}; use 'f1' or 'capacity'")
     p_high, p_at_least_medium = proba[:, 2], proba[:, 1] + proba[:, 2]
-    t_high = _best_f1(y == 2, p_high)
+    f1, recall = threshold_table(p_high, p_at_least_medium, y)
+    allowed = np.ones(len(_GRID), bool)
     if rule == "capacity":
         if capacity_per_day is None or days is None:
             raise ValueError("the capacity rule needs capacity_per_day and the cases' days")
-        t_high = max(t_high, _capacity_threshold(p_high, days, capacity_per_day))
-    t_medium = _best_f1(y == 1, p_at_least_medium, eligible=p_high < t_high)
+        lowest = _capacity_threshold(p_high, days, capacity_per_day)
+        allowed = lowest <= _GRID
+    if (allowed & (recall >= MIN_HIGH_RECALL)).any():
+        allowed &= recall >= MIN_HIGH_RECALL
+    # The first best pair: the lowest t_high, then the lowest t_medium, among ties.
+    i, j = np.unravel_index(np.argmax(np.where(allowed[:, None], f1, -1.0)), f1.shape)
+    t_high, t_medium = float(_GRID[i]), float(_GRID[j])
     return Thresholds(
         rule,
         high=t_high,

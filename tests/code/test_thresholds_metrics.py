@@ -14,9 +14,16 @@ from models.metrics import (
     classwise_ece,
     expected_calibration_error,
     grade_metrics,
+    macro_f1,
     paired_f1_noise,
 )
-from models.thresholds import RISK_CLASSES, apply_thresholds, choose_thresholds
+from models.thresholds import (
+    MIN_HIGH_RECALL,
+    RISK_CLASSES,
+    apply_thresholds,
+    choose_thresholds,
+    threshold_table,
+)
 
 
 def _synthetic(n=4000, seed=0):
@@ -40,6 +47,34 @@ def test_f1_rule_gives_ordered_grades():
     assert ((grade == 2) == (proba[:, 2] >= t.high)).all()
     below = grade < 2
     assert ((grade[below] == 1) == (proba[below, 1:].sum(axis=1) >= t.medium)).all()
+
+
+def test_the_threshold_table_counts_each_pairs_macro_f1_as_sklearn_does():
+    from sklearn.metrics import f1_score
+
+    proba, y, _ = _synthetic(n=600, seed=3)
+    p_high, p_medium = proba[:, 2], proba[:, 1:].sum(axis=1)
+    f1, recall = threshold_table(p_high, p_medium, y)
+    grid = np.round(np.linspace(0.02, 0.95, 94), 4)
+    for i, j in [(0, 0), (5, 12), (30, 8), (12, 60), (93, 93)]:
+        grade = np.where(p_high >= grid[i], 2, np.where(p_medium >= grid[j], 1, 0))
+        expected = f1_score(y, grade, average="macro", labels=[0, 1, 2], zero_division=0)
+        assert f1[i, j] == pytest.approx(expected, abs=1e-12)
+        assert recall[i] == pytest.approx(((grade == 2) & (y == 2)).sum() / (y == 2).sum())
+
+
+def test_f1_rule_takes_the_best_macro_f1_whose_red_tickets_catch_half_the_high_cases():
+    """Where 高 is one case in fifteen, a threshold chosen for 高's own F1 sits so low that half
+    the red tickets go to 低 cases; the rule weighs every grade and keeps a floor on 高 recall."""
+    proba, y, _ = _synthetic(n=3000, seed=4)
+    assert 0.03 < (y == 2).mean() < 0.12
+    t = choose_thresholds(proba, y, RISK_CLASSES, "f1")
+    grade, _ = apply_thresholds(proba, t)
+    caught = ((grade == 2) & (y == 2)).sum() / (y == 2).sum()
+    assert caught >= MIN_HIGH_RECALL
+    f1, recall = threshold_table(proba[:, 2], proba[:, 1:].sum(axis=1), y)
+    best_allowed = f1[recall >= MIN_HIGH_RECALL].max()
+    assert macro_f1(y, grade) == pytest.approx(best_allowed, abs=1e-12)
 
 
 def test_capacity_rule_never_exceeds_the_daily_red_tickets():
