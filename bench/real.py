@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 import pandas as pd
 
-from bench._common import machine, report_checks, stamp, write_results
+from bench._common import machine, read_results, report_checks, stamp, write_results
 
 SETS = ("complaints-495", "complaints-2805", "court")
 
@@ -250,18 +250,24 @@ def summary(results: list[dict]) -> pd.DataFrame:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sets", default=",".join(SETS))
+    parser.add_argument(
+        "--sets", default=",".join(SETS), help="sets to run; the others keep their last results"
+    )
     parser.add_argument("--budget", type=float, default=30.0, help="text model search, seconds")
     args = parser.parse_args()
     started = time.perf_counter()
-    results = [evaluate(name, args.budget) for name in args.sets.split(",")]
+    ran = [{**evaluate(name, args.budget), **stamp()} for name in args.sets.split(",") if name]
+    # A set not run this time keeps its last result, which says when and at which commit.
+    kept = {r["set"]: r for r in read_results("real").get("results", [])}
+    kept.update({r["set"]: r for r in ran})
+    results = [kept[name] for name in SETS if name in kept]
     table = summary(results)
     print(f"Real text, machine {machine()}")
     print(table.to_markdown(index=False))
     for result in results:
         worst = result["worst_fold"]
         print(
-            f"\n{result['set']}: fengqiao's worst fold ({worst['family']} {worst['fold']}, "
+            f"\n{result['set']} ({result.get('commit', 'an earlier commit')}): fengqiao's worst fold ({worst['family']} {worst['fold']}, "
             f"macro-F1 {worst['macro_f1']:.3f}), rows true, columns predicted, {result['classes']}:"
         )
         print(pd.DataFrame(worst["confusion"], index=result["classes"], columns=result["classes"]))
