@@ -79,34 +79,6 @@ def export(n: int) -> Path:
     return path
 
 
-def score(n: int, home: Path, executor: str) -> dict:
-    """Run `fengqiao score` on the n-case export; return wall time, stages and peak memory."""
-    out = Path(tempfile.mkdtemp(prefix=f"nightly-{n}-", dir=CACHE))
-    run_home = out / "home"
-    shutil.copytree(home / "mlflow", run_home / "mlflow")  # an empty history store each run
-    command = [FENGQIAO, "score", "--cases", export(n), "--home", run_home, "--out", out / "o"]
-    with TreeMemory() as memory:
-        started = time.perf_counter()
-        result = subprocess.run([*command, "--executor", executor], capture_output=True, text=True)
-        seconds = time.perf_counter() - started
-    if result.returncode != 0:
-        raise RuntimeError(f"fengqiao score failed on {n} cases:\n{result.stderr[-4000:]}")
-    manifest = json.loads(next((out / "o").glob("*/manifest.json")).read_text(encoding="utf-8"))
-    shutil.rmtree(out, ignore_errors=True)
-    stages = {k: round(v, 1) for k, v in manifest["timings_seconds"].items()}
-    return {
-        "cases": n,
-        "executor": executor,
-        "seconds": round(seconds, 1),
-        "cases_per_s": round(n / seconds),
-        "peak_rss_mib": round(memory.peak_mib),
-        "peak_at_s": round(memory.peak_at, 1),
-        "peak_by_process_mib": memory.peak_parts,
-        "rows": {k: manifest["rows"][k] for k in ("in", "scored", "quarantined")},
-        "stages": stages,
-    }
-
-
 AFTERNOON = Path(__file__).with_name("afternoon.py")
 SMALL_NIGHT = 121  # the demo's last day
 
@@ -124,6 +96,31 @@ def _timed(command: list, env: dict | None = None) -> tuple[float, TreeMemory]:
 
 def _manifest(out: Path) -> dict:
     return json.loads(next(out.glob("*/manifest.json")).read_text(encoding="utf-8"))
+
+
+def _record(seconds: float, memory: TreeMemory, manifest: dict) -> dict:
+    """Return what every timed `fengqiao score` run reports: wall time, memory, rows, stages."""
+    return {
+        "seconds": round(seconds, 1),
+        "cases_per_s": round(manifest["rows"]["in"] / seconds),
+        "peak_rss_mib": round(memory.peak_mib),
+        "peak_at_s": round(memory.peak_at, 1),
+        "peak_by_process_mib": memory.peak_parts,
+        "rows": {k: manifest["rows"][k] for k in ("in", "scored", "quarantined")},
+        "stages": {k: round(v, 1) for k, v in manifest["timings_seconds"].items()},
+    }
+
+
+def score(n: int, home: Path, executor: str) -> dict:
+    """Run `fengqiao score` on the n-case export; return wall time, stages and peak memory."""
+    out = Path(tempfile.mkdtemp(prefix=f"nightly-{n}-", dir=CACHE))
+    run_home = out / "home"
+    shutil.copytree(home / "mlflow", run_home / "mlflow")  # an empty history store each run
+    command = [FENGQIAO, "score", "--cases", export(n), "--home", run_home, "--out", out / "o"]
+    seconds, memory = _timed([*command, "--executor", executor])
+    manifest = _manifest(out / "o")
+    shutil.rmtree(out, ignore_errors=True)
+    return {"cases": n, "executor": executor, **_record(seconds, memory, manifest)}
 
 
 def afternoon_model(home: Path) -> Path:
@@ -176,13 +173,7 @@ def night_setup(n: int, home: Path) -> tuple[Path, Path, dict]:
             "single_batch": {
                 "cases": manifest["rows"]["in"],
                 "executor": "local",
-                "seconds": round(seconds, 1),
-                "cases_per_s": round(manifest["rows"]["in"] / seconds),
-                "peak_rss_mib": round(memory.peak_mib),
-                "peak_at_s": round(memory.peak_at, 1),
-                "peak_by_process_mib": memory.peak_parts,
-                "rows": {k: manifest["rows"][k] for k in ("in", "scored", "quarantined")},
-                "stages": {k: round(v, 1) for k, v in manifest["timings_seconds"].items()},
+                **_record(seconds, memory, manifest),
                 "note": f"the history of the {n:,}-case city's year, filling the night's store",
                 **stamp(),
             },
@@ -217,11 +208,7 @@ def night(n: int, home: Path, api_url: str | None, model: Path) -> dict:
         "cases": manifest["rows"]["in"],
         "store_cases": facts["store_cases"],
         "prefect": "server running" if api_url else "temporary server",
-        "seconds": round(seconds, 1),
-        "peak_rss_mib": round(memory.peak_mib),
-        "peak_by_process_mib": memory.peak_parts,
-        "rows": {k: manifest["rows"][k] for k in ("in", "scored", "quarantined")},
-        "stages": {k: round(v, 1) for k, v in manifest["timings_seconds"].items()},
+        **_record(seconds, memory, manifest),
         "afternoon_seconds": round(alt_seconds, 1),
         "afternoon_peak_rss_mib": round(alt_memory.peak_mib),
         "over_afternoon": round(seconds / alt_seconds, 2),
