@@ -187,7 +187,7 @@ CUE_PHRASES = {
         "{a}扬言要带人去堵对方", "{a}称要跟对方拼命", "{a}发短信恐吓对方",
     ],
     "weapon": [
-        "{a}手持菜刀", "{a}拿着农药瓶", "{a}扬言要泼汽油", "{a}携带铁棍到场", "{a}持刀威胁",
+        "{a}手持菜刀", "{a}拿着农药瓶", "{a}提着一桶汽油", "{a}携带铁棍到场", "{a}腰里别着刀",
         "{a}拿着一把水果刀", "{a}从家里拿出砍刀", "{a}手拿木棒追打对方", "{a}随身带着一把匕首",
         "{a}拎着汽油桶到现场", "{a}在车里藏了一把刀", "{a}拿着剪刀比划", "{a}抄起铁锹要打人",
         "{a}拿着锄头堵在地头", "{a}持棍棒到对方家门口", "{a}手握斧头", "{a}带着一瓶硫酸",
@@ -253,6 +253,15 @@ CUE_PHRASES = {
         "{a}情绪低落", "{a}声音哽咽", "{a}情绪比较激动",
     ],
 }
+# A threat made with a weapon in hand, said in one clause. Written only for a report that carries
+# both the threat and the weapon cue: a weapon form that also threatens ("持刀威胁") would otherwise
+# put an armed threat in the text of a report whose risk has only the weapon.
+ARMED_PHRASES = [
+    "{a}持刀威胁", "{a}持刀威胁对方", "{a}扬言要泼汽油", "{a}拿着菜刀扬言要砍人",
+    "{a}拎着汽油桶扬言要烧了对方的家", "{a}手持铁棍威胁对方", "{a}拿刀抵着对方说要杀了他",
+    "{a}挥舞砍刀扬言要出人命", "{a}拿着农药瓶威胁要同归于尽", "{a}带着匕首扬言要报复",
+]
+ARMED_TOGETHER = 0.4  # how often a report with both cues says them in one clause
 # How a clause (a cue's or any other) reaches the record: said outright, reported by someone
 # else, heard of, or in the past.
 CUE_CONTEXTS = (
@@ -474,12 +483,24 @@ def _expand(frame: str, rng: random.Random) -> str:
     return _CHOICE.sub(lambda m: rng.choice(m.group(1).split("|")), frame)
 
 
-def _cue_clause(family: str, spec: ReportSpec, first_person: bool, rng: random.Random) -> str:
+def _cue_clause(
+    phrases: list[str], spec: ReportSpec, first_person: bool, rng: random.Random
+) -> str:
     actor = spec.actor
     if first_person or rng.random() < 0.2:
         actor = rng.choice(THIRD_PARTIES)
-    phrase = rng.choice(CUE_PHRASES[family]).format(a=actor, n=max(spec.people, rng.randint(8, 48)))
+    phrase = rng.choice(phrases).format(a=actor, n=max(spec.people, rng.randint(8, 48)))
     return rng.choice(CUE_CONTEXTS).format(c=phrase)
+
+
+def _cue_clauses(spec: ReportSpec, first_person: bool, rng: random.Random) -> list[str]:
+    """Return one clause per cue, or one armed-threat clause for the threat and the weapon."""
+    families = list(spec.cues)
+    clauses = []
+    if {"threat", "weapon"} <= set(families) and rng.random() < ARMED_TOGETHER:
+        families = [f for f in families if f not in ("threat", "weapon")]
+        clauses.append(_cue_clause(ARMED_PHRASES, spec, first_person, rng))
+    return clauses + [_cue_clause(CUE_PHRASES[f], spec, first_person, rng) for f in families]
 
 
 def _facts(spec: ReportSpec, first_person: bool, rng: random.Random) -> str:
@@ -491,7 +512,7 @@ def _facts(spec: ReportSpec, first_person: bool, rng: random.Random) -> str:
     if spec.related_cause:
         text += rng.choice(RELATED_FRAMES).format(c=spec.related_cause)
     text += _amount_clause(spec, rng.random())
-    clauses = [_cue_clause(family, spec, first_person, rng) for family in spec.cues]
+    clauses = _cue_clauses(spec, first_person, rng)
     clauses += [rng.choice(NEGATED_PHRASES[family]) for family in spec.negated]
     for _ in range(rng.choice([0, 0, 1, 1, 2])):
         # hearsay and past-event framings go with any clause, so that they say nothing of a cue

@@ -64,6 +64,36 @@ def test_a_threat_with_a_weapon_is_near_the_top_whatever_the_history(city):
     assert p_high(armed) > 5 * p_high(alone)
 
 
+def test_an_armed_threat_is_written_only_where_the_risk_has_one():
+    """A report whose risk holds a weapon but no threat never says a threat made with a weapon in
+    hand ("持刀威胁"), so that what the text says and the risk behind it agree; a report with both
+    cues sometimes says them in one clause."""
+    import random
+
+    from pipelines.demo_city import text as T
+
+    def spec(cues: list[str]) -> T.ReportSpec:
+        return T.ReportSpec(
+            channel="网格员", dispute_type="邻里纠纷", actor="当事人甲", respondent="当事人乙",
+            cause="琐事", demand="要求调解", cues=cues, negated=[], mitigated=False,
+            failed=False, amount=0.0, people=2, place="某社区", phone="", id_number="",
+        )  # fmt: skip
+
+    armed = [p.format(a="") for p in T.ARMED_PHRASES]
+    weapon_only = [
+        "，".join(T._cue_clauses(spec(["weapon", "emotion"]), False, random.Random(i)))
+        for i in range(500)
+    ]
+    both = [
+        "，".join(T._cue_clauses(spec(["threat", "weapon"]), False, random.Random(i)))
+        for i in range(500)
+    ]
+    assert not any(p in text for text in weapon_only for p in armed)
+    together = np.mean([any(p in text for p in armed) for text in both])
+    assert 0.2 < together < 0.6
+    assert not any(p.format(a="") in armed for p in T.CUE_PHRASES["weapon"])
+
+
 def test_escalation_follows_risk(city):
     frame = city.export
     known = frame[frame["是否升级"].notna()]
