@@ -559,16 +559,7 @@ def _layer(
         out[f"n_{grade}"] = counts[grade].fillna(0).astype(int).to_numpy() if grade in counts else 0
     out["n_cases"] = recent.groupby("cell").size().reindex(cells, fill_value=0).to_numpy()
     out["mean_score"] = recent.groupby("cell")["score"].mean().reindex(cells).round(1).to_numpy()
-    by_cell = {
-        c: dict(
-            sorted(
-                g["dispute_type"].fillna("未知").value_counts().items(),
-                key=lambda kv: (-kv[1], kv[0]),
-            )
-        )
-        for c, g in recent.groupby("cell")
-    }
-    out["types"] = [{k: int(v) for k, v in by_cell.get(c, {}).items()} for c in cells]
+    out["types"] = _type_counts(recent, cells)
     # Where the next cases are likeliest: the ranking the rolling evaluation chose
     # (bench/hotspots.py, PUBLISHED_FORECAST).
     forecast = forecast_counts(frame, cells)
@@ -591,6 +582,23 @@ def _layer(
     out["trend"] = [emerging_category(weekly_z[i], significant[i]) for i in range(len(cells))]
     out["weeks_hot"] = (significant & (weekly_z > 0)).sum(axis=1)
     return out
+
+
+def _type_counts(recent: pd.DataFrame, cells: list) -> list[dict[str, int]]:
+    """Return per cell its cases' dispute types with counts, commonest first (ties by name)."""
+    counts = (
+        recent.assign(dispute_type=recent["dispute_type"].fillna("未知"))
+        .groupby(["cell", "dispute_type"], observed=True)
+        .size()
+        .reset_index(name="n")
+        .sort_values(["cell", "n", "dispute_type"], ascending=[True, False, True])
+    )
+    by_cell: dict = {}
+    for cell, dispute_type, n in zip(
+        counts["cell"], counts["dispute_type"], counts["n"].tolist(), strict=True
+    ):
+        by_cell.setdefault(cell, {})[dispute_type] = n
+    return [by_cell.get(c, {}) for c in cells]
 
 
 def name_cells(cells: pd.DataFrame, cases: pd.DataFrame, system) -> pd.DataFrame:
