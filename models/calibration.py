@@ -3,15 +3,45 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import minimize_scalar
+from scipy.special import logsumexp
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 
 _EPS = 1e-9
 
 
+class TemperatureScaling(BaseEstimator):
+    """Softmax of the log-probabilities divided by one temperature ("temperature scaling").
+
+    It mends over- and under-confidence and never changes which class is likeliest, so the
+    decisions stay the model's own. On the real complaints, matrix scaling (below) fitted on the
+    latest 15% of cases cost about 0.01 macro-F1 against the raw scores' argmax: its k*(k+1)
+    parameters, 56 for seven classes, fitted on a few hundred cases, moved decisions.
+    """
+
+    def fit(self, proba: np.ndarray, y: np.ndarray) -> TemperatureScaling:
+        """Learn the temperature on held-out (later) cases by maximum likelihood."""
+        logp = np.log(np.clip(proba, _EPS, 1))
+        rows = np.arange(len(y))
+
+        def loss(log_t: float) -> float:
+            z = logp / np.exp(log_t)
+            return float(-(z[rows, y] - logsumexp(z, axis=1)).mean())
+
+        self.temperature_ = float(np.exp(minimize_scalar(loss, bounds=(-4, 4), method="bounded").x))
+        return self
+
+    def transform(self, proba: np.ndarray) -> np.ndarray:
+        """Return calibrated probabilities (rows sum to 1)."""
+        z = np.log(np.clip(proba, _EPS, 1)) / self.temperature_
+        return np.exp(z - logsumexp(z, axis=1, keepdims=True))
+
+
 class MatrixScaling(BaseEstimator):
     """Multinomial logistic regression on the booster's log-probabilities ("matrix scaling").
 
+    Kept so that graders trained before TemperatureScaling still load and score as they did.
     Measured on the demo city against temperature scaling, it fits class-prior shifts between the
     training and the scoring period as well as over-confidence, at the cost of k*(k+1) parameters,
     which a month of cases pins down easily.

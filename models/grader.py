@@ -14,7 +14,7 @@
   (one bootstrap standard error of the paired difference); otherwise the grader is that
   candidate, calibrated. Either way the choice and the numbers behind it are recorded
   (selection_, logged to MLflow).
-- Calibration (Platt per ordinal score, matrix scaling for other labels) and the grade thresholds
+- Calibration (Platt per ordinal score, temperature scaling for other labels) and the grade thresholds
   (models/thresholds.py) are fitted on the validation cases: the latest cases, as many as it
   takes to hold at least `min_class_validation` of every grade.
 
@@ -38,7 +38,7 @@ from features.featuriser import CaseFeatures, CaseFeaturiser
 from features.lexicon import cue_terms
 from features.text import normalise_text
 from models.boosters import BoosterParams, Boosters
-from models.calibration import MatrixScaling, PlattScaling
+from models.calibration import PlattScaling, TemperatureScaling
 from models.contributions import PathContributions
 from models.cues import CueWeights
 from models.metrics import as_probabilities, macro_f1, paired_f1_noise
@@ -156,7 +156,8 @@ def latest_holding(times: pd.Series, y: np.ndarray, fraction: float, per_class: 
 
 class Calibrator:
     """Calibrated class probabilities from uncalibrated ones: a monotone Platt map per ordinal
-    score (so a riskier raw score is never less risky after it), or matrix scaling."""
+    score (so a riskier raw score is never less risky after it), or one temperature (so the
+    likeliest class stays the model's own)."""
 
     def __init__(self, ordinal: bool):
         self.ordinal = ordinal
@@ -168,7 +169,7 @@ class Calibrator:
                 for i, k in enumerate(ORDINAL_SCORES.values())
             ]
         else:
-            self.maps_ = [MatrixScaling().fit(raw, y)]
+            self.maps_ = [TemperatureScaling().fit(raw, y)]
         return self
 
     def transform(self, raw: np.ndarray) -> np.ndarray:

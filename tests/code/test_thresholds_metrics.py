@@ -186,3 +186,25 @@ def test_the_stack_is_kept_when_its_log_loss_is_lower_and_its_f1_behind_only_by_
     assert stack_is_better({"log_loss": 0.44, "macro_f1": 0.678}, text, noise=0.02)
     assert not stack_is_better({"log_loss": 0.44, "macro_f1": 0.60}, text, noise=0.02)
     assert not stack_is_better({"log_loss": 0.46, "macro_f1": 0.75}, text, noise=0.02)
+
+
+def test_temperature_scaling_mends_overconfidence_and_never_changes_the_likeliest_class():
+    """Seven classes, scores three times too confident: the fitted temperature is about 3, the
+    log-loss falls, and every case keeps its most probable class."""
+    from sklearn.metrics import log_loss
+
+    from models.calibration import TemperatureScaling
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 1.5, (4000, 7))
+    truth = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    y = np.array([rng.choice(7, p=p) for p in truth])
+    overconfident = np.exp(3 * logits) / np.exp(3 * logits).sum(axis=1, keepdims=True)
+    scaler = TemperatureScaling().fit(overconfident[:2000], y[:2000])
+    calibrated = scaler.transform(overconfident[2000:])
+    assert 2.6 < scaler.temperature_ < 3.4
+    assert log_loss(y[2000:], calibrated, labels=range(7)) < 0.9 * log_loss(
+        y[2000:], overconfident[2000:], labels=range(7)
+    )
+    assert (calibrated.argmax(axis=1) == overconfident[2000:].argmax(axis=1)).all()
+    assert np.allclose(calibrated.sum(axis=1), 1)
