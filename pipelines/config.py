@@ -45,9 +45,13 @@ class Settings(BaseSettings):
         None,
         description="settings the text model's search may try (None: as many as the budget allows)",
     )
-    h3_resolution: int = 8
-    hotspot_days: int = 28
-    trend_weeks: int = 10
+    h3_resolution: int = Field(
+        8, description="H3 resolution of the feed's cells (8: about 0.7 km2)"
+    )
+    hotspot_days: int = Field(28, description="days of cases the Gi* hot spots count")
+    trend_weeks: int = Field(
+        10, description="weeks of the emerging hot-spot trend and forecast_rank"
+    )
     map_tiles: str | None = Field(
         None, description="base-tile URL template for map.html; None: no tiles"
     )
