@@ -330,10 +330,13 @@ def gi_star(
     values = values.astype(float)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # libpysal warns about islands and disconnected components
+        # Each cell is its own neighbour (Gi*'s self-weight of 1) already in the weights: asked for
+        # star=True on weights without it, esda rebuilds them with the diagonal filled, which took
+        # 1.9 s a call on a year's store.
         w = libpysal.weights.W(
-            {c: neighbours[c] for c in cells}, id_order=list(cells), silence_warnings=True
+            {c: [c, *neighbours[c]] for c in cells}, id_order=list(cells), silence_warnings=True
         )
-        g = esda.G_Local(values, w, transform="B", star=True, permutations=0)
+        g = esda.G_Local(values, w, transform="B", star=None, permutations=0)
         z = np.nan_to_num(np.asarray(g.Zs, dtype=float))
         if not permutations:
             return z, 2 * norm.sf(np.abs(z))
