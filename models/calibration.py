@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import minimize_scalar
-from scipy.special import logsumexp
+from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 
@@ -26,16 +26,14 @@ class TemperatureScaling(BaseEstimator):
         rows = np.arange(len(y))
 
         def loss(log_t: float) -> float:
-            z = logp / np.exp(log_t)
-            return float(-(z[rows, y] - logsumexp(z, axis=1)).mean())
+            return float(-log_softmax(logp / np.exp(log_t), axis=1)[rows, y].mean())
 
         self.temperature_ = float(np.exp(minimize_scalar(loss, bounds=(-4, 4), method="bounded").x))
         return self
 
     def transform(self, proba: np.ndarray) -> np.ndarray:
         """Return calibrated probabilities (rows sum to 1)."""
-        z = np.log(np.clip(proba, _EPS, 1)) / self.temperature_
-        return np.exp(z - logsumexp(z, axis=1, keepdims=True))
+        return softmax(np.log(np.clip(proba, _EPS, 1)) / self.temperature_, axis=1)
 
 
 class MatrixScaling(BaseEstimator):

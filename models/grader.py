@@ -10,13 +10,13 @@
   monotone weights (models/cues.py), since it never reads a cue's clause: a grader without the
   boosters still sees a threat.
 - The stack is kept only when it beats the text model's candidate on the validation cases in
-  log-loss, and its macro-F1 there is not lower by more than the noise of a few hundred cases
-  (one bootstrap standard error of the paired difference); otherwise the grader is that
-  candidate, calibrated. Either way the choice and the numbers behind it are recorded
-  (selection_, logged to MLflow).
-- Calibration (Platt per ordinal score, temperature scaling for other labels) and the grade thresholds
-  (models/thresholds.py) are fitted on the validation cases: the latest cases, as many as it
-  takes to hold at least `min_class_validation` of every grade.
+  log-loss, and its macro-F1 there is not lower (for risk grades: not lower by more than the
+  noise of a few hundred cases, one bootstrap standard error of the paired difference);
+  otherwise the grader is that candidate, calibrated. Either way the choice and the numbers
+  behind it are recorded (selection_, logged to MLflow).
+- Calibration (Platt per ordinal score, temperature scaling for other labels) and the grade
+  thresholds (models/thresholds.py) are fitted on the validation cases: the latest cases, as
+  many as it takes to hold at least `min_class_validation` of every grade.
 
 With many labelled cases the boosters train on the earlier ones, stop early on the next and are
 validated on the latest (time slices). With few (below `cross_fit_max_rows`) every case is needed
