@@ -102,7 +102,18 @@ DISPUTE_TYPE_SYNONYMS = {
     "其他纠纷": "其他",
 }
 
-GRADES = ["低", "中", "高"]  # ordered, lowest first
+LOW, MEDIUM, HIGH = "低", "中", "高"
+GRADES = [LOW, MEDIUM, HIGH]  # the risk grades, ordered lowest first; nothing else spells them out
+LOW_INDEX, MEDIUM_INDEX, HIGH_INDEX = (GRADES.index(g) for g in (LOW, MEDIUM, HIGH))
+GRADE_RANK = {grade: rank for rank, grade in enumerate(GRADES, start=1)}  # 低 1 .. 高 3
+
+# 三色三单: the ticket each grade gets, and its time limit (限时办理). A 低 case gets the blue
+# ticket only when follow-up is due (publish.watchlist decides when).
+RED_TICKET = ("红色督办单", "30分钟内响应联系")
+YELLOW_TICKET = ("黄色交办单", "24小时内办理")
+BLUE_TICKET = ("蓝色预警单", "纳入日常走访，7日内回访")
+TICKETS = {HIGH: RED_TICKET, MEDIUM: YELLOW_TICKET}
+TICKET_NAMES = [ticket for ticket, _ in (RED_TICKET, YELLOW_TICKET, BLUE_TICKET)]
 GRADE_SYNONYMS = {
     "高": "高",
     "高风险": "高",

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from features.domain import PENDING_STATUSES, UNRESOLVED_STATUSES
+from features.domain import HIGH, MEDIUM, PENDING_STATUSES, UNRESOLVED_STATUSES
 from features.geo import h3_cell_numbers, h3_rings
 from features.pii import flat_keys
 
@@ -82,8 +82,8 @@ def _grade_values(frame: pd.DataFrame) -> dict[str, np.ndarray]:
         else pd.Series(pd.NA, index=frame.index, dtype="string")
     )
     return {
-        "high": (grade == "高").fillna(False).to_numpy(float),
-        "medium": (grade == "中").fillna(False).to_numpy(float),
+        "high": (grade == HIGH).fillna(False).to_numpy(float),
+        "medium": (grade == MEDIUM).fillna(False).to_numpy(float),
         "unresolved": status.isin(list(UNRESOLVED_STATUSES)).fillna(False).to_numpy(float),
         "pending": status.isin(list(PENDING_STATUSES)).fillna(False).to_numpy(float),
     }

@@ -258,7 +258,7 @@ def _outcomes(tested: pd.DataFrame, proba, predicted, classes, config: GraderCon
         return {}
     return outcome_metrics(
         tested["escalated"].to_numpy()[known].astype(bool),
-        (proba[:, 2] + 0.5 * proba[:, 1])[known],
+        RiskGrader.risk_score(proba)[known],
         (np.asarray(predicted) >= 1)[known],
         tested["reported_at"].dt.normalize().to_numpy()[known],
         config.capacity_per_day,

@@ -33,6 +33,7 @@ from scipy import sparse
 from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedKFold
 
+from features.domain import HIGH_INDEX, MEDIUM_INDEX
 from features.errors import UsageError
 from features.featuriser import CaseFeatures, CaseFeaturiser
 from features.lexicon import cue_terms
@@ -472,7 +473,7 @@ class RiskGrader:
     @staticmethod
     def risk_score(proba: np.ndarray) -> np.ndarray:
         """Return the 0-100 risk score: 100 x (p(高) + half p(中)), the expected ordinal risk."""
-        return np.round(100 * (proba[:, 2] + 0.5 * proba[:, 1]), 1)
+        return np.round(100 * (proba[:, HIGH_INDEX] + 0.5 * proba[:, MEDIUM_INDEX]), 1)
 
     def score(self, proba: np.ndarray) -> np.ndarray:
         """Return the 0-100 score: the risk score for grades, else 100 x the top class's probability."""
@@ -531,7 +532,7 @@ class RiskGrader:
     def _score_of(self, grade: np.ndarray) -> np.ndarray:
         """Return, per case, which text score explains its grade (column of the word weights)."""
         if self.ordinal_:  # 高 by P(高), any other grade by P(at least 中)
-            return np.where(grade == 2, 0, 1)
+            return np.where(grade == HIGH_INDEX, 0, 1)
         return grade
 
     def explain(
@@ -575,8 +576,8 @@ class RiskGrader:
         X = sparse.csr_matrix(X)
         if self.ordinal_:
             groups = [
-                ("high", np.flatnonzero(grade == 2)),
-                ("at_least_medium", np.flatnonzero(grade != 2)),
+                ("high", np.flatnonzero(grade == HIGH_INDEX)),
+                ("at_least_medium", np.flatnonzero(grade != HIGH_INDEX)),
             ]
         else:
             groups = [("multiclass", np.arange(X.shape[0]))]

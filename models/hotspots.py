@@ -29,12 +29,12 @@ import pandas as pd
 import pymannkendall
 from scipy.stats import norm
 
-from features.domain import GRADES
+from features.domain import GRADES, HIGH, LOW, MEDIUM
 from features.errors import UsageError
 from features.geo import h3_cells, wgs84_to_gcj02
 from features.places import LEVELS, county_centres, unit_keys, unit_label, unit_level
 
-GRADE_WEIGHT = {"高": 1.0, "中": 0.5, "低": 0.1}
+GRADE_WEIGHT = {HIGH: 1.0, MEDIUM: 0.5, LOW: 0.1}
 CONFIDENCE = [(0.01, 99), (0.05, 95), (0.10, 90)]
 HOT, COLD, NOT_SIGNIFICANT = "热点", "冷点", "不显著"
 PATTERNS = {
@@ -710,7 +710,7 @@ def boosted_forecast(
     back = ((end - known["reported_at"]) // pd.Timedelta(days=1)).to_numpy()
     inside = (at >= 0) & (back >= 0) & (back < 7 * weeks)  # nothing after day
     week = weeks - 1 - back[inside] // 7  # week weeks-1 ends on day
-    high = (known["grade"].to_numpy(object) == "高")[inside]
+    high = (known["grade"].to_numpy(object) == HIGH)[inside]
     counts = np.zeros((2, len(study), weeks))
     np.add.at(counts[0], (at[inside], week), 1.0)
     np.add.at(counts[1], (at[inside][high], week[high]), 1.0)
@@ -836,7 +836,7 @@ def pai_evaluation(
             ahead = cases[
                 (cases["reported_at"] >= day + pd.Timedelta(days=1))
                 & (cases["reported_at"] < day + pd.Timedelta(days=1 + horizon))
-                & (cases["grade"] == "高")
+                & (cases["grade"] == HIGH)
             ]
             per_cell = ahead.groupby("cell").size().reindex(study, fill_value=0)
             total = len(ahead)  # a 高 case outside the study area counts as missed by all

@@ -13,6 +13,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from features.domain import HIGH
+
 N_BINS = 15
 
 
@@ -85,7 +87,7 @@ def grade_metrics(
     proba: np.ndarray,
     predicted: np.ndarray,
     classes: list[str],
-    high: str | None = "高",
+    high: str | None = HIGH,
 ) -> dict:
     """Return every metric the backtest reports for one set of predictions.
 

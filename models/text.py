@@ -32,6 +32,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 from threadpoolctl import threadpool_limits
 
+from features.domain import HIGH_INDEX, MEDIUM_INDEX
 from features.ngrams import (
     char_counts,
     char_vocabulary,
@@ -227,7 +228,7 @@ class TextModel(BaseEstimator):
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         smallest = np.bincount(y).min() if len(y) else 0
         k = int(min(folds or self.folds, max(smallest, 2)))
-        split_on = (y >= 2).astype(int) if self.ordinal else y
+        split_on = (y >= HIGH_INDEX).astype(int) if self.ordinal else y
         if np.bincount(split_on).min() < k:
             split_on = np.zeros(len(y), int)  # too few of a class to stratify by it
         return list(StratifiedKFold(k, shuffle=True, random_state=self.seed).split(y, split_on))
@@ -239,7 +240,7 @@ class TextModel(BaseEstimator):
 
     def _targets(self, y: np.ndarray) -> list[np.ndarray]:
         if self.ordinal:
-            return [(y >= 2).astype(int), (y >= 1).astype(int)]
+            return [(y >= HIGH_INDEX).astype(int), (y >= MEDIUM_INDEX).astype(int)]
         return [y]
 
     def _fit_all(self, X, y: np.ndarray, candidate: TextCandidate) -> list:

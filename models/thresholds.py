@@ -30,12 +30,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.domain import GRADES
+from features.domain import GRADES, HIGH_INDEX, LOW_INDEX, MEDIUM_INDEX
 from models.metrics import macro_f1
 
-RISK_CLASSES = GRADES  # the risk grades, lowest first (index 2 is 高)
+RISK_CLASSES = GRADES  # the risk grades, lowest first
 # The ordinal models' two scores, and the lowest grade index each counts: P(高), P(at least 中).
-ORDINAL_SCORES = {"high": 2, "at_least_medium": 1}
+ORDINAL_SCORES = {"high": HIGH_INDEX, "at_least_medium": MEDIUM_INDEX}
 _GRID = np.round(np.linspace(0.02, 0.95, 94), 4)
 OVER_CAPACITY_REASON = "超出当日红色督办容量，按黄色交办"
 # Red tickets catch at least this share of the calibration slice's 高 cases (when capacity allows).
@@ -68,6 +68,11 @@ def ordinal_proba(p_high: np.ndarray, p_at_least_medium: np.ndarray) -> np.ndarr
     return np.column_stack([1 - p_at_least_medium, p_at_least_medium - p_high, p_high])
 
 
+def _ordinal_scores(proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return P(高) and P(at least 中) from (低, 中, 高) probabilities."""
+    return proba[:, HIGH_INDEX], proba[:, MEDIUM_INDEX:].sum(axis=1)
+
+
 def is_ordinal(classes: list[str]) -> bool:
     """Return whether the classes are the risk grades, graded by ordinal thresholds."""
     return list(classes) == RISK_CLASSES
@@ -91,11 +96,11 @@ def threshold_table(
         below = [np.sort(p_at_least_medium[~high & (y == c)]) for c in range(3)]
         yellow = np.stack([len(b) - np.searchsorted(b, _GRID) for b in below]).astype(float)
         green = np.array([len(b) for b in below], float)[:, None] - yellow
-        hits = np.stack([green[0], yellow[1], np.full(len(_GRID), red[2])])
+        hits = np.stack([green[0], yellow[1], np.full(len(_GRID), red[HIGH_INDEX])])
         given = np.stack([green.sum(0), yellow.sum(0), np.full(len(_GRID), red.sum())])
         total = given + true[:, None]
         f1[i] = np.divide(2 * hits, total, out=np.zeros_like(total), where=total > 0).mean(0)
-        recall[i] = red[2] / true[2] if true[2] else 0.0
+        recall[i] = red[HIGH_INDEX] / true[HIGH_INDEX] if true[HIGH_INDEX] else 0.0
     return f1, recall
 
 
@@ -112,7 +117,7 @@ def choose_thresholds(
         return Thresholds("argmax", class_weights=_class_weights(proba, y))
     if rule not in ("f1", "capacity"):
         raise ValueError(f"unknown threshold rule {rule!r}; use 'f1' or 'capacity'")
-    p_high, p_at_least_medium = proba[:, 2], proba[:, 1] + proba[:, 2]
+    p_high, p_at_least_medium = _ordinal_scores(proba)
     f1, recall = threshold_table(p_high, p_at_least_medium, y)
     allowed = np.ones(len(_GRID), bool)
     if rule == "capacity":
@@ -165,13 +170,15 @@ def apply_thresholds(
     if thresholds.rule == "argmax":
         weights = np.asarray(thresholds.class_weights or np.ones(proba.shape[1]))
         return (proba * weights).argmax(axis=1), demoted
-    p_high, p_at_least_medium = proba[:, 2], proba[:, 1] + proba[:, 2]
+    p_high, p_at_least_medium = _ordinal_scores(proba)
     grade = np.where(
-        p_high >= thresholds.high, 2, np.where(p_at_least_medium >= thresholds.medium, 1, 0)
+        p_high >= thresholds.high,
+        HIGH_INDEX,
+        np.where(p_at_least_medium >= thresholds.medium, MEDIUM_INDEX, LOW_INDEX),
     )
     if thresholds.capacity_per_day is not None and days is not None:
-        demoted = over_capacity(grade == 2, p_high, days, thresholds.capacity_per_day)
-        grade[demoted] = 1
+        demoted = over_capacity(grade == HIGH_INDEX, p_high, days, thresholds.capacity_per_day)
+        grade[demoted] = MEDIUM_INDEX
     return grade, demoted
 
 

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from features.domain import RED_TICKET
+
 # The demo's HMAC key is marked as such, so that nobody mistakes it for a real one.
 DEMO_SECRET = "DEMO-SECRET-NOT-FOR-PRODUCTION"
 MIN_SECRET_LENGTH = 16
@@ -31,7 +33,7 @@ class Settings(BaseSettings):
         None, description="MLflow tracking URI; default: sqlite under home"
     )
     red_capacity: int | None = Field(
-        None, description="red tickets (红色督办单) a day the centre can handle"
+        None, description=f"red tickets ({RED_TICKET[0]}) a day the centre can handle"
     )
     n_jobs: int = Field(
         2,

@@ -29,10 +29,8 @@ import numpy as np
 import pandas as pd
 
 from features.completeness import TO_ADD
+from features.domain import BLUE_TICKET, GRADE_RANK, TICKET_NAMES, TICKETS
 
-TICKETS = {"高": ("红色督办单", "30分钟内响应联系"), "中": ("黄色交办单", "24小时内办理")}
-BLUE = ("蓝色预警单", "纳入日常走访，7日内回访")
-GRADE_RANK = {"高": 3, "中": 2, "低": 1}
 SUMMARY_CHARS = 80
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -59,7 +57,7 @@ COLUMNS = [
 BACKGROUND_MIN_ROWS = 50_000
 BATCH_ROWS = 50_000  # rows a batch when a large watchlist is written out
 _SHEET_ROWS = 1_048_575  # Excel's rows a sheet, less the header
-_FILLS = {"红色督办单": "FFC7CE", "黄色交办单": "FFEB9C", "蓝色预警单": "BDD7EE"}
+_FILLS = dict(zip(TICKET_NAMES, ("FFC7CE", "FFEB9C", "BDD7EE"), strict=True))  # red, yellow, blue
 _WIDTHS = {
     "案件编号": 18,
     "受理时间": 20,
@@ -124,7 +122,7 @@ def assign_tickets(scored: pd.DataFrame) -> pd.DataFrame:
             t, d = TICKETS[grade]
             r = model_reasons
         elif extra:
-            t, d = BLUE
+            t, d = BLUE_TICKET
             r = "；".join([*extra, model_reasons] if model_reasons else extra)
         else:
             t, d, r = "", "", model_reasons

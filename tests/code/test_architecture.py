@@ -1,0 +1,89 @@
+"""The code's shape, read from its syntax trees: layering and one vocabulary."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from features.domain import GRADES, TICKET_NAMES
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("features", "models", "pipelines")
+VOCABULARY = Path("features/domain.py")
+
+
+def _modules() -> dict[Path, ast.Module]:
+    return {
+        path.relative_to(ROOT): ast.parse(path.read_text(encoding="utf-8"))
+        for package in PACKAGES
+        for path in sorted((ROOT / package).rglob("*.py"))
+    }
+
+
+MODULES = _modules()
+
+
+def _docstrings(tree: ast.Module) -> set[int]:
+    owners = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+    return {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, owners)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+
+
+def _strings(tree: ast.Module) -> list[ast.Constant]:
+    """Return the module's string literals that are code, not documentation."""
+    docs = _docstrings(tree)
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs
+    ]
+
+
+def _imports(tree: ast.Module) -> set[str]:
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize(
+    "package, forbidden", [("features", {"models", "pipelines"}), ("models", {"pipelines"})]
+)
+def test_no_import_runs_back_up_the_layers(package, forbidden):
+    offenders = {
+        str(path): sorted(_imports(tree) & forbidden)
+        for path, tree in MODULES.items()
+        if path.parts[0] == package and _imports(tree) & forbidden
+    }
+    assert offenders == {}
+
+
+def test_grades_and_tickets_are_spelt_only_in_the_domain_module():
+    """Code elsewhere names them through features.domain; docstrings may mention them."""
+    found = [
+        f"{path}:{node.lineno}: {node.value!r}"
+        for path, tree in MODULES.items()
+        if path != VOCABULARY
+        for node in _strings(tree)
+        if node.value in GRADES or any(ticket in node.value for ticket in TICKET_NAMES)
+    ]
+    assert found == []
+
+
+def test_the_checks_see_what_they_look_for():
+    """The two searches above find the vocabulary where it is declared."""
+    declared = {node.value for node in _strings(MODULES[VOCABULARY])}
+    assert set(GRADES) <= declared
+    assert set(TICKET_NAMES) <= declared
+    assert "features" in _imports(MODULES[Path("models/grader.py")])
