@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from features.domain import GRADES, HIGH, TICKET_NAMES
 from models.drift import MAJOR
 
 PERIOD_DAYS = {"日报": 1, "周报": 7, "月报": 30}
@@ -107,140 +108,178 @@ def _hotspot_lines(inp: ReportInputs) -> list[str]:
 
 def build_report(inp: ReportInputs) -> str:
     """Return the report as Markdown. It holds no personal data: case texts are already masked."""
-    days = PERIOD_DAYS[inp.period]
-    start = inp.run_date - pd.Timedelta(days=days - 1)
-    cur, prev = inp.current, inp.previous
-    counts = cur["grade"].value_counts()
-    tickets = inp.ticketed["ticket"].value_counts()
-    # Daily means over the days that have cases: a period with unscored days, or a store that
-    # begins inside the comparison window, is not compared as if those days had none.
-    days_now = days - len(inp.missing_days)
-    prev_days = int(prev["reported_at"].dt.normalize().nunique()) if len(prev) else 0
-    daily_prev = len(prev) / prev_days if prev_days else 0
-    daily_now = len(cur) / max(days_now, 1)
-    change = (
-        f"，较前{prev_days}天日均{daily_prev:.1f}件{(daily_now - daily_prev) / daily_prev:+.0%}"
-        if daily_prev
-        else ""
-    )
+    period = _Period.of(inp)
+    lines = [
+        *_overview_lines(inp, period),
+        *_breakdown_lines(inp, period),
+        "",
+        "## 五、重点热点区域",
+        "",
+        *_hotspot_lines(inp),
+        *_top_case_lines(inp),
+        *_quality_lines(inp),
+        *_model_lines(inp.model),
+        *_drift_lines(inp.drift),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class _Period:
+    """The report's period, and the daily means it compares."""
+
+    days: int
+    start: pd.Timestamp
+    days_now: int
+    prev_days: int
+    daily_now: float
+    change: str
+
+    @classmethod
+    def of(cls, inp: ReportInputs) -> _Period:
+        # Daily means over the days that have cases: a period with unscored days, or a store that
+        # begins inside the comparison window, is not compared as if those days had none.
+        days = PERIOD_DAYS[inp.period]
+        prev = inp.previous
+        days_now = days - len(inp.missing_days)
+        prev_days = int(prev["reported_at"].dt.normalize().nunique()) if len(prev) else 0
+        daily_prev = len(prev) / prev_days if prev_days else 0
+        daily_now = len(inp.current) / max(days_now, 1)
+        change = (
+            f"，较前{prev_days}天日均{daily_prev:.1f}件{(daily_now - daily_prev) / daily_prev:+.0%}"
+            if daily_prev
+            else ""
+        )
+        start = inp.run_date - pd.Timedelta(days=days - 1)
+        return cls(days, start, days_now, prev_days, daily_now, change)
+
+
+def _is_risk(inp: ReportInputs) -> bool:
+    return inp.model.get("task", "risk") == "risk"
+
+
+def _overview_lines(inp: ReportInputs, period: _Period) -> list[str]:
+    cur = inp.current
     gaps = (
         [
-            f"注意：统计期 {days} 天中有 {len(inp.missing_days)} 天没有研判结果"
-            f"（{'、'.join(inp.missing_days)}），日均按已研判的 {days_now} 天计算。",
+            f"注意：统计期 {period.days} 天中有 {len(inp.missing_days)} 天没有研判结果"
+            f"（{'、'.join(inp.missing_days)}），日均按已研判的 {period.days_now} 天计算。",
             "",
         ]
         if inp.missing_days
         else []
     )
-    risk = inp.model.get("task", "risk") == "risk"
     lines = [
         f"# 矛盾纠纷稳定专报（{inp.period}）",
         "",
-        f"统计期：{start:%Y-%m-%d} 至 {inp.run_date:%Y-%m-%d}",
+        f"统计期：{period.start:%Y-%m-%d} 至 {inp.run_date:%Y-%m-%d}",
         "",
         "## 一、总体情况",
         "",
         *gaps,
     ]
-    if risk:
-        lines += [
-            f"本期受理并研判矛盾纠纷 {len(cur)} 件（日均 {daily_now:.1f} 件{change}）。"
-            f"其中高风险 {int(counts.get('高', 0))} 件、中风险 {int(counts.get('中', 0))} 件、低风险 {int(counts.get('低', 0))} 件；"
-            f"发出红色督办单 {int(tickets.get('红色督办单', 0))} 张、黄色交办单 {int(tickets.get('黄色交办单', 0))} 张、"
-            f"蓝色预警单 {int(tickets.get('蓝色预警单', 0))} 张。",
+    daily = f"日均 {period.daily_now:.1f} 件{period.change}"
+    if _is_risk(inp):
+        counts = cur["grade"].value_counts()
+        tickets = inp.ticketed["ticket"].value_counts()
+        return [
+            *lines,
+            f"本期受理并研判矛盾纠纷 {len(cur)} 件（{daily}）。"
+            f"其中{'、'.join(f'{g}风险 {int(counts.get(g, 0))} 件' for g in reversed(GRADES))}；"
+            f"发出{'、'.join(f'{t} {int(tickets.get(t, 0))} 张' for t in TICKET_NAMES)}。",
             "",
             "## 二、分风险等级",
             "",
-            _share_table(
-                cur["grade"],
-                prev["grade"] if len(prev) else pd.Series(dtype=object),
-                days_now,
-                prev_days,
-                "风险等级",
-            ),
+            _compared(inp, period, "grade", "风险等级"),
         ]
-    else:
-        target = inp.model.get("target", "")
-        lines += [
-            f"本期受理矛盾纠纷 {len(cur)} 件（日均 {daily_now:.1f} 件{change}），由分类模型"
-            f"（{target}）分为 {cur['grade'].nunique()} 类，供分类派单。该模型不评定风险等级，"
-            "不发三色预警单。",
-            "",
-            "## 二、分类结果",
-            "",
-            _class_table(inp.ticketed),
-        ]
-    lines += [
+    target = inp.model.get("target", "")
+    return [
+        *lines,
+        f"本期受理矛盾纠纷 {len(cur)} 件（{daily}），由分类模型"
+        f"（{target}）分为 {cur['grade'].nunique()} 类，供分类派单。该模型不评定风险等级，"
+        "不发三色预警单。",
+        "",
+        "## 二、分类结果",
+        "",
+        _class_table(inp.ticketed),
+    ]
+
+
+def _compared(inp: ReportInputs, period: _Period, column: str, title: str) -> str:
+    prev = inp.previous
+    return _share_table(
+        inp.current[column],
+        prev[column] if len(prev) else pd.Series(dtype=object),
+        period.days_now,
+        period.prev_days,
+        title,
+    )
+
+
+def _breakdown_lines(inp: ReportInputs, period: _Period) -> list[str]:
+    return [
         "",
         "## 三、分纠纷类型",
         "",
-        _share_table(
-            cur["dispute_type"],
-            prev["dispute_type"] if len(prev) else pd.Series(dtype=object),
-            days_now,
-            prev_days,
-            "纠纷类型",
-        ),
+        _compared(inp, period, "dispute_type", "纠纷类型"),
         "",
         "## 四、分区县",
         "",
-        _share_table(
-            cur["district"],
-            prev["district"] if len(prev) else pd.Series(dtype=object),
-            days_now,
-            prev_days,
-            "区县",
-        ),
-        "",
-        "## 五、重点热点区域",
-        "",
+        _compared(inp, period, "district", "区县"),
     ]
-    lines += _hotspot_lines(inp)
+
+
+def _top_case_lines(inp: ReportInputs) -> list[str]:
+    risk = _is_risk(inp)
     if risk:
-        lines += ["", "## 六、重点案件（已脱敏）", ""]
+        lines = ["", "## 六、重点案件（已脱敏）", ""]
         top_cases = (
-            inp.ticketed[inp.ticketed["grade"] == "高"]
+            inp.ticketed[inp.ticketed["grade"] == HIGH]
             .sort_values(["score", "case_id"], ascending=[False, True])
             .head(TOP_CASES)
         )
         empty = "本期无高风险案件。"
     else:
-        lines += ["", "## 六、待人工复核的分类（置信度最低，已脱敏）", ""]
+        lines = ["", "## 六、待人工复核的分类（置信度最低，已脱敏）", ""]
         top_cases = (
             inp.ticketed[inp.ticketed["probability"] < REVIEW_BELOW]
             .sort_values(["probability", "case_id"])
             .head(TOP_CASES)
         )
         empty = f"本期所有分类的概率均不低于 {REVIEW_BELOW:.0%}。"
-    if len(top_cases):
-        lines += [
-            "| 案件编号 | 类型 | 位置 | 风险分 | 主要原因 | 案情摘要 |"
-            if risk
-            else "| 案件编号 | 预测类别 | 概率 | 次选类别 | 主要原因 | 案情摘要 |",
-            "|---|---|---|---:|---|---|" if risk else "|---|---|---:|---|---|---|",
-        ]
-        for row in top_cases.itertuples(index=False):
-            summary = (row.description or "")[:50].replace("|", "/")
-            why = (row.dispatch_reasons or "").replace("|", "/")
-            if risk:
-                lines.append(
-                    f"| {row.case_id} | {row.dispute_type} | {row.district or ''}{row.community or ''} | "
-                    f"{row.score:.1f} | {why} | {summary}… |"
-                )
-            else:
-                lines.append(
-                    f"| {row.case_id} | {row.predicted_class} | {row.probability:.2f} | "
-                    f"{row.runner_up} | {why} | {summary}… |"
-                )
-    else:
-        lines.append(empty)
+    if not len(top_cases):
+        return [*lines, empty]
+    lines += [
+        "| 案件编号 | 类型 | 位置 | 风险分 | 主要原因 | 案情摘要 |"
+        if risk
+        else "| 案件编号 | 预测类别 | 概率 | 次选类别 | 主要原因 | 案情摘要 |",
+        "|---|---|---|---:|---|---|" if risk else "|---|---|---:|---|---|---|",
+    ]
+    for row in top_cases.itertuples(index=False):
+        summary = (row.description or "")[:50].replace("|", "/")
+        why = (row.dispatch_reasons or "").replace("|", "/")
+        if risk:
+            lines.append(
+                f"| {row.case_id} | {row.dispute_type} | {row.district or ''}{row.community or ''} | "
+                f"{row.score:.1f} | {why} | {summary}… |"
+            )
+        else:
+            lines.append(
+                f"| {row.case_id} | {row.predicted_class} | {row.probability:.2f} | "
+                f"{row.runner_up} | {why} | {summary}… |"
+            )
+    return lines
+
+
+def _quality_lines(inp: ReportInputs) -> list[str]:
+    cur = inp.current
     incomplete = cur[cur["completeness"] < 1] if "completeness" in cur else cur.iloc[:0]
     missing = (
         incomplete["missing_elements"].str.split("、").explode().value_counts()
         if len(incomplete)
         else pd.Series(dtype=int)
     )
-    lines += [
+    lines = [
         "",
         "## 七、数据质量",
         "",
@@ -259,8 +298,11 @@ def build_report(inp: ReportInputs) -> str:
             .value_counts()
         )
         lines += [f"- 隔离原因：{'；'.join(f'{k}（{v}行）' for k, v in reasons.head(5).items())}"]
-    model = inp.model
-    lines += [
+    return lines
+
+
+def _model_lines(model: dict) -> list[str]:
+    lines = [
         "",
         "## 八、研判模型",
         "",
@@ -275,28 +317,31 @@ def build_report(inp: ReportInputs) -> str:
                 for name, m in backtest.items()
             )
         )
-    if inp.drift:
-        flagged = inp.drift.get("flagged", {})
-        lines += ["", "## 九、数据漂移", ""]
-        rows, total = inp.drift.get("rows", 0), inp.drift.get("sampled_from", 0)
-        counted = f"共 {rows} 件" if total <= rows else f"从 {total} 件中随机抽取 {rows} 件"
+    return lines
+
+
+def _drift_lines(drift: dict | None) -> list[str]:
+    if not drift:
+        return []
+    flagged = drift.get("flagged", {})
+    rows, total = drift.get("rows", 0), drift.get("sampled_from", 0)
+    counted = f"共 {rows} 件" if total <= rows else f"从 {total} 件中随机抽取 {rows} 件"
+    lines = [
+        "",
+        "## 九、数据漂移",
+        "",
+        f"比较窗口：{drift.get('window', '')}，{counted}；"
+        f"参照：模型校准时段。PSI 抽样噪声约 {drift.get('noise_floor', 0):.3f}。",
+        "",
+    ]
+    if not drift.get("enough_rows", True):
+        lines.append("样本不足，未作漂移判断（PSI 仅供参考）。")
+    elif drift.get("drift"):
+        lines.append(f"**提示：输入或风险分布较训练时明显变化（PSI > {MAJOR}），请复核研判结果。**")
+    else:
         lines.append(
-            f"比较窗口：{inp.drift.get('window', '')}，{counted}；"
-            f"参照：模型校准时段。PSI 抽样噪声约 {inp.drift.get('noise_floor', 0):.3f}。"
+            "轻度变化：" + "、".join(flagged) if flagged else "与训练参照相比未见明显漂移。"
         )
-        lines.append("")
-        if not inp.drift.get("enough_rows", True):
-            lines.append("样本不足，未作漂移判断（PSI 仅供参考）。")
-        elif inp.drift.get("drift"):
-            lines.append(
-                f"**提示：输入或风险分布较训练时明显变化（PSI > {MAJOR}），请复核研判结果。**"
-            )
-        else:
-            lines.append(
-                "轻度变化：" + "、".join(flagged) if flagged else "与训练参照相比未见明显漂移。"
-            )
-        lines.append("")
-        lines.append("| 指标 | PSI |")
-        lines.append("|---|---:|")
-        lines += [f"| {k} | {v:.3f} |" for k, v in inp.drift.get("psi", {}).items()]
-    return "\n".join(lines) + "\n"
+    return [*lines, "", "| 指标 | PSI |", "|---|---:|"] + [
+        f"| {k} | {v:.3f} |" for k, v in drift.get("psi", {}).items()
+    ]
