@@ -173,6 +173,41 @@ def publish_day(
     system = cells_system or H3Cells(resolution)
     final = Path(out_dir) / f"{day.run_date:%Y-%m-%d}"
     risk = day.model.get("task", "risk") == "risk"
+    scored, ticketed, history = _ticketed(day, risk)
+    cells = hotspot_cells(history, day.run_date, system, window_days, trend_weeks, weighted=risk)
+    cells = name_cells(cells, history, system)
+    meta = {
+        "run_date": f"{day.run_date:%Y-%m-%d}",
+        "cells": f"h3 resolution {resolution}"
+        if isinstance(system, H3Cells)
+        else "boundary polygons",
+        "h3_resolution": resolution,
+        "window_days": window_days,
+        "trend_weeks": trend_weeks,
+        "model_version": day.model["version"],
+    }
+    with atomic_folder(final) as folder:
+        workbook, outputs = _write_tables(folder, day, ticketed, risk)
+        document = feed_document(cells, ticketed, meta, coordinates, places=history)
+        outputs.append(write_feed(document, folder / "hotspots.geojson"))
+        outputs.append(write_map(build_map(document, tiles), folder / "map.html"))
+        returned = return_list(scored)
+        outputs.append(write_table_csv(returned, folder / "七何退回清单.csv"))
+        day.quarantine.to_csv(folder / "quarantine.csv", index=False, encoding="utf-8-sig")
+        outputs.append(folder / "quarantine.csv")
+        report = _report(day, scored, ticketed, cells)
+        (folder / "report.md").write_text(report, encoding="utf-8")
+        outputs.append(folder / "report.md")
+        outputs.insert(1, workbook.result())
+        manifest = _manifest(day, scored, ticketed, cells, len(returned), outputs)
+        (folder / "manifest.json").write_text(
+            json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+    return final
+
+
+def _ticketed(day: DayOutputs, risk: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Return the night's scored cases, the same with tickets, and the cases the map counts."""
     scored = day.scored.assign(
         group_size=day.scored["grp_size"].astype(int),
         model_name=day.model["name"],
@@ -185,100 +220,80 @@ def publish_day(
             [day.recent, ticketed[day.recent.columns.intersection(ticketed.columns)]],
             ignore_index=True,
         )
+        return scored, ticketed, history
+    scored = with_runner_up(scored, day.model["classes"])
+    ticketed = scored.assign(ticket="", deadline="", dispatch_reasons=scored["reasons"])
+    # Another model's night is mapped by how many cases there are and of which class: the
+    # stored past has no such predictions, so only today's cases are counted, unweighted.
+    history = scored.assign(
+        grade=None, dispute_type=scored["dispute_type"].fillna(scored["predicted_class"])
+    )
+    return scored, ticketed, history
+
+
+def _write_tables(folder: Path, day: DayOutputs, ticketed: pd.DataFrame, risk: bool):
+    """Start the workbook (large: in a worker), write the watchlist CSV and scores.parquet;
+    return the workbook's future and the files written."""
+    if risk:
+        watchlist = watchlist_frame(ticketed, day.model["version"])
+        published = ticketed[SCORES_COLUMNS].assign(reasons=ticketed["dispatch_reasons"])
     else:
-        scored = with_runner_up(scored, day.model["classes"])
-        ticketed = scored.assign(ticket="", deadline="", dispatch_reasons=scored["reasons"])
-        # Another model's night is mapped by how many cases there are and of which class: the
-        # stored past has no such predictions, so only today's cases are counted, unweighted.
-        history = scored.assign(
-            grade=None, dispute_type=scored["dispute_type"].fillna(scored["predicted_class"])
+        watchlist = class_watchlist_frame(ticketed, day.model["version"])
+        probabilities = [f"p_{c}" for c in day.model["classes"]]
+        published = ticketed[[*CLASS_SCORES_COLUMNS, *probabilities]]
+    workbook = start_workbook(watchlist, folder / "watchlist.xlsx")
+    outputs = [write_watchlist_csv(watchlist, folder)]
+    published.to_parquet(folder / "scores.parquet", index=False)
+    outputs.append(folder / "scores.parquet")
+    return workbook, outputs
+
+
+def _report(day: DayOutputs, scored, ticketed, cells) -> str:
+    today = day.run_date.normalize()
+    previous = day.recent[
+        (day.recent["reported_at"] < today)
+        & (day.recent["reported_at"] >= today - pd.Timedelta(days=7))
+    ]
+    return build_report(
+        ReportInputs(
+            run_date=day.run_date,
+            current=scored,
+            previous=previous,
+            ticketed=ticketed,
+            cells=cells,
+            quarantine=day.quarantine,
+            rows_in=sum(i["rows_in"] for i in day.ingest),
+            model=day.model,
+            drift=day.drift,
+            place_of_cell=dict(zip(cells["cell"], cells["label"], strict=True)),
         )
-    cells = hotspot_cells(history, day.run_date, system, window_days, trend_weeks, weighted=risk)
-    cells = name_cells(cells, history, system)
-    with atomic_folder(final) as folder:
-        if risk:
-            watchlist = watchlist_frame(ticketed, day.model["version"])
-        else:
-            watchlist = class_watchlist_frame(ticketed, day.model["version"])
-        workbook = start_workbook(watchlist, folder / "watchlist.xlsx")  # large: in a worker
-        outputs = [write_watchlist_csv(watchlist, folder)]
-        if risk:
-            published = ticketed[SCORES_COLUMNS].assign(reasons=ticketed["dispatch_reasons"])
-        else:
-            probabilities = [f"p_{c}" for c in day.model["classes"]]
-            published = ticketed[[*CLASS_SCORES_COLUMNS, *probabilities]]
-        published.to_parquet(folder / "scores.parquet", index=False)
-        outputs.append(folder / "scores.parquet")
-        document = feed_document(
-            cells,
-            ticketed,
-            {
-                "run_date": f"{day.run_date:%Y-%m-%d}",
-                "cells": f"h3 resolution {resolution}"
-                if isinstance(system, H3Cells)
-                else "boundary polygons",
-                "h3_resolution": resolution,
-                "window_days": window_days,
-                "trend_weeks": trend_weeks,
-                "model_version": day.model["version"],
-            },
-            coordinates,
-            places=history,
-        )
-        outputs.append(write_feed(document, folder / "hotspots.geojson"))
-        outputs.append(write_map(build_map(document, tiles), folder / "map.html"))
-        returned = return_list(scored)
-        outputs.append(write_table_csv(returned, folder / "七何退回清单.csv"))
-        day.quarantine.to_csv(folder / "quarantine.csv", index=False, encoding="utf-8-sig")
-        outputs.append(folder / "quarantine.csv")
-        previous = day.recent[
-            (day.recent["reported_at"] < day.run_date.normalize())
-            & (day.recent["reported_at"] >= day.run_date.normalize() - pd.Timedelta(days=7))
-        ]
-        report = build_report(
-            ReportInputs(
-                run_date=day.run_date,
-                current=scored,
-                previous=previous,
-                ticketed=ticketed,
-                cells=cells,
-                quarantine=day.quarantine,
-                rows_in=sum(i["rows_in"] for i in day.ingest),
-                model=day.model,
-                drift=day.drift,
-                place_of_cell=dict(zip(cells["cell"], cells["label"], strict=True)),
-            )
-        )
-        (folder / "report.md").write_text(report, encoding="utf-8")
-        outputs.append(folder / "report.md")
-        outputs.insert(1, workbook.result())
-        manifest = {
-            "run_date": f"{day.run_date:%Y-%m-%d}",
-            "inputs": day.ingest,
-            "rows": {
-                "in": sum(i["rows_in"] for i in day.ingest),
-                "scored": len(scored),
-                "quarantined": len(day.quarantine),
-                "merged": int((scored["grp_size"] > 1).sum()),
-                "incomplete_7he": len(returned),
-                "tickets": {
-                    k: int(v)
-                    for k, v in ticketed["ticket"].replace("", "无").value_counts().items()
-                },
-            },
-            "model": day.model,
-            "drift": day.drift,
-            "hotspots": {
-                "cells": len(cells),
-                "hot": int(cells["hot_class"].str.startswith("热点").sum()) if len(cells) else 0,
-            },
-            "settings": day.settings,
-            "timings_seconds": {k: round(v, 2) for k, v in day.timings.items()},
-            "outputs": {p.name: _sha256(p) for p in outputs},
-        }
-        if manifest["rows"]["in"] != manifest["rows"]["scored"] + manifest["rows"]["quarantined"]:
-            raise AssertionError("rows in != scored + quarantined: a row was lost")
-        (folder / "manifest.json").write_text(
-            json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-        )
-    return final
+    )
+
+
+def _manifest(day: DayOutputs, scored, ticketed, cells, returned: int, outputs) -> dict:
+    """Return the manifest; every row that came in is scored or quarantined, or this raises."""
+    rows_in = sum(i["rows_in"] for i in day.ingest)
+    if rows_in != len(scored) + len(day.quarantine):
+        raise AssertionError("rows in != scored + quarantined: a row was lost")
+    tickets = ticketed["ticket"].replace("", "无").value_counts()
+    return {
+        "run_date": f"{day.run_date:%Y-%m-%d}",
+        "inputs": day.ingest,
+        "rows": {
+            "in": rows_in,
+            "scored": len(scored),
+            "quarantined": len(day.quarantine),
+            "merged": int((scored["grp_size"] > 1).sum()),
+            "incomplete_7he": returned,
+            "tickets": {k: int(v) for k, v in tickets.items()},
+        },
+        "model": day.model,
+        "drift": day.drift,
+        "hotspots": {
+            "cells": len(cells),
+            "hot": int(cells["hot_class"].str.startswith("热点").sum()) if len(cells) else 0,
+        },
+        "settings": day.settings,
+        "timings_seconds": {k: round(v, 2) for k, v in day.timings.items()},
+        "outputs": {p.name: _sha256(p) for p in outputs},
+    }

@@ -15,6 +15,7 @@ import h3
 import numpy as np
 import pandas as pd
 
+from features.domain import GRADES, TICKETS
 from features.geo import wgs84_to_gcj02
 from models.hotspots import NO_PATTERN, NOT_SIGNIFICANT
 
@@ -50,6 +51,40 @@ def feed_document(
     significant hot or cold spot or have an emerging pattern; the centre's own polygons and units
     are all kept, as a complete partition of its area. docs/feed.md describes every property.
     """
+    features = cell_features(cells, coordinates) + case_features(cases, coordinates)
+    if places is not None:
+        features.extend(place_features(places, coordinates))
+    return {
+        "type": "FeatureCollection",
+        "fengqiao": {**meta, "coordinate_system": "GCJ-02" if coordinates == "gcj02" else "WGS-84"},
+        "features": features,
+    }
+
+
+# A cell feature's properties, in the order docs/feed.md lists them ("top_type" is computed).
+CELL_PROPERTIES = [
+    "layer",
+    "cell",
+    "label",
+    "n_cases",
+    *(f"n_{grade}" for grade in reversed(GRADES)),
+    "types",
+    "top_type",
+    "mean_score",
+    "risk_weight",
+    "gi_z",
+    "gi_p",
+    "hot_class",
+    "confidence",
+    "trend",
+    "weeks_hot",
+    "forecast",
+    "forecast_rank",
+]
+
+
+def cell_features(cells: pd.DataFrame, coordinates: str = "wgs84") -> list[dict]:
+    """Return a feature per cell worth showing (see feed_document)."""
     hexagon = cells["cell"].map(lambda c: isinstance(c, str) and h3.is_valid_cell(c)).astype(bool)
     shown = ~hexagon | (
         (cells["n_cases"] > 0)
@@ -58,36 +93,20 @@ def feed_document(
     )
     features = []
     for row in cells[shown].to_dict("records"):
-        top = next(iter(row["types"]), None)
-        properties = {
-            "layer": row["layer"],
-            "cell": row["cell"],
-            "label": row["label"],
-            "n_cases": row["n_cases"],
-            "n_高": row["n_高"],
-            "n_中": row["n_中"],
-            "n_低": row["n_低"],
-            "types": row["types"],
-            "top_type": top,
-            "mean_score": row["mean_score"],
-            "risk_weight": row["risk_weight"],
-            "gi_z": row["gi_z"],
-            "gi_p": row["gi_p"],
-            "hot_class": row["hot_class"],
-            "confidence": row["confidence"],
-            "trend": row["trend"],
-            "weeks_hot": row["weeks_hot"],
-            "forecast": row["forecast"],
-            "forecast_rank": row["forecast_rank"],
-        }
+        row["top_type"] = next(iter(row["types"]), None)
         features.append(
             {
                 "type": "Feature",
                 "geometry": _shifted(row["geometry"], coordinates),
-                "properties": {k: _clean(v) for k, v in properties.items()},
+                "properties": {k: _clean(row[k]) for k in CELL_PROPERTIES},
             }
         )
-    wanted = cases["grade"].isin(["高", "中"]) & cases["lon"].notna() & cases["lat"].notna()
+    return features
+
+
+def case_features(cases: pd.DataFrame, coordinates: str = "wgs84") -> list[dict]:
+    """Return a Point per located 高/中 case, 高 first, riskiest first."""
+    wanted = cases["grade"].isin(list(TICKETS)) & cases["lon"].notna() & cases["lat"].notna()
     columns = ["case_id", "grade", "score", "dispute_type", "reported_at", "lon", "lat"]
     points = cases.loc[wanted, columns].assign(
         ticket=cases.loc[wanted, "ticket"] if "ticket" in cases else "",
@@ -100,41 +119,34 @@ def feed_document(
     if coordinates == "gcj02":
         lon, lat = wgs84_to_gcj02(lon, lat)
     dates = pd.to_datetime(points["reported_at"]).dt.strftime("%Y-%m-%d")
-    for case_id, grade, score, ticket, kind, date, size, x, y in zip(
-        points["case_id"],
-        points["grade"],
-        points["score"],
-        points["ticket"],
-        points["dispute_type"],
-        dates,
-        points["group_size"],
-        lon,
-        lat,
-        strict=True,
-    ):
-        features.append(
-            _point(
-                x,
-                y,
-                {
-                    "layer": "case",
-                    "case_id": case_id,
-                    "grade": grade,
-                    "score": _clean(score),
-                    "ticket": ticket,
-                    "dispute_type": _clean(kind),
-                    "reported_date": date,
-                    "group_size": max(int(size), 1),
-                },
-            )
+    return [
+        _point(
+            x,
+            y,
+            {
+                "layer": "case",
+                "case_id": case_id,
+                "grade": grade,
+                "score": _clean(score),
+                "ticket": ticket,
+                "dispute_type": _clean(kind),
+                "reported_date": date,
+                "group_size": max(int(size), 1),
+            },
         )
-    if places is not None:
-        features.extend(place_features(places, coordinates))
-    return {
-        "type": "FeatureCollection",
-        "fengqiao": {**meta, "coordinate_system": "GCJ-02" if coordinates == "gcj02" else "WGS-84"},
-        "features": features,
-    }
+        for case_id, grade, score, ticket, kind, date, size, x, y in zip(
+            points["case_id"],
+            points["grade"],
+            points["score"],
+            points["ticket"],
+            points["dispute_type"],
+            dates,
+            points["group_size"],
+            lon,
+            lat,
+            strict=True,
+        )
+    ]
 
 
 def place_features(cases: pd.DataFrame, coordinates: str = "wgs84") -> list[dict]:

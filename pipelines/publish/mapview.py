@@ -16,6 +16,8 @@ import folium
 from folium import MacroElement
 from folium.template import Template
 
+from features.domain import HIGH, MEDIUM
+
 CLASS_COLOURS = {
     "热点-99%": "#b2182b",
     "热点-95%": "#d6604d",
@@ -25,7 +27,7 @@ CLASS_COLOURS = {
     "冷点-99%": "#2166ac",
     "不显著": "#bdbdbd",
 }
-GRADE_COLOURS = {"高": "#d7191c", "中": "#fdae61"}
+GRADE_COLOURS = {HIGH: "#d7191c", MEDIUM: "#fdae61"}
 MAX_POINTS = 5000
 
 
@@ -114,7 +116,7 @@ def _case_layer(points: list[dict], name: str, show: bool = True) -> folium.Feat
         lon, lat = f["geometry"]["coordinates"]
         folium.CircleMarker(
             [lat, lon],
-            radius=5 if p["grade"] == "高" else 3.5,
+            radius=5 if p["grade"] == HIGH else 3.5,
             color=GRADE_COLOURS[p["grade"]],
             weight=1,
             fill=True,
@@ -215,31 +217,9 @@ def build_map(document: dict, tiles: str | None = None, title: str = "平安地�
             popup=folium.GeoJsonPopup(fields=list(_CELL_POPUP), aliases=list(_CELL_POPUP.values())),
         ).add_to(fmap)
     if units:
-        layer = folium.FeatureGroup(name="行政区划（无坐标案件）")
-        largest = max(f["properties"]["n_cases"] for f in units) or 1
-        for f in units:
-            p = f["properties"]
-            lon, lat = f["geometry"]["coordinates"]
-            folium.CircleMarker(
-                [lat, lon],
-                radius=6 + 18 * (p["n_cases"] / largest) ** 0.5,
-                color="#555555",
-                weight=1,
-                fill=True,
-                fill_color=CLASS_COLOURS.get(p["hot_class"], "#bdbdbd"),
-                fill_opacity=0.7,
-                tooltip=f"{p['label']}｜{p['hot_class']}｜案件{p['n_cases']}｜{p['types_text']}",
-            ).add_to(layer)
+        _unit_layer(units).add_to(fmap)
+    for layer in _case_layers(points):
         layer.add_to(fmap)
-    for grade in ("高", "中"):
-        chosen = [f for f in points if f["properties"]["grade"] == grade]
-        if chosen:
-            _case_layer(chosen, f"{grade}风险案件").add_to(fmap)
-    by_type: dict[str, list] = {}
-    for f in points:
-        by_type.setdefault(f["properties"]["dispute_type"] or "未知类型", []).append(f)
-    for kind, chosen in sorted(by_type.items(), key=lambda kv: (-len(kv[1]), kv[0])):
-        _case_layer(chosen, f"类型：{kind}（{len(chosen)}）", show=False).add_to(fmap)
     if positions:
         labels = _place_layers(places)
         for layer, _ in labels:
@@ -248,19 +228,57 @@ def build_map(document: dict, tiles: str | None = None, title: str = "平安地�
             _shown_from_zoom(labels).add_to(fmap)
     if features:
         folium.LayerControl(collapsed=False).add_to(fmap)
+    fmap.get_root().header.add_child(folium.Element(LABEL_CSS))
+    fmap.get_root().html.add_child(folium.Element(_legend(title, bool(features))))
+    return _inline_leaflet(fmap)
+
+
+def _unit_layer(units: list[dict]) -> folium.FeatureGroup:
+    """Return the administrative units (cases without coordinates) as circles sized by cases."""
+    layer = folium.FeatureGroup(name="行政区划（无坐标案件）")
+    largest = max(f["properties"]["n_cases"] for f in units) or 1
+    for f in units:
+        p = f["properties"]
+        lon, lat = f["geometry"]["coordinates"]
+        folium.CircleMarker(
+            [lat, lon],
+            radius=6 + 18 * (p["n_cases"] / largest) ** 0.5,
+            color="#555555",
+            weight=1,
+            fill=True,
+            fill_color=CLASS_COLOURS.get(p["hot_class"], "#bdbdbd"),
+            fill_opacity=0.7,
+            tooltip=f"{p['label']}｜{p['hot_class']}｜案件{p['n_cases']}｜{p['types_text']}",
+        ).add_to(layer)
+    return layer
+
+
+def _case_layers(points: list[dict]) -> list:
+    """Return a layer per grade (shown), then one per dispute type (hidden), commonest first."""
+    layers = []
+    for grade in (HIGH, MEDIUM):
+        chosen = [f for f in points if f["properties"]["grade"] == grade]
+        if chosen:
+            layers.append(_case_layer(chosen, f"{grade}风险案件"))
+    by_type: dict[str, list] = {}
+    for f in points:
+        by_type.setdefault(f["properties"]["dispute_type"] or "未知类型", []).append(f)
+    for kind, chosen in sorted(by_type.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        layers.append(_case_layer(chosen, f"类型：{kind}（{len(chosen)}）", show=False))
+    return layers
+
+
+def _legend(title: str, anything: bool) -> str:
+    """Return the legend box; a map with nothing to locate says so in it."""
     legend = "".join(
         f'<div><span style="display:inline-block;width:12px;height:12px;background:{c};margin-right:4px"></span>{k}</div>'
         for k, c in CLASS_COLOURS.items()
     )
-    note = "" if features else f'<div style="max-width:320px;margin-top:6px">{NOTHING_TO_MAP}</div>'
-    fmap.get_root().header.add_child(folium.Element(LABEL_CSS))
-    fmap.get_root().html.add_child(
-        folium.Element(
-            f'<div style="position:fixed;bottom:24px;left:24px;z-index:9999;background:white;padding:8px;'
-            f'font:12px FengqiaoCJK,sans-serif;border:1px solid #999"><b>{title}</b>{legend}{note}</div>'
-        )
+    note = "" if anything else f'<div style="max-width:320px;margin-top:6px">{NOTHING_TO_MAP}</div>'
+    return (
+        f'<div style="position:fixed;bottom:24px;left:24px;z-index:9999;background:white;padding:8px;'
+        f'font:12px FengqiaoCJK,sans-serif;border:1px solid #999"><b>{title}</b>{legend}{note}</div>'
     )
-    return _inline_leaflet(fmap)
 
 
 def _positions(geometry: dict) -> list[tuple[float, float]]:
