@@ -17,8 +17,6 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from features.errors import UsageError
-from models.grader import GraderConfig
 from models.registry import CHALLENGER, CHAMPION, grader_of, registered_name
 from pipelines import steps
 from pipelines.catalog import outputs_root
@@ -160,47 +158,31 @@ def train_flow(
     settings = Settings.at(home)
     started = time.perf_counter()
     ingested = ingest_task(cases, mapping, settings, None)
-    target = target if target in ingested.cases else f"label:{target}"
-    if target not in ingested.cases:
-        raise UsageError(
-            f"no label column '{target.removeprefix('label:')}' in {cases}; map it under `labels:` in the mapping"
-        )
+    target = steps.label_column(ingested.cases, target, cases)
     ctx = context_task(ingested.cases, None, settings)
-    red_capacity = red_capacity or settings.red_capacity
-    config = GraderConfig(
-        target=target,
-        threshold_rule="capacity" if red_capacity else "f1",
-        capacity_per_day=red_capacity,
-        text_budget_seconds=settings.text_budget_seconds,
-        text_candidates=settings.text_candidates,
-    )
+    config = steps.grader_config(settings, target, red_capacity or settings.red_capacity)
     name = model_name or registered_name(target.removeprefix("label:"))
     truth = pd.read_parquet(oracle) if oracle else None
     outcome = train_task(ctx, ingested, settings, config, name, truth, backtest, dask_address)
     if into_store:
         store_append_task(ctx, settings, f"import-{ingested.sha256[:12]}")
-    summary = {
-        "model_name": outcome.model_name,
-        "version": outcome.version,
-        "promoted": outcome.decision.promoted,
-        "decision": outcome.decision.reason,
-        "evaluation": outcome.decision.evaluation,
-        "rows": ingested.summary(),
-        "seconds": round(time.perf_counter() - started, 1),
-    }
+    _train_artifact(outcome, ingested)
+    return steps.train_summary(outcome, ingested, time.perf_counter() - started)
+
+
+def _train_artifact(outcome: steps.TrainOutcome, ingested: IngestResult) -> None:
+    decision = outcome.decision
     markdown = [
-        f"# fengqiao train: {name} v{outcome.version}",
+        f"# fengqiao train: {outcome.model_name} v{outcome.version}",
         "",
         f"- rows in {ingested.rows_in}, used {ingested.rows_ok}, quarantined {ingested.rows_quarantined}",
-        f"- promotion: {'promoted to champion' if outcome.decision.promoted else 'not promoted'} ({outcome.decision.reason})",
+        f"- promotion: {'promoted to champion' if decision.promoted else 'not promoted'} ({decision.reason})",
     ]
     if outcome.backtest is not None:
         markdown += ["", "## Backtest", "", outcome.backtest.markdown()]
-        summary["backtest"] = outcome.backtest.table.drop(columns=["confusion"]).to_dict("records")
     create_markdown_artifact(
         "\n".join(markdown), key="fengqiao-train", description="training run summary"
     )
-    return summary
 
 
 @flow(name="fengqiao-score")
@@ -223,27 +205,42 @@ def score_flow(
     each named by its `boundary_id` property; default H3 hexagons.
     """
     settings = Settings.at(home)
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-    run_date = pd.Timestamp(date) if date else None
-    ingested = ingest_task(
-        cases, mapping, settings, run_date.date() if run_date is not None else None
+    clock = steps.Stopwatch()
+    ingested = ingest_task(cases, mapping, settings, pd.Timestamp(date).date() if date else None)
+    run_date = steps.run_date_of(ingested, date, cases)
+    clock.lap("ingest")
+    name, alias, grader, version = _champion(settings, model_name)
+    clock.lap("model")
+    history = read_history_task(settings, run_date, ingested.cases)
+    clock.lap("history")
+    ctx = context_task(ingested.cases, history, settings)
+    clock.lap("context")
+    predictions = _score(ctx, grader, settings, name, version, partitions)
+    clock.lap("score")
+    info = steps.model_info(
+        grader, name, version, alias or CHAMPION, _backtest_summary(name, version)
     )
-    if run_date is None:
-        if ingested.cases.empty:
-            raise UsageError(
-                f"{cases}: no row could be scored and no --date was given; see the quarantine reasons"
-            )
-        run_date = ingested.cases["reported_at"].max().normalize()
-    timings["ingest"], clock = time.perf_counter() - clock, time.perf_counter()
+    finish_task(ctx, predictions, ingested, settings, run_date, grader, info, clock.laps)
+    rows = ingested.summary()
+    # Publishing reads the staged day back: free the night's frames (gigabytes for a province).
+    del ingested, history, ctx, predictions
+    steps.release_memory()
+    day = f"{run_date:%Y-%m-%d}"
+    folder = publish_flow(day, out, coordinates, tiles, home, boundaries, boundary_id, name)
+    return {"run_date": day, "output": folder, "rows": rows, "model_version": version}
+
+
+def _champion(settings: Settings, model_name: str | None):
+    """Return the model's name, alias, grader and version: NAME[@ALIAS], else the risk grader's
+    champion."""
     name, _, alias = (model_name or registered_name("risk_grade")).partition("@")
     model, version = champion_task(settings, name, alias or CHAMPION)
-    grader = grader_of(model)
-    timings["model"], clock = time.perf_counter() - clock, time.perf_counter()
-    history = read_history_task(settings, run_date, ingested.cases)
-    timings["history"], clock = time.perf_counter() - clock, time.perf_counter()
-    ctx = context_task(ingested.cases, history, settings)
-    timings["context"], clock = time.perf_counter() - clock, time.perf_counter()
+    return name, alias or CHAMPION, grader_of(model), version
+
+
+def _score(ctx, grader, settings: Settings, name: str, version: str, partitions: int):
+    """Score the night in partitions (on the flow's task runner), then apply the red-ticket
+    capacity to the whole day."""
     parts = steps.partitions(grader.model_input(ctx), partitions)
     futures = score_task.map(parts, settings.mlflow_uri(), name, version)
     predictions = (
@@ -251,34 +248,7 @@ def score_flow(
         if parts
         else grader.predict(ctx.iloc[:0])
     )
-    predictions = steps.apply_capacity(predictions, grader, ctx["reported_at"])
-    timings["score"], clock = time.perf_counter() - clock, time.perf_counter()
-    model_info = {
-        "name": name,
-        "version": version,
-        "uri": f"models:/{name}@{alias or CHAMPION}",
-        "data_cutoff": grader.training_["data_cutoff"],
-        "backtest": _backtest_summary(name, version),
-        # risk: 高/中/低 grades and tickets; classes: another label (a dispute type, say)
-        "task": "risk" if grader.ordinal_ else "classes",
-        "target": grader.config.target.removeprefix("label:"),
-        "classes": list(grader.classes_),
-    }
-    finish_task(ctx, predictions, ingested, settings, run_date, grader, model_info, timings)
-    rows = ingested.summary()
-    # The day is staged and publishing reads it back: let go of the day's frames, which at a
-    # province's million cases are gigabytes.
-    del ingested, history, ctx, parts, futures, predictions
-    steps.release_memory()
-    folder = publish_flow(
-        f"{run_date:%Y-%m-%d}", out, coordinates, tiles, home, boundaries, boundary_id, name
-    )
-    return {
-        "run_date": f"{run_date:%Y-%m-%d}",
-        "output": folder,
-        "rows": rows,
-        "model_version": version,
-    }
+    return steps.apply_capacity(predictions, grader, ctx["reported_at"])
 
 
 @flow(name="fengqiao-publish")
@@ -311,6 +281,11 @@ def publish_flow(
         boundaries,
         boundary_id,
     )
+    _publish_artifact(date, day, folder)
+    return folder
+
+
+def _publish_artifact(date: str, day, folder: str) -> None:
     counts = day.scored["grade"].value_counts()
     create_markdown_artifact(
         "\n".join(
@@ -328,7 +303,6 @@ def publish_flow(
         key="fengqiao-publish",
         description="published outputs for one day",
     )
-    return folder
 
 
 @task(cache_policy=NO_CACHE, **IO_RETRIES)
@@ -464,32 +438,10 @@ def retrain_flow(
     today = pd.Timestamp(as_of) if as_of else pd.Timestamp.now(tz=TIMEZONE).tz_localize(None)
     end = today.normalize() + pd.Timedelta(days=1)
     history = read_history_task(settings, end, pd.DataFrame({"case_id": []}), masked=True)
-    history = history[history["reported_at"] >= end - pd.DateOffset(months=months)]
-    labelled = history[history["risk_grade"].notna()].drop(
-        columns=["history_grade", "predicted_grade", "score", "batch", "group_id", "written_at"],
-        errors="ignore",
-    )
-    if labelled.empty:
-        raise UsageError(
-            f"the history store at {settings.store_dir} holds no graded cases to retrain on"
-        )
-    ctx = context_task(labelled.reset_index(drop=True), None, settings)
-    ingested = IngestResult(
-        cases=labelled,
-        quarantine=pd.DataFrame(),
-        source=str(settings.store_dir),
-        sha256="store",
-        encoding=None,
-        sheet=None,
-        rows_in=len(labelled),
-    )
+    ingested = steps.retrain_cases(history, end, months, settings.store_dir)
+    ctx = context_task(ingested.cases, None, settings)
     capacity = red_capacity or steps.champion_capacity(settings, name) or settings.red_capacity
-    config = GraderConfig(
-        threshold_rule="capacity" if capacity else "f1",
-        capacity_per_day=capacity,
-        text_budget_seconds=settings.text_budget_seconds,
-        text_candidates=settings.text_candidates,
-    )
+    config = steps.grader_config(settings, capacity=capacity)
     outcome = train_task(ctx, ingested, settings, config, name, None, True)
     return {
         "model_name": outcome.model_name,

@@ -18,6 +18,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from features.context import ContextParams, build_context
+from features.domain import HIGH, MEDIUM
+from features.errors import UsageError
 from models.backtest import BacktestResult, run_backtest
 from models.drift import drift_report
 from models.grader import DRIFT_FEATURES, GraderConfig, RiskGrader
@@ -78,6 +80,106 @@ def context(cases: pd.DataFrame, history: pd.DataFrame | None, settings: Setting
     return build_context(
         cases, history, ContextParams(h3_resolution=settings.h3_resolution), settings.n_jobs
     )
+
+
+def label_column(cases: pd.DataFrame, target: str, source) -> str:
+    """Return the column that holds the label `target`: a canonical column, or a mapped label."""
+    column = target if target in cases else f"label:{target}"
+    if column not in cases:
+        raise UsageError(
+            f"no label column '{target}' in {source}; map it under `labels:` in the mapping"
+        )
+    return column
+
+
+def grader_config(
+    settings: Settings, target: str = "risk_grade", capacity: int | None = None
+) -> GraderConfig:
+    """Return the grader's training configuration: the red-ticket capacity rule when a capacity
+    is given, else the best macro-F1 thresholds."""
+    return GraderConfig(
+        target=target,
+        threshold_rule="capacity" if capacity else "f1",
+        capacity_per_day=capacity,
+        text_budget_seconds=settings.text_budget_seconds,
+        text_candidates=settings.text_candidates,
+    )
+
+
+def retrain_cases(
+    history: pd.DataFrame, end: pd.Timestamp, months: int, store_dir: Path
+) -> IngestResult:
+    """Return the store's graded cases of the `months` before `end` as one intake."""
+    recent = history[history["reported_at"] >= end - pd.DateOffset(months=months)]
+    labelled = recent[recent["risk_grade"].notna()].drop(
+        columns=["history_grade", "predicted_grade", "score", "batch", "group_id", "written_at"],
+        errors="ignore",
+    )
+    if labelled.empty:
+        raise UsageError(f"the history store at {store_dir} holds no graded cases to retrain on")
+    return IngestResult(
+        cases=labelled.reset_index(drop=True),
+        quarantine=pd.DataFrame(),
+        source=str(store_dir),
+        sha256="store",
+        encoding=None,
+        sheet=None,
+        rows_in=len(labelled),
+    )
+
+
+def run_date_of(ingested: IngestResult, date: str | None, source) -> pd.Timestamp:
+    """Return the night's run date: the one given, else the latest day reported in the export."""
+    if date:
+        return pd.Timestamp(date)
+    if ingested.cases.empty:
+        raise UsageError(
+            f"{source}: no row could be scored and no --date was given; see the quarantine reasons"
+        )
+    return ingested.cases["reported_at"].max().normalize()
+
+
+class Stopwatch:
+    """Seconds per stage: each lap is the time since the previous one."""
+
+    def __init__(self):
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.laps[stage], self._last = now - self._last, now
+
+
+def model_info(grader: RiskGrader, name: str, version: str, alias: str, backtest: dict) -> dict:
+    """Return what the outputs say about the model that scored the night."""
+    return {
+        "name": name,
+        "version": version,
+        "uri": f"models:/{name}@{alias}",
+        "data_cutoff": grader.training_["data_cutoff"],
+        "backtest": backtest,
+        # risk: 高/中/低 grades and tickets; classes: another label (a dispute type, say)
+        "task": "risk" if grader.ordinal_ else "classes",
+        "target": grader.config.target.removeprefix("label:"),
+        "classes": list(grader.classes_),
+    }
+
+
+def train_summary(outcome: TrainOutcome, ingested: IngestResult, seconds: float) -> dict:
+    """Return what `fengqiao train` prints about a training run."""
+    summary = {
+        "model_name": outcome.model_name,
+        "version": outcome.version,
+        "promoted": outcome.decision.promoted,
+        "decision": outcome.decision.reason,
+        "evaluation": outcome.decision.evaluation,
+        "rows": ingested.summary(),
+        "seconds": round(seconds, 1),
+    }
+    if outcome.backtest is not None:
+        summary["backtest"] = outcome.backtest.table.drop(columns=["confusion"]).to_dict("records")
+    return summary
 
 
 @dataclass
@@ -242,14 +344,14 @@ def apply_capacity(predictions: pd.DataFrame, grader: RiskGrader, days: pd.Serie
     if not grader.ordinal_ or capacity is None or predictions.empty:
         return predictions
     over = over_capacity(
-        (predictions["grade"] == "高").to_numpy(),
-        predictions["p_高"].to_numpy(),
+        (predictions["grade"] == HIGH).to_numpy(),
+        predictions[f"p_{HIGH}"].to_numpy(),
         days.reset_index(drop=True),
         capacity,
     )
     reasons = predictions["reasons"].fillna("")
     return predictions.assign(
-        grade=np.where(over, "中", predictions["grade"]),
+        grade=np.where(over, MEDIUM, predictions["grade"]),
         reasons=np.where(
             over,
             (OVER_CAPACITY_REASON + "；" + reasons).str.rstrip("；"),
