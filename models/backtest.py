@@ -24,7 +24,12 @@ from features.text import normalise_texts
 from models.baselines import KeywordChecklist, TfidfLogistic, checklist_points
 from models.grader import GraderConfig, RiskGrader, time_slices
 from models.metrics import grade_metrics, outcome_metrics
-from models.thresholds import RISK_CLASSES, apply_thresholds, choose_thresholds, is_ordinal
+from models.thresholds import (
+    apply_thresholds,
+    choose_thresholds,
+    is_ordinal,
+    label_classes,
+)
 
 # From this many labelled cases on (and with more than one core), the baselines run in a process of
 # their own while the grader trains: their jieba cutting and single-threaded logistic regressions
@@ -168,15 +173,53 @@ def run_backtest(
     `cases` carry context columns and the target; `oracle` (demo only) has case_id and
     p_low/p_medium/p_high. `progress`, if given, is called with a message per step.
     """
-    target = config.target
-    labelled = cases[cases[target].notna()].reset_index(drop=True)
-    values = labelled[target].astype(str)
-    found = sorted(values.unique())
-    classes = RISK_CLASSES if set(found) <= set(RISK_CLASSES) else found
+    labelled = cases[cases[config.target].notna()].reset_index(drop=True)
+    values = labelled[config.target].astype(str)
+    classes = label_classes(values)
     y = values.map({c: i for i, c in enumerate(classes)}).to_numpy()
     folds = folds or plan_folds(labelled["reported_at"], y)
-    rows, predictions, seconds = [], [], {}
     masks = {fold.name: _fold_masks(labelled, fold, y) for fold in folds}
+    runs, seconds = _fold_runs(
+        labelled, y, classes, masks, config, oracle, baselines, progress, dask_client
+    )
+    rows, predictions = [], []
+    for fold in folds:
+        test = masks[fold.name][1]
+        for model, (proba, predicted) in runs[fold.name].items():
+            rows.append(
+                {
+                    "fold": fold.name,
+                    "model": model,
+                    **grade_metrics(y[test], proba, predicted, classes),
+                    **_outcomes(labelled[test], proba, predicted, classes, config),
+                }
+            )
+            predictions.append(
+                pd.DataFrame(
+                    {
+                        "case_id": labelled.loc[test, "case_id"].to_numpy(),
+                        "fold": fold.name,
+                        "model": model,
+                        "y": y[test],
+                        "predicted": predicted,
+                        **{f"p_{c}": proba[:, i] for i, c in enumerate(classes)},
+                    }
+                )
+            )
+    pooled = pd.concat(predictions, ignore_index=True)
+    table = pd.DataFrame(rows + _overall_rows(pooled, labelled, classes, config))
+    return BacktestResult(
+        table=table, predictions=pooled, folds=folds, classes=classes, seconds=seconds
+    )
+
+
+def _fold_runs(
+    labelled, y, classes, masks, config, oracle, baselines, progress, dask_client
+) -> tuple[dict[str, dict], dict[str, float]]:
+    """Return {fold: {model: (proba, predicted)}} for the grader, the baselines and the oracle
+    (last), and the seconds each took. The baselines run in a spawned process beside the grader
+    when there are processes to spare and cases enough to pay for one."""
+    seconds: dict[str, float] = {}
     background = processes(config.n_jobs) > 1 and len(labelled) >= BACKGROUND_MIN_CASES
     with contextlib.ExitStack() as stack:
         if baselines and background:
@@ -203,35 +246,17 @@ def run_backtest(
                     labelled[BASELINE_COLUMNS], y, classes, masks
                 )
             seconds.update(baseline_seconds)
+    runs = {}
+    for name in masks:
+        runs[name] = {**graded[name], **others[name]}
+        if "oracle" in runs[name]:
+            runs[name]["oracle"] = runs[name].pop("oracle")  # last, as in every table before
+    return runs, seconds
 
-    for fold in folds:
-        test = masks[fold.name][1]
-        runs = {**graded[fold.name], **others[fold.name]}
-        if "oracle" in runs:
-            runs["oracle"] = runs.pop("oracle")  # last, as in every table before
-        for model, (proba, predicted) in runs.items():
-            rows.append(
-                {
-                    "fold": fold.name,
-                    "model": model,
-                    **grade_metrics(y[test], proba, predicted, classes),
-                    **_outcomes(labelled[test], proba, predicted, classes, config),
-                }
-            )
-            predictions.append(
-                pd.DataFrame(
-                    {
-                        "case_id": labelled.loc[test, "case_id"].to_numpy(),
-                        "fold": fold.name,
-                        "model": model,
-                        "y": y[test],
-                        "predicted": predicted,
-                        **{f"p_{c}": proba[:, i] for i, c in enumerate(classes)},
-                    }
-                )
-            )
 
-    pooled = pd.concat(predictions, ignore_index=True)
+def _overall_rows(pooled: pd.DataFrame, labelled: pd.DataFrame, classes, config) -> list[dict]:
+    """Return each model's metrics over every fold's test cases pooled."""
+    rows = []
     for model, part in pooled.groupby("model", sort=False):
         proba = part[[f"p_{c}" for c in classes]].to_numpy()
         tested = labelled.set_index("case_id").loc[part["case_id"]].reset_index()
@@ -243,10 +268,7 @@ def run_backtest(
                 **_outcomes(tested, proba, part["predicted"].to_numpy(), classes, config),
             }
         )
-    table = pd.DataFrame(rows)
-    return BacktestResult(
-        table=table, predictions=pooled, folds=folds, classes=classes, seconds=seconds
-    )
+    return rows
 
 
 def _outcomes(tested: pd.DataFrame, proba, predicted, classes, config: GraderConfig) -> dict:

@@ -48,10 +48,10 @@ from models.text import TextModel
 from models.thresholds import (
     ORDINAL_SCORES,
     OVER_CAPACITY_REASON,
-    RISK_CLASSES,
     apply_thresholds,
     choose_thresholds,
     is_ordinal,
+    label_classes,
     ordinal_proba,
 )
 
@@ -204,7 +204,7 @@ class RiskGrader:
         labelled = cases[cases[cfg.target].notna()].reset_index(drop=True)
         values = labelled[cfg.target].astype(str)
         found = sorted(values.unique())
-        self.classes_ = RISK_CLASSES if set(found) <= set(RISK_CLASSES) else found
+        self.classes_ = label_classes(values)
         if len(self.classes_) < 2 or len(found) < 2:
             raise UsageError(f"target {cfg.target!r} needs at least two classes, found {found}")
         self.ordinal_ = is_ordinal(self.classes_)

@@ -73,6 +73,12 @@ def _ordinal_scores(proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return proba[:, HIGH_INDEX], proba[:, MEDIUM_INDEX:].sum(axis=1)
 
 
+def label_classes(values: pd.Series) -> list[str]:
+    """Return a label's classes in order: the risk grades lowest first, any other label sorted."""
+    found = sorted(values.unique())
+    return RISK_CLASSES if set(found) <= set(RISK_CLASSES) else found
+
+
 def is_ordinal(classes: list[str]) -> bool:
     """Return whether the classes are the risk grades, graded by ordinal thresholds."""
     return list(classes) == RISK_CLASSES
