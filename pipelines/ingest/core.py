@@ -513,100 +513,27 @@ def _canonical_cases(
     known: NameIndex,
 ) -> pd.DataFrame:
     """Return the canonical, masked case frame for rows that passed validation."""
-    flags: list[list[str]] = [[] for _ in range(len(rows))]
-
-    def note(mask: np.ndarray, message) -> None:
-        for i in np.flatnonzero(mask):
-            flags[i].append(message(i) if callable(message) else message)
-
-    text = parsed["description"].to_numpy(dtype=object)
-    long_text = np.array([len(t) > MAX_DESCRIPTION_CHARS for t in text], dtype=bool)
-    note(
-        long_text,
-        lambda i: f"案情描述过长（{len(text[i])}字），已截断至前{MAX_DESCRIPTION_CHARS}字",
-    )
-    text = np.array([t[:MAX_DESCRIPTION_CHARS] for t in text], dtype=object)
-
-    channel_raw = _text(rows["channel"])
-    channel = np.array(
-        [canonical(_norm(v), CHANNEL_SYNONYMS, CHANNELS) for v in channel_raw], dtype=object
-    )
-    unknown = channel_raw.notna().to_numpy() & pd.isna(channel)
-    note(unknown, lambda i: f"来源渠道“{channel_raw.iloc[i]}”未识别，记为{CHANNEL_OTHER}")
-    channel = np.where(unknown, CHANNEL_OTHER, channel)
-
-    dispute_type, domain_type, outside = dispute_types(
-        _text(rows["dispute_type"]), mapping.taxonomy
-    )
-    note(outside, lambda i: f"纠纷类型“{dispute_type[i]}”不在分类表中，按原值保留")
-
-    grade_raw = _text(rows["risk_grade"])
-    grade = np.array([canonical(_norm(v), GRADE_SYNONYMS, GRADES) for v in grade_raw], dtype=object)
-    note(
-        grade_raw.notna().to_numpy() & pd.isna(grade),
-        lambda i: f"风险等级“{grade_raw.iloc[i]}”未识别（应为高/中/低），按未定级处理",
-    )
-
-    status_raw = _text(rows["status"])
-    status = np.array(
-        [_norm(v) if _norm(v) in STATUSES else None for v in status_raw], dtype=object
-    )
-    escalated = np.array(
-        [
-            YES_NO.get(str(v).strip().upper()) if v is not None else None
-            for v in _text(rows["escalated"])
-        ],
-        dtype=object,
-    )
-
-    lon = pd.to_numeric(_text(rows["lon"]), errors="coerce").to_numpy(float)
-    lat = pd.to_numeric(_text(rows["lat"]), errors="coerce").to_numpy(float)
-    given = np.isfinite(lon) | np.isfinite(lat)
-    outside = given & ~in_china(lon, lat)
-    note(outside, "经纬度缺失一项或超出中国范围，已忽略")
-    lon, lat = np.where(outside, np.nan, lon), np.where(outside, np.nan, lat)
-    if mapping.coordinates == "gcj02":
-        lon, lat = gcj02_to_wgs84(lon, lat)
-
-    district = _text(rows["district"])
-    address = _text(rows["address"])
-    # A free-text address names the county (区县) where the export gives none; the address
-    # itself (house numbers) is not kept.
-    read = read_addresses(address.where(district.isna() & address.notna(), None))
-    from_address = district.isna().to_numpy() & read["district"].notna().to_numpy()
-    district = district.where(~from_address, read["district"].to_numpy())
-    # A bare name identifies a person only locally: scope it to the finest place the export gives.
-    place = (
-        district.fillna("")
-        + "|"
-        + _text(rows["street"]).fillna("")
-        + "|"
-        + _text(rows["community"]).fillna("")
-    )
+    flags = _Flags(len(rows))
+    text = _descriptions(parsed, flags)
+    coded = _coded_values(rows, mapping, flags)
+    lon, lat = _coordinates(rows, mapping, flags)
+    place = _places(rows)
     phones, ids = _text(rows["party_phone"]), _text(rows["party_id_number"])
     keys = [
         party_keys(secret, ns, ph, idn, pl)
-        for ns, ph, idn, pl in zip(names, phones, ids, place, strict=True)
+        for ns, ph, idn, pl in zip(names, phones, ids, place.pop("scope"), strict=True)
     ]
-    masked = [mask_text(t, ns, known) for t, ns in zip(text, names, strict=True)]
+    address = place.pop("address")
     cases = pd.DataFrame(
         {
             "case_id": parsed["case_id"].to_numpy(dtype=object),
             "reported_at": parsed["reported_at"].to_numpy(),
-            "description": masked,
-            "channel": channel,
-            "dispute_type": dispute_type,
-            "domain_type": domain_type,
-            "district": district.to_numpy(dtype=object),
-            "adcode": read["adcode"].where(from_address, None).to_numpy(dtype=object),
-            "street": _text(rows["street"]).to_numpy(dtype=object),
-            "community": _text(rows["community"]).to_numpy(dtype=object),
-            "grid_id": _text(rows["grid_id"]).to_numpy(dtype=object),
+            "description": [mask_text(t, ns, known) for t, ns in zip(text, names, strict=True)],
+            **{k: coded[k] for k in ("channel", "dispute_type", "domain_type")},
+            **place,
             "lon": lon,
             "lat": lat,
-            "status": status,
-            "risk_grade": grade,
-            "escalated": escalated,
+            **{k: coded[k] for k in ("status", "risk_grade", "escalated")},
             "party_keys": keys,
             "n_parties": [len(ns) for ns in names],
         },
@@ -617,8 +544,110 @@ def _canonical_cases(
     )
     cases["completeness"] = seven["completeness"].to_numpy()
     cases["missing_elements"] = seven["missing_elements"].to_numpy()
-    cases["quality_flags"] = ["；".join(f) for f in flags]
+    cases["quality_flags"] = flags.joined()
     cases["source_row"] = rows.index.astype(int)
     for label in [c for c in rows.columns if c.startswith("label:")]:
         cases[label] = _text(rows[label]).to_numpy(dtype=object)
     return cases.reset_index(drop=True)
+
+
+class _Flags:
+    """Each row's data-quality notes, in the order they were found."""
+
+    def __init__(self, n: int):
+        self.rows: list[list[str]] = [[] for _ in range(n)]
+
+    def note(self, mask: np.ndarray, message) -> None:
+        for i in np.flatnonzero(mask):
+            self.rows[i].append(message(i) if callable(message) else message)
+
+    def joined(self) -> list[str]:
+        return ["；".join(f) for f in self.rows]
+
+
+def _descriptions(parsed: pd.DataFrame, flags: _Flags) -> np.ndarray:
+    """Return the descriptions, cut at MAX_DESCRIPTION_CHARS (and flagged where cut)."""
+    text = parsed["description"].to_numpy(dtype=object)
+    long_text = np.array([len(t) > MAX_DESCRIPTION_CHARS for t in text], dtype=bool)
+    flags.note(
+        long_text,
+        lambda i: f"案情描述过长（{len(text[i])}字），已截断至前{MAX_DESCRIPTION_CHARS}字",
+    )
+    return np.array([t[:MAX_DESCRIPTION_CHARS] for t in text], dtype=object)
+
+
+def _coded_values(rows: pd.DataFrame, mapping: ColumnMapping, flags: _Flags) -> dict:
+    """Return the coded columns in their canonical vocabularies; unknown values are flagged."""
+    channel_raw = _text(rows["channel"])
+    channel = np.array(
+        [canonical(_norm(v), CHANNEL_SYNONYMS, CHANNELS) for v in channel_raw], dtype=object
+    )
+    unknown = channel_raw.notna().to_numpy() & pd.isna(channel)
+    flags.note(unknown, lambda i: f"来源渠道“{channel_raw.iloc[i]}”未识别，记为{CHANNEL_OTHER}")
+    dispute_type, domain_type, outside = dispute_types(
+        _text(rows["dispute_type"]), mapping.taxonomy
+    )
+    flags.note(outside, lambda i: f"纠纷类型“{dispute_type[i]}”不在分类表中，按原值保留")
+    grade_raw = _text(rows["risk_grade"])
+    grade = np.array([canonical(_norm(v), GRADE_SYNONYMS, GRADES) for v in grade_raw], dtype=object)
+    flags.note(
+        grade_raw.notna().to_numpy() & pd.isna(grade),
+        lambda i: (
+            f"风险等级“{grade_raw.iloc[i]}”未识别（应为{'/'.join(reversed(GRADES))}），按未定级处理"
+        ),
+    )
+    status_raw = _text(rows["status"])
+    return {
+        "channel": np.where(unknown, CHANNEL_OTHER, channel),
+        "dispute_type": dispute_type,
+        "domain_type": domain_type,
+        "status": np.array(
+            [_norm(v) if _norm(v) in STATUSES else None for v in status_raw], dtype=object
+        ),
+        "risk_grade": grade,
+        "escalated": np.array(
+            [
+                YES_NO.get(str(v).strip().upper()) if v is not None else None
+                for v in _text(rows["escalated"])
+            ],
+            dtype=object,
+        ),
+    }
+
+
+def _coordinates(
+    rows: pd.DataFrame, mapping: ColumnMapping, flags: _Flags
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return WGS-84 longitude and latitude; a half-given or out-of-China pair is dropped."""
+    lon = pd.to_numeric(_text(rows["lon"]), errors="coerce").to_numpy(float)
+    lat = pd.to_numeric(_text(rows["lat"]), errors="coerce").to_numpy(float)
+    given = np.isfinite(lon) | np.isfinite(lat)
+    outside = given & ~in_china(lon, lat)
+    flags.note(outside, "经纬度缺失一项或超出中国范围，已忽略")
+    lon, lat = np.where(outside, np.nan, lon), np.where(outside, np.nan, lat)
+    if mapping.coordinates == "gcj02":
+        lon, lat = gcj02_to_wgs84(lon, lat)
+    return lon, lat
+
+
+def _places(rows: pd.DataFrame) -> dict:
+    """Return the place columns, the free-text address (for the 七何 check only) and each row's
+    scope for bare party names."""
+    district = _text(rows["district"])
+    address = _text(rows["address"])
+    # A free-text address names the county (区县) where the export gives none; the address
+    # itself (house numbers) is not kept.
+    read = read_addresses(address.where(district.isna() & address.notna(), None))
+    from_address = district.isna().to_numpy() & read["district"].notna().to_numpy()
+    district = district.where(~from_address, read["district"].to_numpy())
+    street, community = _text(rows["street"]), _text(rows["community"])
+    return {
+        "district": district.to_numpy(dtype=object),
+        "adcode": read["adcode"].where(from_address, None).to_numpy(dtype=object),
+        "street": street.to_numpy(dtype=object),
+        "community": community.to_numpy(dtype=object),
+        "grid_id": _text(rows["grid_id"]).to_numpy(dtype=object),
+        "address": address,
+        # A bare name identifies a person only locally: scope it to the finest place given.
+        "scope": district.fillna("") + "|" + street.fillna("") + "|" + community.fillna(""),
+    }
