@@ -253,17 +253,61 @@ def _day_weights(calendar: pd.DataFrame, dispute_type: str) -> np.ndarray:
 
 
 def _disputes(rng, config, city, calendar, zones, people, n) -> pd.DataFrame:
-    comm = city.communities
     types = np.array(list(T.TYPES))
+    dtype_idx, day_idx = _types_and_days(rng, calendar, types, n)
+    days = calendar["date"].to_numpy()[day_idx]
+    community, place_effect = _communities(
+        rng, config, city.communities, zones, types, dtype_idx, day_idx
+    )
+    primary, respondent = _parties(rng, people, community, dtype_idx, types)
+    grid = _grid_in_community(rng, city, community)
+    profile = [T.TYPES[t] for t in types[dtype_idx]]
+    v = people["volatility"].to_numpy()[primary]
+    facts = _facts(rng, profile, dtype_idx, v, n)
+    first_channel = _draw_channels(rng, types[dtype_idx])
+    t = days + _draw_times_of_day(rng, first_channel)
+    prior_90, prior_365 = _party_history(primary, respondent, t)
+    latent = _latent(rng, profile, facts, prior_90, prior_365, place_effect, v, n)
+    frame = pd.DataFrame(
+        {
+            "dispute_id": np.arange(n),
+            "dispute_type": types[dtype_idx],
+            "first_channel": first_channel,
+            "start": t,
+            "community": community,
+            "grid": grid,
+            "primary": primary,
+            "respondent": respondent,
+            **{k: facts[k] for k in ("mitigated", "failed", "amount", "people")},
+            "latent": latent,
+        }
+    )
+    for j, c in enumerate(T.CUE_CATEGORIES):
+        frame[f"cue_{c}"] = facts["cues"][:, j]
+        frame[f"neg_{c}"] = facts["negated"][:, j]
+    return frame.sort_values("start", ignore_index=True).assign(
+        dispute_id=lambda f: np.arange(len(f))
+    )
+
+
+def _types_and_days(rng, calendar, types, n) -> tuple[np.ndarray, np.ndarray]:
+    """Return each dispute's type and day (index into the calendar), by the types' shares and
+    their seasons."""
     shares = np.array([p.share for p in T.TYPES.values()])
     dtype_idx = rng.choice(len(types), size=n, p=shares / shares.sum())
     day_idx = np.empty(n, dtype=int)
     for k, name in enumerate(types):
         sel = np.flatnonzero(dtype_idx == k)
         day_idx[sel] = rng.choice(len(calendar), size=len(sel), p=_day_weights(calendar, name))
-    days = calendar["date"].to_numpy()[day_idx]
+    return dtype_idx, day_idx
 
-    # Places: by type (land disputes are rural, property-management disputes urban), with hot zones.
+
+def _communities(rng, config, comm, zones, types, dtype_idx, day_idx):
+    """Return each dispute's community and its place effect on risk.
+
+    By type (land disputes are rural, property-management disputes urban), with hot zones, and an
+    emerging zone that starts as an ordinary place and grows to ten times its rate.
+    """
     comm_ids = comm["community_id"].to_numpy()
     hot = np.isin(comm_ids, zones["persistent"])
     emerging_idx = int(np.flatnonzero(comm_ids == zones["emerging"][0])[0])
@@ -272,7 +316,7 @@ def _disputes(rng, config, city, calendar, zones, people, n) -> pd.DataFrame:
     n_days = (config.end - config.start).days + 1
     ramp_start = n_days - 7 * config.emerging_weeks
     ramp = np.clip((day_idx - ramp_start) / (7 * config.emerging_weeks), 0, 1)
-    community = np.empty(n, dtype=int)
+    community = np.empty(len(dtype_idx), dtype=int)
     for kind in ("urban", "rural", "any"):
         sel = np.flatnonzero(
             np.isin(dtype_idx, [i for i, t in enumerate(types) if T.TYPES[t].where == kind])
@@ -285,17 +329,20 @@ def _disputes(rng, config, city, calendar, zones, people, n) -> pd.DataFrame:
         w = np.where(allowed, base_w, 0.0)
         community[sel] = rng.choice(len(comm), size=len(sel), p=w / w.sum())
         if allowed[emerging_idx]:
-            # The emerging zone starts as an ordinary place and grows to ten times its rate.
             e_w = comm["population"].to_numpy()[emerging_idx] * (1 + 9.0 * ramp[sel] ** 1.5)
             to_emerging = rng.random(len(sel)) < e_w / (w.sum() + e_w)
             community[sel[to_emerging]] = emerging_idx
+    place_effect = np.where(hot[community], 0.6, 0.0) + np.where(
+        community == emerging_idx, 0.9 * ramp, 0.0
+    )
+    return community, place_effect
 
-    primary, respondent = _parties(rng, people, community, dtype_idx, types)
-    grid = _grid_in_community(rng, city, community)
-    profile = [T.TYPES[t] for t in types[dtype_idx]]
-    v = people["volatility"].to_numpy()[primary]
 
-    # Text cues: the more volatile the complainant, the likelier threats and the like.
+def _facts(rng, profile, dtype_idx, v, n) -> dict:
+    """Return each dispute's text cues (and negated ones), mediation, amount and people involved.
+
+    The more volatile the complainant, the likelier threats and the like.
+    """
     rates = np.array([[p.cue_rates[c] for c in T.CUE_CATEGORIES] for p in T.TYPES.values()])[
         dtype_idx
     ]
@@ -311,24 +358,30 @@ def _disputes(rng, config, city, calendar, zones, people, n) -> pd.DataFrame:
     people_involved = np.where(
         cues[:, T.CUE_CATEGORIES.index("crowd")], 10 + rng.poisson(20, n), 1 + rng.poisson(5, n)
     )
+    return {
+        "cues": cues,
+        "negated": negated,
+        "mitigated": mitigated,
+        "failed": failed,
+        "amount": amount,
+        "people": people_involved,
+    }
 
-    first_channel = _draw_channels(rng, types[dtype_idx])
-    t = days + _draw_times_of_day(rng, first_channel)
-    prior_90, prior_365 = _party_history(primary, respondent, t)
-    place_effect = np.where(hot[community], 0.6, 0.0) + np.where(
-        community == emerging_idx, 0.9 * ramp, 0.0
-    )
+
+def _latent(rng, profile, facts, prior_90, prior_365, place_effect, v, n) -> np.ndarray:
+    """Return each dispute's latent risk: the sum of its causes, and noise."""
+    cues, amount = facts["cues"], facts["amount"]
     amount_effect = np.where(
         amount > 0, np.clip(0.35 * np.log10(np.maximum(amount, 1) / 1e4), -0.5, 0.8), 0.0
     )
     cue_w = np.array([T.CUE_WEIGHTS[c] for c in T.CUE_CATEGORIES])
     severe = [T.CUE_CATEGORIES.index(c) for c in T.SEVERE_CUES]
-    latent = (
+    return (
         np.array([p.base_risk for p in profile])
         + cues @ cue_w
         + T.ARMED_THREAT * _armed_threat(cues)
-        + np.where(mitigated, T.MITIGATION_WEIGHT, 0.0)
-        + np.where(failed, T.MEDIATION_FAILED_WEIGHT, 0.0)
+        + np.where(facts["mitigated"], T.MITIGATION_WEIGHT, 0.0)
+        + np.where(facts["failed"], T.MEDIATION_FAILED_WEIGHT, 0.0)
         + amount_effect
         + 0.5 * np.log1p(prior_90)
         + T.HISTORY_AMPLIFIES * np.log1p(prior_90) * cues[:, severe].any(axis=1)
@@ -336,29 +389,6 @@ def _disputes(rng, config, city, calendar, zones, people, n) -> pd.DataFrame:
         + place_effect
         + 0.3 * v
         + rng.normal(0, 0.25, n)
-    )
-    frame = pd.DataFrame(
-        {
-            "dispute_id": np.arange(n),
-            "dispute_type": types[dtype_idx],
-            "first_channel": first_channel,
-            "start": t,
-            "community": community,
-            "grid": grid,
-            "primary": primary,
-            "respondent": respondent,
-            "mitigated": mitigated,
-            "failed": failed,
-            "amount": amount,
-            "people": people_involved,
-            "latent": latent,
-        }
-    )
-    for j, c in enumerate(T.CUE_CATEGORIES):
-        frame[f"cue_{c}"] = cues[:, j]
-        frame[f"neg_{c}"] = negated[:, j]
-    return frame.sort_values("start", ignore_index=True).assign(
-        dispute_id=lambda f: np.arange(len(f))
     )
 
 
@@ -713,28 +743,7 @@ def _export(rng, config, reports, disputes, people, city, texts):
         111.32 * np.cos(np.radians(grid["lat"].to_numpy()))
     )
     lat = grid["lat"].to_numpy() + rng.normal(0, 1, n) * spread / 110.57
-    building = people["building"].to_numpy()[p]
-    address = np.where(
-        urban,
-        [
-            f"{a}{b}{c}{bd}号楼{un}单元{rm}室"
-            for a, b, c, bd, un, rm in zip(
-                comm["district"],
-                comm["street"],
-                comm["community"],
-                building,
-                people["unit"].to_numpy()[p],
-                people["room"].to_numpy()[p],
-                strict=True,
-            )
-        ],
-        [
-            f"{a}{b}{c}{bd % 9 + 1}组"
-            for a, b, c, bd in zip(
-                comm["district"], comm["street"], comm["community"], building, strict=True
-            )
-        ],
-    )
+    address = _addresses(comm, people, p, urban)
     orgs = _org_names(d["dispute_type"].to_numpy(), d["community"].to_numpy())
     names = people["name"].to_numpy()
     other = np.where(r >= 0, names[np.maximum(r, 0)], orgs)
@@ -781,7 +790,40 @@ def _export(rng, config, reports, disputes, people, city, texts):
             "description": texts,
         }
     )
-    truth = pd.DataFrame(
+    truth = _truth(case_id, reports, d, comm)
+    export = _add_defects(rng, config, export)
+    return export.rename(columns=EXPORT_COLUMNS), truth
+
+
+def _addresses(comm, people, p, urban) -> np.ndarray:
+    """Return each report's address: a flat in town, a village group (组) in the country."""
+    building = people["building"].to_numpy()[p]
+    return np.where(
+        urban,
+        [
+            f"{a}{b}{c}{bd}号楼{un}单元{rm}室"
+            for a, b, c, bd, un, rm in zip(
+                comm["district"],
+                comm["street"],
+                comm["community"],
+                building,
+                people["unit"].to_numpy()[p],
+                people["room"].to_numpy()[p],
+                strict=True,
+            )
+        ],
+        [
+            f"{a}{b}{c}{bd % 9 + 1}组"
+            for a, b, c, bd in zip(
+                comm["district"], comm["street"], comm["community"], building, strict=True
+            )
+        ],
+    )
+
+
+def _truth(case_id, reports, d, comm) -> pd.DataFrame:
+    """Return the truth table the oracle and the realism checks read (never an input)."""
+    return pd.DataFrame(
         {
             "case_id": case_id,
             "dispute_id": reports["dispute_id"].to_numpy(),
@@ -795,8 +837,6 @@ def _export(rng, config, reports, disputes, people, city, texts):
             "escalated_true": reports["escalated_true"].to_numpy(),
         }
     )
-    export = _add_defects(rng, config, export)
-    return export.rename(columns=EXPORT_COLUMNS), truth
 
 
 def _intake_status(u, mitigated, failed, channel) -> np.ndarray:
