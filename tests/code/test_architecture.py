@@ -1,4 +1,4 @@
-"""The code's shape, read from its syntax trees: layering and one vocabulary."""
+"""The code's shape, read from its syntax trees: layering, one vocabulary, short functions."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from features.domain import GRADES, TICKET_NAMES
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("features", "models", "pipelines")
 VOCABULARY = Path("features/domain.py")
+MAX_LINES = 80  # any function, whole
+MAX_FLOW_LINES = 25  # a flow's body: the statements after its signature and docstring
 
 
 def _modules() -> dict[Path, ast.Module]:
@@ -87,3 +89,62 @@ def test_the_checks_see_what_they_look_for():
     assert set(GRADES) <= declared
     assert set(TICKET_NAMES) <= declared
     assert "features" in _imports(MODULES[Path("models/grader.py")])
+
+
+def _functions(tree: ast.Module):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            yield node
+
+
+def _length(node) -> int:
+    return node.end_lineno - node.lineno + 1
+
+
+def _body_length(node) -> int:
+    """Return the lines from a function's first statement after its docstring to its end."""
+    body = (
+        node.body[1:]
+        if id(getattr(node.body[0], "value", None)) in _docstrings(node)
+        else node.body
+    )
+    return node.end_lineno - body[0].lineno + 1
+
+
+def _is_flow(node) -> bool:
+    return any(ast.unparse(d).startswith("flow(") for d in node.decorator_list)
+
+
+def test_no_function_is_longer_than_80_lines():
+    long = [
+        f"{path}:{node.lineno} {node.name} ({_length(node)} lines)"
+        for path, tree in MODULES.items()
+        for node in _functions(tree)
+        if _length(node) > MAX_LINES
+    ]
+    assert long == []
+
+
+def test_every_flow_is_a_short_list_of_steps():
+    flows = [
+        (path, node)
+        for path, tree in MODULES.items()
+        for node in _functions(tree)
+        if _is_flow(node)
+    ]
+    assert {"train_flow", "score_flow", "publish_flow", "retrain_flow"} <= {
+        n.name for _, n in flows
+    }
+    long = [
+        f"{path}:{node.lineno} {node.name} (body {_body_length(node)} lines)"
+        for path, node in flows
+        if _body_length(node) > MAX_FLOW_LINES
+    ]
+    assert long == []
+
+
+def test_a_long_function_would_be_found():
+    """The measures above, on code written for the purpose."""
+    source = '@flow(name=\'x\')\ndef f():\n    """Doc."""\n' + "    a = 1\n" * 30
+    node = ast.parse(source).body[0]
+    assert _is_flow(node) and _body_length(node) == 30 and _length(node) == 32
