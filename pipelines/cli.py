@@ -45,7 +45,7 @@ BoundaryId = Annotated[str, typer.Option(help="the boundary polygons' name prope
 
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
-    from models.registry import ChampionMissing, TrackingStoreError
+    from pipelines.catalog import ChampionMissing, TrackingStoreError
     from pipelines.config import ConfigError
     from pipelines.ingest import InputError, MappingError
     from pipelines.publish import OutputError
@@ -107,12 +107,13 @@ def _log_traceback(error: BaseException) -> Path:
     import tempfile
     import traceback
 
+    from pipelines.catalog import logs_dir
     from pipelines.config import Settings
 
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     text = "".join(traceback.format_exception(error))
     try:
-        folders = [Settings().home / "logs"]
+        folders = [logs_dir(Settings().home)]
     except Exception:  # the settings themselves may be what failed
         folders = []
     for folder in [*folders, Path(tempfile.gettempdir())]:
@@ -152,11 +153,12 @@ def _check_input(cases: list[str], mapping: Path | None) -> None:
 
 
 def _check_champion(home: str | None, model_name: str | None) -> None:
-    from models.registry import aliased_version, registered_name, setup_tracking
+    from models.promotion import registered_name
+    from pipelines.catalog import aliased_version, connect
     from pipelines.config import Settings
 
     settings = Settings.at(home)
-    setup_tracking(settings.mlflow_uri(), settings.mlflow_dir / "artifacts", must_exist=True)
+    connect(settings, must_exist=True)
     name, _, alias = (model_name or registered_name("risk_grade")).partition("@")
     aliased_version(name, alias or "champion")
 
@@ -173,11 +175,11 @@ def _check_date(date: str | None) -> None:
 
 
 def _check_output(out: Path | None, home: str | None) -> None:
+    from pipelines.catalog import outputs_root
     from pipelines.config import Settings
     from pipelines.publish import OutputError
 
-    settings = Settings.at(home)
-    folder = Path(out) if out else settings.outputs_dir
+    folder = outputs_root(Settings.at(home), out)
     probe = folder
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent

@@ -58,28 +58,10 @@ class Settings(BaseSettings):
         None, description="base-tile URL template for map.html; None: no tiles"
     )
 
-    @property
-    def store_dir(self) -> Path:
-        return self.home / "store"
-
-    @property
-    def outputs_dir(self) -> Path:
-        return self.home / "outputs"
-
-    @property
-    def mlflow_dir(self) -> Path:
-        return self.home / "mlflow"
-
     @classmethod
     def at(cls, home: str | Path | None) -> Settings:
         """Return the settings with `home` as the data folder, or as configured when None."""
         return cls(home=Path(home)) if home else cls()
-
-    def mlflow_uri(self) -> str:
-        """Return the tracking URI: the configured one, or a sqlite store under home."""
-        if self.tracking_uri:
-            return self.tracking_uri
-        return f"sqlite:///{(self.mlflow_dir / 'mlflow.db').resolve()}"
 
     def secret(self) -> str:
         """Return the HMAC key; in production refuse a missing, short or demo key."""

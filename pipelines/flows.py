@@ -17,13 +17,21 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from models.registry import CHALLENGER, CHAMPION, grader_of, registered_name
+from models.promotion import CHALLENGER, CHAMPION, registered_name
 from pipelines import steps
-from pipelines.catalog import outputs_root
+from pipelines.catalog import (
+    backtest_summary,
+    demo_dir,
+    history_store,
+    outputs_root,
+    reports_dir,
+    stage_root,
+    store_dir,
+    tracking_uri,
+)
 from pipelines.config import Settings
 from pipelines.ingest import IngestResult, export_specs
 from pipelines.publish import publish_day
-from pipelines.store import HistoryStore
 
 IO_RETRIES = {"retries": 2, "retry_delay_seconds": [2, 10]}
 
@@ -56,7 +64,7 @@ def context_task(
 @task(cache_policy=NO_CACHE, **IO_RETRIES)
 def store_append_task(cases: pd.DataFrame, settings: Settings, batch: str) -> int:
     """Append cases to the history store as one batch."""
-    return HistoryStore(settings.store_dir).append(cases, batch)
+    return history_store(settings).append(cases, batch)
 
 
 @task(cache_policy=NO_CACHE, **IO_RETRIES)
@@ -68,7 +76,7 @@ def read_history_task(
     masked: mask in the texts the names the store learnt after storing them (a model trained on
     them keeps their character n-grams); the nightly's features need no such pass.
     """
-    store = HistoryStore(settings.store_dir, settings.secret() if masked else None)
+    store = history_store(settings, settings.secret() if masked else None)
     return steps.history_for(store, run_date, today)
 
 
@@ -128,7 +136,7 @@ def finish_task(ctx, predictions, ingested, settings, run_date, grader, model_in
             ctx,
             predictions,
             ingested,
-            HistoryStore(settings.store_dir),
+            history_store(settings),
             run_date,
             grader,
             model_info,
@@ -218,7 +226,7 @@ def score_flow(
     predictions = _score(ctx, grader, settings, name, version, partitions)
     clock.lap("score")
     info = steps.model_info(
-        grader, name, version, alias or CHAMPION, _backtest_summary(name, version)
+        grader, name, version, alias or CHAMPION, backtest_summary(name, version)
     )
     finish_task(ctx, predictions, ingested, settings, run_date, grader, info, clock.laps)
     rows = ingested.summary()
@@ -234,15 +242,15 @@ def _champion(settings: Settings, model_name: str | None):
     """Return the model's name, alias, grader and version: NAME[@ALIAS], else the risk grader's
     champion."""
     name, _, alias = (model_name or registered_name("risk_grade")).partition("@")
-    model, version = champion_task(settings, name, alias or CHAMPION)
-    return name, alias or CHAMPION, grader_of(model), version
+    pinned = champion_task(settings, name, alias or CHAMPION)
+    return name, pinned.alias, pinned.grader, pinned.version
 
 
 def _score(ctx, grader, settings: Settings, name: str, version: str, partitions: int):
     """Score the night in partitions (on the flow's task runner), then apply the red-ticket
     capacity to the whole day."""
     parts = steps.partitions(grader.model_input(ctx), partitions)
-    futures = score_task.map(parts, settings.mlflow_uri(), name, version)
+    futures = score_task.map(parts, tracking_uri(settings), name, version)
     predictions = (
         pd.concat([f.result() for f in futures], ignore_index=True)
         if parts
@@ -335,20 +343,6 @@ def publish_task(
     )
 
 
-def _backtest_summary(model_name: str, version: str) -> dict:
-    """Return the registered version's overall backtest metrics per model, for the report."""
-    import mlflow
-
-    client = mlflow.MlflowClient()
-    run = client.get_run(client.get_model_version(model_name, version).run_id)
-    out: dict[str, dict] = {}
-    for key, value in run.data.metrics.items():
-        model, fold, metric = key.split(".", 2)
-        if fold == "overall" and metric in ("macro_f1", "log_loss"):
-            out.setdefault(model, {})[metric] = value
-    return out
-
-
 @flow(name="fengqiao-demo")
 def demo_flow(n_cases: int = 45_000, seed: int = 20251231, home: str | None = None) -> dict:
     """Generate the demo city, train and register on all but its last day, score and publish that day."""
@@ -356,7 +350,7 @@ def demo_flow(n_cases: int = 45_000, seed: int = 20251231, home: str | None = No
 
     settings = Settings.at(home)
     logger = get_run_logger()
-    files = write_demo_exports(settings.home / "demo", n_cases, seed)
+    files = write_demo_exports(demo_dir(settings), n_cases, seed)
     logger.info(
         "demo city: %s history rows, %s rows on %s",
         files["history_rows"],
@@ -438,7 +432,7 @@ def retrain_flow(
     today = pd.Timestamp(as_of) if as_of else pd.Timestamp.now(tz=TIMEZONE).tz_localize(None)
     end = today.normalize() + pd.Timedelta(days=1)
     history = read_history_task(settings, end, pd.DataFrame({"case_id": []}), masked=True)
-    ingested = steps.retrain_cases(history, end, months, settings.store_dir)
+    ingested = steps.retrain_cases(history, end, months, store_dir(settings))
     ctx = context_task(ingested.cases, None, settings)
     capacity = red_capacity or steps.champion_capacity(settings, name) or settings.red_capacity
     config = steps.grader_config(settings, capacity=capacity)
@@ -492,13 +486,13 @@ def report_flow(
 
     settings = Settings.at(home)
     text = period_report(
-        settings.home / "scored",
-        HistoryStore(settings.store_dir, settings.secret()),
+        stage_root(settings),
+        history_store(settings, settings.secret()),
         pd.Timestamp(date),
         period,
         trend_weeks=settings.trend_weeks,
     )
-    folder = Path(out) if out else settings.outputs_dir / "reports"
+    folder = reports_dir(settings, out)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{period}-{date}.md"
     temporary = path.with_suffix(".md.partial")

@@ -9,12 +9,19 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import mlflow
 import pandas as pd
 
-from models.registry import CHAMPION, grader_of, registered_name, setup_tracking
+from models.promotion import registered_name
+from pipelines.catalog import (
+    backtest_folder,
+    champion,
+    history_store,
+    is_staged,
+    outputs_root,
+    stage_dir,
+    staged_cases,
+)
 from pipelines.config import Settings
-from pipelines.store import HistoryStore
 
 
 @dataclass
@@ -31,34 +38,33 @@ class Run:
 
 def latest_run(home: Path) -> Path:
     """Return the most recent published day's folder under home."""
-    days = sorted(p for p in (Path(home) / "outputs").glob("????-??-??") if p.is_dir())
+    root = outputs_root(Settings(home=Path(home)), None)
+    days = sorted(p for p in root.glob("????-??-??") if p.is_dir())
     if not days:
-        raise FileNotFoundError(
-            f"no published day under {Path(home) / 'outputs'}; run fengqiao demo or score first"
-        )
+        raise FileNotFoundError(f"no published day under {root}; run fengqiao demo or score first")
     return days[-1]
 
 
 def load_run(home: Path, run: Path | None = None) -> Run:
     """Return a published day (default: the latest) and its staged scored cases."""
     folder = Path(run) if run else latest_run(home)
-    staged = Path(home) / "scored" / folder.name / "scored.parquet"
     settings = Settings(home=Path(home))
-    store = HistoryStore(settings.store_dir, settings.secret())  # names learnt since that day
+    staged = stage_dir(settings, pd.Timestamp(folder.name))
+    store = history_store(settings, settings.secret())  # names learnt since that day
     return Run(
         folder=folder,
         scores=pd.read_parquet(folder / "scores.parquet"),
         quarantine=pd.read_csv(folder / "quarantine.csv", encoding="utf-8-sig", dtype=str),
         manifest=json.loads((folder / "manifest.json").read_text(encoding="utf-8")),
         feed=json.loads((folder / "hotspots.geojson").read_text(encoding="utf-8")),
-        scored=store.masked(pd.read_parquet(staged)) if staged.exists() else pd.DataFrame(),
+        scored=store.masked(staged_cases(staged)) if is_staged(staged) else pd.DataFrame(),
     )
 
 
 def load_history(home: Path, end: pd.Timestamp, days: int = 365) -> pd.DataFrame:
     """Return the stored cases of the `days` before end, with the grade history counts them by."""
     settings = Settings(home=Path(home))
-    frame = HistoryStore(settings.store_dir, settings.secret()).read(
+    frame = history_store(settings, settings.secret()).read(
         start=end - pd.Timedelta(days=days), end=end + pd.Timedelta(days=1)
     )
     return frame.assign(grade=frame["history_grade"])
@@ -77,16 +83,12 @@ class ModelReview:
 
 def load_champion(home: Path, target: str = "risk_grade") -> ModelReview:
     """Return the champion model and the backtest its training run logged."""
-    settings = Settings(home=Path(home))
-    setup_tracking(settings.mlflow_uri(), settings.mlflow_dir / "artifacts")
-    name = registered_name(target)
-    version = mlflow.MlflowClient().get_model_version_by_alias(name, CHAMPION)
-    model = mlflow.pyfunc.load_model(f"models:/{name}@{CHAMPION}")
-    folder = Path(mlflow.artifacts.download_artifacts(f"runs:/{version.run_id}/backtest"))
+    pinned = champion(Settings(home=Path(home)), registered_name(target))
+    folder = backtest_folder(pinned.name, pinned.version)
     return ModelReview(
-        name=name,
-        version=str(version.version),
-        grader=grader_of(model),
+        name=pinned.name,
+        version=pinned.version,
+        grader=pinned.grader,
         table=pd.read_csv(folder / "backtest.csv"),
         predictions=pd.read_parquet(folder / "predictions.parquet"),
     )

@@ -57,17 +57,19 @@ def prefect_server(home: Path, port: int | None = None) -> Iterator[str]:
             )
         yield configured
         return
+    from pipelines.catalog import logs_dir, prefect_dir
+
     port = port or _free_port()
     api_url = f"http://127.0.0.1:{port}/api"
-    (home / "prefect").mkdir(parents=True, exist_ok=True)
-    (home / "logs").mkdir(parents=True, exist_ok=True)
+    prefect_dir(home).mkdir(parents=True, exist_ok=True)
+    logs_dir(home).mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
-        "PREFECT_HOME": str(home / "prefect"),
+        "PREFECT_HOME": str(prefect_dir(home)),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_UI_ENABLED": os.environ.get("PREFECT_UI_ENABLED", "true"),
     }
-    log = (home / "logs" / "prefect-server.log").open("ab")
+    log = (logs_dir(home) / "prefect-server.log").open("ab")
     server = subprocess.Popen(
         [
             str(Path(sys.executable).with_name("prefect")),
@@ -88,7 +90,7 @@ def prefect_server(home: Path, port: int | None = None) -> Iterator[str]:
         while not healthy(api_url, timeout=2.0):
             if server.poll() is not None or time.monotonic() > deadline:
                 raise UsageError(
-                    f"the local Prefect server did not start (see {home / 'logs' / 'prefect-server.log'})"
+                    f"the local Prefect server did not start (see {logs_dir(home) / 'prefect-server.log'})"
                 )
             time.sleep(0.5)
         yield api_url

@@ -5,17 +5,13 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import datetime as dt
-import functools
 import itertools
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from features.context import ContextParams, build_context
 from features.domain import HIGH, MEDIUM
@@ -24,21 +20,27 @@ from models.backtest import BacktestResult, run_backtest
 from models.drift import drift_report
 from models.grader import DRIFT_FEATURES, GraderConfig, RiskGrader
 from models.metrics import grade_metrics
-from models.registry import (
-    PromotionDecision,
+from models.promotion import PromotionDecision, decide, decide_first, summary_metrics
+from models.thresholds import OVER_CAPACITY_REASON, over_capacity
+from pipelines.catalog import (
+    Champion,
     champion_config,
     champion_version,
-    decide,
-    decide_first,
-    grader_of,
-    load_model,
+    connect,
+    history_store,
+    is_staged,
+    load_version,
     log_grader,
     record_promotion,
-    setup_tracking,
-    summary_metrics,
+    registered_grader,
+    stage_dir,
+    stage_meta,
+    staged_cases,
+    staged_quarantine,
+    staged_schema,
+    write_stage,
 )
-from models.thresholds import OVER_CAPACITY_REASON, over_capacity
-from pipelines.catalog import stage_dir
+from pipelines.catalog import champion as pinned_champion
 from pipelines.config import Settings
 from pipelines.ingest import (
     IngestResult,
@@ -68,7 +70,7 @@ def ingest(
             for path, mapping in exports
         ]
     )
-    store = HistoryStore(settings.store_dir)
+    store = history_store(settings)
     book = store.name_book(settings.secret()).union(intake.names)
     intake = mask_names_elsewhere(intake, book)
     store.keep_names(book)
@@ -206,7 +208,7 @@ def train_and_register(
     dask_client=None,
 ) -> TrainOutcome:
     """Backtest, fit on all labelled history, register as challenger, and decide on promotion."""
-    experiment = setup_tracking(settings.mlflow_uri(), settings.mlflow_dir / "artifacts")
+    experiment = connect(settings)
     backtest = None
     if with_backtest:
         backtest = run_backtest(
@@ -291,8 +293,7 @@ def promote(
 
 
 def _score_folds_with(model_name, version, cases, folds, classes, target) -> dict:
-    model = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
-    grader = grader_of(model)
+    grader = registered_grader(model_name, version)
     labelled = cases[cases[target].notna()]
     parts = []
     for fold in folds:
@@ -322,17 +323,11 @@ def history_for(store: HistoryStore, run_date: pd.Timestamp, today: pd.DataFrame
     )
 
 
-@functools.lru_cache(maxsize=4)
-def _cached_model(tracking_uri: str, model_name: str, version: str):
-    mlflow.set_tracking_uri(tracking_uri)
-    return mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
-
-
 def score_partition(
     part: pd.DataFrame, tracking_uri: str, model_name: str, version: str
 ) -> pd.DataFrame:
     """Return one partition scored by the given model version (loaded once per process)."""
-    model = _cached_model(tracking_uri, model_name, version)
+    model = load_version(tracking_uri, model_name, version)
     # The red-ticket capacity is a day's, not a partition's: apply_capacity applies it after.
     return model.predict(part, params={"reasons": True, "capacity": False})
 
@@ -368,16 +363,15 @@ def partitions(frame: pd.DataFrame, n: int) -> list[pd.DataFrame]:
 
 def champion_capacity(settings: Settings, model_name: str) -> int | None:
     """Return the red-ticket capacity the champion was trained with, if any."""
-    setup_tracking(settings.mlflow_uri(), settings.mlflow_dir / "artifacts")
+    connect(settings)
     current = champion_version(model_name)
     return champion_config(current).capacity_per_day if current is not None else None
 
 
-def champion(settings: Settings, model_name: str, alias: str = "champion"):
-    """Return (pyfunc model, version) behind an alias (the champion by default); raises
-    ChampionMissing if there is none."""
-    setup_tracking(settings.mlflow_uri(), settings.mlflow_dir / "artifacts")
-    return load_model(model_name, alias)
+def champion(settings: Settings, model_name: str, alias: str = "champion") -> Champion:
+    """Return the model behind an alias (the champion by default), pinned to the version the
+    alias named when resolved; raises ChampionMissing if there is none."""
+    return pinned_champion(settings, model_name, alias)
 
 
 def finish_day(
@@ -460,14 +454,11 @@ def _drift(
         )
     )
     staged = [
-        (path, pq.ParquetFile(path))
+        folder
         for back in range(1, DRIFT_DAYS)
-        if (
-            path := stage_dir(settings, run_date - pd.Timedelta(days=back), model_name)
-            / "scored.parquet"
-        ).exists()
+        if is_staged(folder := stage_dir(settings, run_date - pd.Timedelta(days=back), model_name))
     ]
-    total = len(scored) + sum(day.metadata.num_rows for _, day in staged)
+    total = len(scored) + sum(staged_schema(folder)[0] for folder in staged)
     share = min(1.0, DRIFT_SAMPLE / max(total, 1))
 
     def sample(frame: pd.DataFrame) -> pd.DataFrame:
@@ -475,9 +466,8 @@ def _drift(
         return frame if share == 1.0 else frame.sample(frac=share, random_state=0)
 
     frames = [sample(scored)]
-    for path, day in staged:
-        present = set(day.schema_arrow.names)
-        frames.append(sample(pd.read_parquet(path, columns=[c for c in needed if c in present])))
+    for folder in staged:
+        frames.append(sample(staged_cases(folder, needed)))
     window = pd.concat(frames, ignore_index=True)
     window = window.assign(**{c: None for c in needed if c not in window})
     features = featuriser.dense_features(window)
@@ -504,18 +494,7 @@ def stage_day(
     model_name: str | None = None,
 ) -> Path:
     """Write day D's scored cases, quarantine and metadata where publishing reads them (atomically)."""
-    from pipelines.publish import atomic_folder
-
-    folder = stage_dir(settings, run_date, model_name)
-    with atomic_folder(folder) as staging:
-        scored.drop(columns=["party_keys"], errors="ignore").to_parquet(
-            staging / "scored.parquet", index=False
-        )
-        quarantine.astype(str).to_parquet(staging / "quarantine.parquet", index=False)
-        (staging / "meta.json").write_text(
-            json.dumps(meta, ensure_ascii=False, default=str), encoding="utf-8"
-        )
-    return folder
+    return write_stage(stage_dir(settings, run_date, model_name), scored, quarantine, meta)
 
 
 def load_day(
@@ -523,14 +502,13 @@ def load_day(
 ) -> DayOutputs:
     """Return a staged day with the recent history publishing compares it against."""
     folder = stage_dir(settings, run_date, model_name)
-    if not (folder / "meta.json").exists():
+    if not is_staged(folder):
         raise FileNotFoundError(
             f"day {run_date:%Y-%m-%d} has not been scored: no {folder}; run fengqiao score first"
         )
-    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-    scored = pd.read_parquet(folder / "scored.parquet")
-    store = HistoryStore(settings.store_dir)
-    recent = store.read(
+    meta = stage_meta(folder)
+    scored = staged_cases(folder)
+    recent = history_store(settings).read(
         start=run_date.normalize() - pd.Timedelta(weeks=settings.trend_weeks + 1),
         end=run_date.normalize() + pd.Timedelta(days=1),
         exclude_case_ids=set(scored["case_id"]),
@@ -538,7 +516,7 @@ def load_day(
     return DayOutputs(
         run_date=run_date,
         scored=scored,
-        quarantine=pd.read_parquet(folder / "quarantine.parquet"),
+        quarantine=staged_quarantine(folder),
         recent=recent.assign(grade=recent["history_grade"]),
         ingest=meta["ingest"],
         model=meta["model"],

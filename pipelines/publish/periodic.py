@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
 from models.hotspots import H3Cells, PolygonCells, hotspot_cells, name_cells
+from pipelines.catalog import is_staged, stage_meta, staged_cases, staged_quarantine
 from pipelines.publish.report import PERIOD_DAYS, ReportInputs, build_report
 from pipelines.publish.watchlist import assign_tickets
 from pipelines.store import HistoryStore
@@ -34,8 +34,8 @@ def period_report(
             f"no scored day between {end - pd.Timedelta(days=days - 1):%Y-%m-%d} and "
             f"{end:%Y-%m-%d} under {stage_root}; run fengqiao score for those days first"
         )
-    metas = [json.loads((f / "meta.json").read_text(encoding="utf-8")) for f in sorted(folders)]
-    current = pd.concat([pd.read_parquet(f / "scored.parquet") for f in folders], ignore_index=True)
+    metas = [stage_meta(f) for f in sorted(folders)]
+    current = pd.concat([staged_cases(f) for f in folders], ignore_index=True)
     current = store.masked(current)  # a name listed after its day was scored
     current = current.assign(
         p_high=current["p_高"], p_medium=current["p_中"], p_low=current["p_低"]
@@ -58,9 +58,7 @@ def period_report(
     )
     cells = hotspot_cells(history, end, system, window_days=max(days, 28), trend_weeks=trend_weeks)
     cells = name_cells(cells, history, system or H3Cells())
-    quarantine = pd.concat(
-        [pd.read_parquet(f / "quarantine.parquet") for f in folders], ignore_index=True
-    )
+    quarantine = pd.concat([staged_quarantine(f) for f in folders], ignore_index=True)
     return build_report(
         ReportInputs(
             run_date=end,
@@ -82,5 +80,5 @@ def scored_days(stage_root: Path, end: pd.Timestamp, days: int) -> tuple[list[Pa
     """Return the staged folders of the period's scored days, and the period's days that were
     not scored (oldest first)."""
     dates = [f"{end - pd.Timedelta(days=k):%Y-%m-%d}" for k in reversed(range(days))]
-    present = [d for d in dates if (stage_root / d / "meta.json").exists()]
+    present = [d for d in dates if is_staged(stage_root / d)]
     return [stage_root / d for d in present], [d for d in dates if d not in present]

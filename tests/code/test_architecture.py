@@ -71,6 +71,43 @@ def test_no_import_runs_back_up_the_layers(package, forbidden):
     assert offenders == {}
 
 
+CATALOG = Path("pipelines/catalog.py")
+# The data folder's parts (pipelines.catalog's docstring draws the layout).
+LAYOUT = {"store", "scored", "outputs", "mlflow", "mlflow.db", "reports", "demo", "logs", "prefect"}
+LAYOUT |= {"scored.parquet", "quarantine.parquet", "meta.json"}  # a staged day
+
+
+def _path_parts(tree: ast.Module) -> list[tuple[int, str]]:
+    """Return the string literals a module joins into a path: `x / "part"`, `x.joinpath("part")`."""
+    parts = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            operands = [node.right]
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "joinpath":
+            operands = node.args
+        else:
+            continue
+        parts += [(n.lineno, n.value) for n in operands if isinstance(n, ast.Constant)]
+    return parts
+
+
+def test_only_the_catalog_talks_to_mlflow():
+    users = sorted(str(path) for path, tree in MODULES.items() if "mlflow" in _imports(tree))
+    assert users == [str(CATALOG)]
+
+
+def test_only_the_catalog_builds_paths_in_the_data_folder():
+    found = [
+        f"{path}:{line}: {part!r}"
+        for path, tree in MODULES.items()
+        if path != CATALOG
+        for line, part in _path_parts(tree)
+        if part in LAYOUT
+    ]
+    assert found == []
+    assert {part for _, part in _path_parts(MODULES[CATALOG])} & LAYOUT  # the search finds them
+
+
 def test_grades_and_tickets_are_spelt_only_in_the_domain_module():
     """Code elsewhere names them through features.domain; docstrings may mention them."""
     found = [

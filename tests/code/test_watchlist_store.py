@@ -155,6 +155,7 @@ def test_a_name_listed_after_its_case_was_stored_is_masked_wherever_text_is_read
     later export: the stored text still holds the name, and what publishes or trains reads it
     masked. The nightly's own features read the store as it is."""
     from features.pii import NAME_TOKEN, NameBook
+    from pipelines.catalog import store_dir
     from pipelines.config import Settings
     from pipelines.review import load_history
 
@@ -163,14 +164,14 @@ def test_a_name_listed_after_its_case_was_stored_is_masked_wherever_text_is_read
     rows = _store_rows(["a", "b"], "2025-11-30").assign(
         description=["邻居周建国深夜施工噪音扰民", "楼上漏水"]
     )
-    HistoryStore(settings.store_dir).append(rows, "day-2025-11-30")
-    HistoryStore(settings.store_dir).keep_names(NameBook.of_names(secret, ["周建国"]))
+    HistoryStore(store_dir(settings)).append(rows, "day-2025-11-30")
+    HistoryStore(store_dir(settings)).keep_names(NameBook.of_names(secret, ["周建国"]))
 
-    masked = HistoryStore(settings.store_dir, secret).read()
+    masked = HistoryStore(store_dir(settings), secret).read()
     assert masked["description"].tolist() == [f"邻居{NAME_TOKEN}深夜施工噪音扰民", "楼上漏水"]
     assert "周建国" not in load_history(tmp_path, pd.Timestamp("2025-12-01"))["description"].sum()
-    assert "周建国" in HistoryStore(settings.store_dir).read()["description"].iloc[0]
-    other = HistoryStore(settings.store_dir, "another-site-secret-xxxxxxxxxxxxxxx").read()
+    assert "周建国" in HistoryStore(store_dir(settings)).read()["description"].iloc[0]
+    other = HistoryStore(store_dir(settings), "another-site-secret-xxxxxxxxxxxxxxx").read()
     assert "周建国" in other["description"].iloc[0]  # another key finds none of this book's names
 
 

@@ -289,6 +289,7 @@ def _export(path, rows):
 
 
 def test_a_party_listed_in_another_export_or_an_earlier_night_is_masked(tmp_path):
+    from pipelines.catalog import store_dir
     from pipelines.config import Settings
     from pipelines.steps import ingest
     from pipelines.store import HistoryStore
@@ -314,6 +315,6 @@ def test_a_party_listed_in_another_export_or_an_earlier_night_is_masked(tmp_path
     for name in ("丁波", "赵俊", "廖志", "邱林浩"):
         assert name not in texts
     assert night_two.cases.set_index("case_id").loc["B1", "description"].count("[姓名]") == 2
-    stored = (settings.store_dir / "names.parquet").read_bytes().decode("utf-8", "replace")
+    stored = (store_dir(settings) / "names.parquet").read_bytes().decode("utf-8", "replace")
     assert not any(name in stored for name in ("丁波", "赵俊", "廖志", "邱林浩"))
-    assert len(HistoryStore(settings.store_dir).name_book(settings.secret())) == 4
+    assert len(HistoryStore(store_dir(settings)).name_book(settings.secret())) == 4

@@ -9,8 +9,9 @@ import mlflow
 import pytest
 
 from models.grader import GraderConfig
-from models.registry import CHALLENGER, CHAMPION, ChampionMissing, load_model, setup_tracking
+from models.promotion import CHALLENGER, CHAMPION
 from pipelines import steps
+from pipelines.catalog import ChampionMissing, connect, load_model, load_version, tracking_uri
 from pipelines.config import Settings
 from tests.privacy import personal_data
 
@@ -36,7 +37,7 @@ GOOD = GraderConfig(**FAST)
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory):
     settings = Settings(home=tmp_path_factory.mktemp("registry"))
-    setup_tracking(settings.mlflow_uri(), settings.mlflow_dir / "artifacts")
+    connect(settings)
     return settings
 
 
@@ -90,8 +91,10 @@ def test_a_worse_challenger_is_refused_and_the_decision_is_recorded(history):
 
 def test_nightly_scoring_always_loads_the_champion(history, settings):
     name, (_, better, _) = history
-    _, version = steps.champion(settings, name)
-    assert version == better.version  # the refused challenger v3 is never what scoring loads
+    pinned = steps.champion(settings, name)
+    assert pinned.version == better.version  # the refused challenger v3 is never what scoring loads
+    # the pinned version is the one scoring partitions load, from the same cache: loaded once
+    assert load_version(tracking_uri(settings), name, pinned.version) is pinned.model
 
 
 def test_no_champion_is_a_clear_error(settings):
@@ -116,7 +119,7 @@ def test_an_empty_or_missing_backtest_promotes_nothing_over_a_champion(settings)
     import pandas as pd
 
     from models.backtest import BacktestResult
-    from models.registry import decide_first
+    from models.promotion import decide_first
 
     empty = BacktestResult(
         table=pd.DataFrame(columns=["fold", "model", "macro_f1"]),
@@ -152,3 +155,13 @@ def test_folds_follow_the_data():
     # Too few for any honest fold: a message with the number needed and the way out.
     with pytest.raises(InsufficientData, match=r"at least 130.*--no-backtest"):
         plan_folds(sparse_[:120], y[:120])
+
+
+def test_graders_registered_as_models_registry_still_unpickle():
+    """Before pipelines.catalog owned MLflow, the pyfunc wrapper lived in models.registry; a
+    champion registered then is still loaded by that name."""
+    import pickle
+
+    from pipelines import catalog
+
+    assert pickle.loads(b"cmodels.registry\nGraderModel\n.") is catalog.GraderModel

@@ -33,7 +33,7 @@ def _make_sure_of_a_champion(home) -> None:
     promotion has tests of its own (tests/model/test_promotion.py)."""
     import mlflow
 
-    from models.registry import CHALLENGER, CHAMPION
+    from models.promotion import CHALLENGER, CHAMPION
 
     client = mlflow.MlflowClient(f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
     aliases = client.get_registered_model("fengqiao-risk").aliases

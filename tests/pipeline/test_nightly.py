@@ -260,8 +260,9 @@ def test_the_monthly_retrain_runs_on_the_store_and_promotes_only_a_better_model(
     import mlflow
 
     from models.grader import GraderConfig
-    from models.registry import CHAMPION, setup_tracking
+    from models.promotion import CHAMPION
     from pipelines import steps
+    from pipelines.catalog import connect, store_dir
     from pipelines.config import Settings
     from pipelines.flows import retrain_flow
     from pipelines.store import HistoryStore
@@ -270,8 +271,8 @@ def test_the_monthly_retrain_runs_on_the_store_and_promotes_only_a_better_model(
     home = tmp_path / "home"
     shutil.copytree(demo_home, home)
     settings = Settings(home=home, text_candidates=2)
-    setup_tracking(settings.mlflow_uri(), settings.mlflow_dir / "artifacts")
-    stored = HistoryStore(settings.store_dir).read()
+    connect(settings)
+    stored = HistoryStore(store_dir(settings)).read()
     cases = stored[stored["risk_grade"].notna()].drop(columns=["group_id", "written_at"])
     from features.context import build_context
     from pipelines.ingest import IngestResult
