@@ -189,6 +189,20 @@ class TrackingStoreError(Exception):
     """The MLflow store cannot be used: it is missing, locked or unreadable."""
 
 
+# Errors of the file system and the stores that can pass on their own; a missing file, a refused
+# permission or bad input never do, and retrying them only delays the message.
+_LASTING_OS_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
+
+
+def is_transient(error: BaseException | None) -> bool:
+    """Return whether an IO task that failed with `error` is worth retrying."""
+    if isinstance(error, TrackingStoreError):
+        return "locked" in str(error)
+    if isinstance(error, _LASTING_OS_ERRORS):
+        return False
+    return isinstance(error, OSError | TimeoutError | sqlite3.OperationalError)
+
+
 def sqlite_path(tracking_uri: str) -> Path | None:
     """Return the database file of a sqlite:/// tracking URI, or None for other stores."""
     prefix = "sqlite:///"

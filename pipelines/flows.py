@@ -1,7 +1,8 @@
 """Prefect flows: train, score one day, publish one day, and the demo that runs them all.
 
 Tasks are thin wrappers over pipelines.steps. Only the tasks that touch files or the MLflow store
-retry. No task caches across runs unless asked: every task uses NO_CACHE. Flow parameters are plain
+retry, and only on errors that can pass on their own (a locked store, an I/O hiccup), never on bad
+input. No task caches across runs unless asked: every task uses NO_CACHE. Flow parameters are plain
 values so that a deployment can schedule them.
 """
 
@@ -23,6 +24,7 @@ from pipelines.catalog import (
     backtest_summary,
     demo_dir,
     history_store,
+    is_transient,
     outputs_root,
     reports_dir,
     stage_root,
@@ -33,7 +35,26 @@ from pipelines.config import Settings
 from pipelines.ingest import IngestResult, export_specs
 from pipelines.publish import publish_day
 
-IO_RETRIES = {"retries": 2, "retry_delay_seconds": [2, 10]}
+
+def _error_of(state) -> BaseException | None:
+    error = state.data if isinstance(state.data, BaseException) else None
+    if error is None:
+        error = state.result(raise_on_failure=False)
+    return error if isinstance(error, BaseException) else None
+
+
+def _transient(task, task_run, state) -> bool:
+    """Prefect's retry condition: retry only errors that can pass on their own (see
+    catalog.is_transient), never bad input, a missing champion or a bug."""
+    return is_transient(_error_of(state))
+
+
+def _late_or_transient(task, task_run, state) -> bool:
+    """As _transient, and a night's export that has not arrived yet."""
+    return isinstance(_error_of(state), FileNotFoundError) or _transient(task, task_run, state)
+
+
+IO_RETRIES = {"retries": 2, "retry_delay_seconds": [2, 10], "retry_condition_fn": _transient}
 
 
 @task(cache_policy=NO_CACHE, **IO_RETRIES)
@@ -377,7 +398,12 @@ RETRAIN_CRON = "0 3 1 * *"
 TIMEZONE = "Asia/Shanghai"
 
 
-@task(cache_policy=NO_CACHE, retries=6, retry_delay_seconds=600)
+@task(
+    cache_policy=NO_CACHE,
+    retries=6,
+    retry_delay_seconds=600,
+    retry_condition_fn=_late_or_transient,
+)
 def find_exports_task(inbox: str, pattern: str, run_date: str, mapping: str | None) -> list[str]:
     """Return day D's exports in the inbox, as FILE[:MAPPING] specs; retried for an hour, as
     exports can arrive late.
