@@ -243,16 +243,16 @@ def train(
     console.print("[bold]fengqiao train[/]: backtesting and training…")
     result = _run(
         lambda: train_flow(
-            list(cases),
-            str(mapping) if mapping else None,
-            target,
-            model_name,
-            str(oracle) if oracle else None,
-            backtest,
-            into_store,
-            red_capacity,
-            home,
-            (dask_address or "local") if executor == "dask" else None,
+            cases=list(cases),
+            mapping=str(mapping) if mapping else None,
+            target=target,
+            model_name=model_name,
+            oracle=str(oracle) if oracle else None,
+            backtest=backtest,
+            into_store=into_store,
+            red_capacity=red_capacity,
+            home=home,
+            dask_address=(dask_address or "local") if executor == "dask" else None,
         )
     )
     _print_train(result)
@@ -317,17 +317,17 @@ def score(
     console.print("[bold]fengqiao score[/]: scoring and publishing…")
     result = _run(
         lambda: flow_fn(
-            list(cases),
-            str(mapping) if mapping else None,
-            date,
-            str(out) if out else None,
-            model_name,
-            n,
-            coordinates,
-            tiles,
-            home,
-            str(boundaries) if boundaries else None,
-            boundary_id,
+            cases=list(cases),
+            mapping=str(mapping) if mapping else None,
+            date=date,
+            out=str(out) if out else None,
+            model_name=model_name,
+            partitions=n,
+            coordinates=coordinates,
+            tiles=tiles,
+            home=home,
+            boundaries=str(boundaries) if boundaries else None,
+            boundary_id=boundary_id,
         )
     )
     _print_outputs(result)
@@ -354,14 +354,14 @@ def publish(
     _run(lambda: _check_output(out, home))
     folder = _run(
         lambda: publish_flow(
-            date,
-            str(out) if out else None,
-            coordinates,
-            tiles,
-            home,
-            str(boundaries) if boundaries else None,
-            boundary_id,
-            model_name.partition("@")[0] if model_name else None,
+            date=date,
+            out=str(out) if out else None,
+            coordinates=coordinates,
+            tiles=tiles,
+            home=home,
+            boundaries=str(boundaries) if boundaries else None,
+            boundary_id=boundary_id,
+            model_name=model_name.partition("@")[0] if model_name else None,
         )
     )
     console.print(f"published {folder}")
@@ -383,7 +383,9 @@ def report(
         raise typer.Exit(code=2)
     home = _home(home)
     _run(lambda: _check_date(date))
-    path = _run(lambda: report_flow(date, period, str(out) if out else None, home))
+    path = _run(
+        lambda: report_flow(date=date, period=period, out=str(out) if out else None, home=home)
+    )
     print(path)
 
 

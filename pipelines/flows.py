@@ -32,6 +32,7 @@ from pipelines.catalog import (
     tracking_uri,
 )
 from pipelines.config import Settings
+from pipelines.contracts import ModelInfo
 from pipelines.ingest import IngestResult, export_specs
 from pipelines.publish import publish_day
 
@@ -246,9 +247,7 @@ def score_flow(
     clock.lap("context")
     predictions = _score(ctx, grader, settings, name, version, partitions)
     clock.lap("score")
-    info = steps.model_info(
-        grader, name, version, alias or CHAMPION, backtest_summary(name, version)
-    )
+    info = ModelInfo.of(grader, name, version, alias or CHAMPION, backtest_summary(name, version))
     finish_task(ctx, predictions, ingested, settings, run_date, grader, info, clock.laps)
     rows = ingested.summary()
     # Publishing reads the staged day back: free the night's frames (gigabytes for a province).
@@ -324,7 +323,7 @@ def _publish_artifact(date: str, day, folder: str) -> None:
                 f"- scored {len(day.scored)} cases: "
                 + ", ".join(f"{k} {v}" for k, v in counts.sort_index().items()),
                 f"- quarantined {len(day.quarantine)} rows",
-                f"- model {day.model['name']} v{day.model['version']}",
+                f"- model {day.model.name} v{day.model.version}",
                 f"- drift: {'yes, see report' if day.drift.get('drift') else 'none flagged'}",
                 f"- outputs: {folder}",
             ]
@@ -437,7 +436,7 @@ def nightly_flow(
         "%Y-%m-%d"
     )
     exports = find_exports_task(inbox, pattern, run_date, mapping)
-    return score_flow(exports, None, run_date, out, home=home)
+    return score_flow(exports, date=run_date, out=out, home=home)
 
 
 @flow(name="fengqiao-retrain")

@@ -42,6 +42,7 @@ from pipelines.catalog import (
 )
 from pipelines.catalog import champion as pinned_champion
 from pipelines.config import Settings
+from pipelines.contracts import ModelInfo
 from pipelines.ingest import (
     IngestResult,
     combine,
@@ -151,21 +152,6 @@ class Stopwatch:
     def lap(self, stage: str) -> None:
         now = time.perf_counter()
         self.laps[stage], self._last = now - self._last, now
-
-
-def model_info(grader: RiskGrader, name: str, version: str, alias: str, backtest: dict) -> dict:
-    """Return what the outputs say about the model that scored the night."""
-    return {
-        "name": name,
-        "version": version,
-        "uri": f"models:/{name}@{alias}",
-        "data_cutoff": grader.training_["data_cutoff"],
-        "backtest": backtest,
-        # risk: 高/中/低 grades and tickets; classes: another label (a dispute type, say)
-        "task": "risk" if grader.ordinal_ else "classes",
-        "target": grader.config.target.removeprefix("label:"),
-        "classes": list(grader.classes_),
-    }
 
 
 def train_summary(outcome: TrainOutcome, ingested: IngestResult, seconds: float) -> dict:
@@ -381,7 +367,7 @@ def finish_day(
     store: HistoryStore,
     run_date: pd.Timestamp,
     grader: RiskGrader,
-    model_info: dict,
+    model_info: ModelInfo,
     settings: Settings,
     timings: dict,
 ) -> Path:
@@ -397,7 +383,7 @@ def finish_day(
     scored = ctx.merge(
         predictions.drop(columns=dropped), on="case_id", how="left", validate="one_to_one"
     )
-    drift = _drift(settings, run_date, scored, grader, model_info["name"])
+    drift = _drift(settings, run_date, scored, grader, model_info.name)
     if grader.ordinal_:
         store.append(
             scored.assign(predicted_grade=scored["grade"]), batch=f"day-{run_date:%Y-%m-%d}"
@@ -406,7 +392,7 @@ def finish_day(
     meta = {
         "run_date": f"{run_date:%Y-%m-%d}",
         "ingest": ingested.inputs(),
-        "model": model_info,
+        "model": model_info.as_dict(),
         "drift": drift,
         "timings": timings,
         "settings": {
@@ -416,7 +402,7 @@ def finish_day(
             "mode": settings.mode,
         },
     }
-    return stage_day(settings, run_date, scored, ingested.quarantine, meta, model_info["name"])
+    return stage_day(settings, run_date, scored, ingested.quarantine, meta, model_info.name)
 
 
 DRIFT_DAYS = 7
@@ -519,7 +505,7 @@ def load_day(
         quarantine=staged_quarantine(folder),
         recent=recent.assign(grade=recent["history_grade"]),
         ingest=meta["ingest"],
-        model=meta["model"],
+        model=ModelInfo.from_dict(meta["model"]),
         drift=meta["drift"],
         timings=meta["timings"],
         settings=meta["settings"],

@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from models.hotspots import H3Cells, PolygonCells, hotspot_cells, name_cells
+from pipelines.contracts import ModelInfo
 from pipelines.publish.feed import feed_document, write_feed
 from pipelines.publish.mapview import build_map, write_map
 from pipelines.publish.report import ReportInputs, build_report
@@ -146,7 +147,7 @@ class DayOutputs:
     quarantine: pd.DataFrame
     recent: pd.DataFrame  # scored history for hotspot windows and comparisons (grade, score, ...)
     ingest: list[dict]
-    model: dict
+    model: ModelInfo
     drift: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
@@ -172,7 +173,7 @@ def publish_day(
     """
     system = cells_system or H3Cells(resolution)
     final = Path(out_dir) / f"{day.run_date:%Y-%m-%d}"
-    risk = day.model.get("task", "risk") == "risk"
+    risk = day.model.risk
     scored, ticketed, history = _ticketed(day, risk)
     cells = hotspot_cells(history, day.run_date, system, window_days, trend_weeks, weighted=risk)
     cells = name_cells(cells, history, system)
@@ -184,7 +185,7 @@ def publish_day(
         "h3_resolution": resolution,
         "window_days": window_days,
         "trend_weeks": trend_weeks,
-        "model_version": day.model["version"],
+        "model_version": day.model.version,
     }
     with atomic_folder(final) as folder:
         workbook, outputs = _write_tables(folder, day, ticketed, risk)
@@ -210,8 +211,8 @@ def _ticketed(day: DayOutputs, risk: bool) -> tuple[pd.DataFrame, pd.DataFrame, 
     """Return the night's scored cases, the same with tickets, and the cases the map counts."""
     scored = day.scored.assign(
         group_size=day.scored["grp_size"].astype(int),
-        model_name=day.model["name"],
-        model_version=day.model["version"],
+        model_name=day.model.name,
+        model_version=day.model.version,
     )
     if risk:
         scored = scored.assign(p_high=scored["p_高"], p_medium=scored["p_中"], p_low=scored["p_低"])
@@ -221,7 +222,7 @@ def _ticketed(day: DayOutputs, risk: bool) -> tuple[pd.DataFrame, pd.DataFrame, 
             ignore_index=True,
         )
         return scored, ticketed, history
-    scored = with_runner_up(scored, day.model["classes"])
+    scored = with_runner_up(scored, list(day.model.classes))
     ticketed = scored.assign(ticket="", deadline="", dispatch_reasons=scored["reasons"])
     # Another model's night is mapped by how many cases there are and of which class: the
     # stored past has no such predictions, so only today's cases are counted, unweighted.
@@ -235,11 +236,11 @@ def _write_tables(folder: Path, day: DayOutputs, ticketed: pd.DataFrame, risk: b
     """Start the workbook (large: in a worker), write the watchlist CSV and scores.parquet;
     return the workbook's future and the files written."""
     if risk:
-        watchlist = watchlist_frame(ticketed, day.model["version"])
+        watchlist = watchlist_frame(ticketed, day.model.version)
         published = ticketed[SCORES_COLUMNS].assign(reasons=ticketed["dispatch_reasons"])
     else:
-        watchlist = class_watchlist_frame(ticketed, day.model["version"])
-        probabilities = [f"p_{c}" for c in day.model["classes"]]
+        watchlist = class_watchlist_frame(ticketed, day.model.version)
+        probabilities = [f"p_{c}" for c in day.model.classes]
         published = ticketed[[*CLASS_SCORES_COLUMNS, *probabilities]]
     workbook = start_workbook(watchlist, folder / "watchlist.xlsx")
     outputs = [write_watchlist_csv(watchlist, folder)]
@@ -287,7 +288,7 @@ def _manifest(day: DayOutputs, scored, ticketed, cells, returned: int, outputs) 
             "incomplete_7he": returned,
             "tickets": {k: int(v) for k, v in tickets.items()},
         },
-        "model": day.model,
+        "model": day.model.as_dict(),
         "drift": day.drift,
         "hotspots": {
             "cells": len(cells),

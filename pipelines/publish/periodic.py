@@ -8,6 +8,7 @@ import pandas as pd
 
 from models.hotspots import H3Cells, PolygonCells, hotspot_cells, name_cells
 from pipelines.catalog import is_staged, stage_meta, staged_cases, staged_quarantine
+from pipelines.contracts import ModelInfo
 from pipelines.publish.report import PERIOD_DAYS, ReportInputs, build_report
 from pipelines.publish.watchlist import assign_tickets
 from pipelines.store import HistoryStore
@@ -68,7 +69,7 @@ def period_report(
             cells=cells,
             quarantine=quarantine,
             rows_in=sum(i["rows_in"] for m in metas for i in m["ingest"]),
-            model=metas[-1]["model"],
+            model=ModelInfo.from_dict(metas[-1]["model"]),
             drift=metas[-1]["drift"],
             period=period,
             missing_days=tuple(missing),

@@ -8,6 +8,7 @@ import pandas as pd
 
 from features.domain import GRADES, HIGH, TICKET_NAMES
 from models.drift import MAJOR
+from pipelines.contracts import ModelInfo
 
 PERIOD_DAYS = {"日报": 1, "周报": 7, "月报": 30}
 REVIEW_BELOW = 0.5  # a classifier's cases below this probability are listed for review
@@ -26,7 +27,7 @@ class ReportInputs:
     cells: pd.DataFrame  # hotspot cells
     quarantine: pd.DataFrame
     rows_in: int
-    model: dict  # name, version, data_cutoff, backtest
+    model: ModelInfo
     drift: dict = field(default_factory=dict)
     period: str = "日报"
     missing_days: tuple[str, ...] = ()  # days of the period with no scored results
@@ -155,7 +156,7 @@ class _Period:
 
 
 def _is_risk(inp: ReportInputs) -> bool:
-    return inp.model.get("task", "risk") == "risk"
+    return inp.model.risk
 
 
 def _overview_lines(inp: ReportInputs, period: _Period) -> list[str]:
@@ -192,7 +193,7 @@ def _overview_lines(inp: ReportInputs, period: _Period) -> list[str]:
             "",
             _compared(inp, period, "grade", "风险等级"),
         ]
-    target = inp.model.get("target", "")
+    target = inp.model.target
     return [
         *lines,
         f"本期受理矛盾纠纷 {len(cur)} 件（{daily}），由分类模型"
@@ -301,14 +302,14 @@ def _quality_lines(inp: ReportInputs) -> list[str]:
     return lines
 
 
-def _model_lines(model: dict) -> list[str]:
+def _model_lines(model: ModelInfo) -> list[str]:
     lines = [
         "",
         "## 八、研判模型",
         "",
-        f"- 模型：{model.get('name')} 版本 {model.get('version')}（训练数据截至 {model.get('data_cutoff')}）",
+        f"- 模型：{model.name} 版本 {model.version}（训练数据截至 {model.data_cutoff}）",
     ]
-    backtest = model.get("backtest") or {}
+    backtest = model.backtest or {}
     if backtest:
         lines.append(
             "- 回测（按时间滚动，样本外）："

@@ -4,6 +4,7 @@ import h3
 import pandas as pd
 
 from models.hotspots import H3Cells, name_cells
+from pipelines.contracts import ModelInfo
 from pipelines.publish.periodic import scored_days
 from pipelines.publish.report import ReportInputs, build_report
 
@@ -50,7 +51,7 @@ def _report(current, previous, period="周报", missing=()) -> str:
             cells=pd.DataFrame(),
             quarantine=pd.DataFrame(),
             rows_in=len(current),
-            model={"name": "m", "version": "1", "data_cutoff": "2025-06-01"},
+            model=ModelInfo(name="m", version="1", data_cutoff="2025-06-01"),
             period=period,
             missing_days=tuple(missing),
         )
