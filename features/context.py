@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from features.dedup import PARALLEL_MIN_ROWS, MergeParams, merge_cases
+from features.dedup import MergeParams, merge_cases
 from features.history import WINDOWS, entity_history, spatial_intensity
-from features.parallel import FORK_MIN_ROWS, in_forks, processes
+from features.parallel import in_forks, plan
 
 CONTEXT_PREFIXES = ("grp_", "hist_", "geo_")
 
@@ -48,8 +48,9 @@ def build_context(
             spatial_intensity(cases, history, params.h3_resolution),
         )
 
-    # the fork gets about half of the work
-    jobs = processes(n_jobs) if 2 * FORK_MIN_ROWS <= len(cases) < PARALLEL_MIN_ROWS else 1
+    # the fork gets about half of the work; a large night's merge uses worker processes itself
+    how = plan(len(cases), n_jobs, forks=True)
+    jobs = how.jobs if how.how == "fork" else 1
     groups, (entity, spatial) = in_forks(
         [lambda: merge_cases(cases, history, params.merge, n_jobs=n_jobs), histories], jobs
     )

@@ -24,7 +24,7 @@ import pandas as pd
 from scipy import sparse
 from sklearn.preprocessing import normalize
 
-from features.parallel import processes
+from features.parallel import plan
 from features.pii import flat_keys
 
 # Phrases every intake record of a kind carries; they say nothing about which dispute it is.
@@ -52,7 +52,6 @@ _CHUNK = 128
 _CHUNK_PAIRS = _CHUNK * 1024
 _BIGRAM_BITS = 20
 _BIGRAM_BATCH = 50000
-PARALLEL_MIN_ROWS = 50000  # merged rows (cases and reachable history) worth worker processes
 
 
 @dataclass(frozen=True)
@@ -109,7 +108,7 @@ def merge_cases(
 
     is_new = both["_new"].to_numpy()
     columns = both[["description", "party_keys", "dispute_type", "grid_id"]]
-    parts = _block_partitions(block, processes(n_jobs) if len(both) >= PARALLEL_MIN_ROWS else 1)
+    parts = _block_partitions(block, plan(len(both), n_jobs).jobs)
     if len(parts) == 1:
         best, score = _match_rows(columns, block, t, is_new, params)
     else:

@@ -26,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 from features.calendar import calendar_features
 from features.context import context_columns
 from features.lexicon import lexicon_features, load_lexicon, without_cue_clauses
-from features.parallel import FORK_MIN_ROWS, chunk_rows, in_forks, map_chunks, processes
+from features.parallel import chunk_rows, in_forks, map_chunks, plan
 from features.pii import ID_TOKEN, NAME_TOKEN, PHONE_TOKEN
 from features.segment import Segmenter
 from features.text import normalise_texts
@@ -42,7 +42,6 @@ SHAPE_FEATURES = (
     "n_parties",
     "completeness",
 )
-_PARALLEL_MIN_ROWS = 50000
 _CHUNK_ROWS = 100000
 
 
@@ -112,8 +111,8 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
             raise ValueError(
                 f"cases lack column(s) {missing}; context features come from build_context"
             )
-        jobs = processes(self.n_jobs)
-        if jobs > 1 and len(cases) >= _PARALLEL_MIN_ROWS:
+        how = plan(len(cases), self.n_jobs, forks=True)
+        if how.how == "processes":
             inputs = cases[
                 [
                     *_TEXT_INPUTS,
@@ -122,19 +121,17 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
                     *(c for c in _SHAPE_INPUTS if c in cases),
                 ]
             ]
-            size = chunk_rows(len(inputs), jobs, _CHUNK_ROWS)
-            return _stacked(map_chunks(_transform_chunk, size, jobs, inputs, fixed=(self,)))
-        # too few to start worker interpreters for: forks, or this process alone
-        n_parts = min(jobs, len(cases) // FORK_MIN_ROWS)
-        if n_parts <= 1:
+            size = chunk_rows(len(inputs), how.jobs, _CHUNK_ROWS)
+            return _stacked(map_chunks(_transform_chunk, size, how.jobs, inputs, fixed=(self,)))
+        if how.how == "serial":
             return self._transform(cases)
-        bounds = np.linspace(0, len(cases), n_parts + 1).astype(int)
+        bounds = np.linspace(0, len(cases), how.jobs + 1).astype(int)
         parts = in_forks(
             [
                 functools.partial(self._transform, cases.iloc[a:b])
                 for a, b in itertools.pairwise(bounds)
             ],
-            n_parts,
+            how.jobs,
         )
         return _stacked(parts)
 

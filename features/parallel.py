@@ -1,9 +1,10 @@
 """Running work on more than one core: worker processes for large inputs, forks for smaller ones.
 
-Large inputs go in chunks to loky worker processes (map_chunks), which take seconds to start and
-pay off from some 50,000 rows. Smaller ones can still use a second core through forks of this
-process (in_forks), which start in milliseconds with everything already loaded. in_background
-runs one call in a child process, forked or spawned; in_forks and the backtest's baselines use it.
+plan() is the one policy every step asks: large inputs go in chunks to loky worker processes
+(map_chunks), which take seconds to start and pay off from some 50,000 rows; smaller ones can
+still use a second core through forks of this process (in_forks), which start in milliseconds
+with everything already loaded; the rest runs here. in_background runs one call in a child
+process, forked or spawned; in_forks and the backtest's baselines use it.
 """
 
 from __future__ import annotations
@@ -15,12 +16,39 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 # The fewest rows worth a fork's work: a fork and its result's trip back take some 20-50 ms, a
 # case's features about 60 us.
 FORK_MIN_ROWS = 1000
 # A forked worker that has not answered by then is taken to hang (50,000 rows take seconds).
 FORK_TIMEOUT_S = 900
+# The fewest rows worth worker processes: each imports the libraries and receives its inputs.
+PROCESSES_MIN_ROWS = 50_000
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How a step runs: "serial" (here), "fork" (forks of this process) or "processes"."""
+
+    how: str
+    jobs: int
+
+
+def plan(rows: int, n_jobs: int, forks: bool = False, processes_from: int | None = None) -> Plan:
+    """Return how to run a step over `rows` rows with the n_jobs setting.
+
+    Worker processes from `processes_from` rows (PROCESSES_MIN_ROWS unless a step's rows cost
+    more); below that, forks of FORK_MIN_ROWS rows or more each if the step can run in forks
+    (`forks`) and this process may fork; else this process alone.
+    """
+    jobs = processes(n_jobs)
+    if jobs > 1 and rows >= (PROCESSES_MIN_ROWS if processes_from is None else processes_from):
+        return Plan("processes", jobs)
+    parts = min(jobs, rows // FORK_MIN_ROWS)
+    if forks and parts > 1 and _may_fork():
+        return Plan("fork", parts)
+    return Plan("serial", 1)
 
 
 def processes(n_jobs: int) -> int:

@@ -23,11 +23,12 @@ from importlib import resources
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from features.parallel import map_chunks, processes
+from features.parallel import map_chunks, plan
 
 ENGINES = ("rjieba", "jieba")
 PLACE_FREQ = 20000
-_PARALLEL_MIN_TEXTS = 20000
+# Cutting a text costs more than most steps' rows: worker processes pay off from fewer of them.
+_PROCESSES_FROM_TEXTS = 20000
 _WHITESPACE = re.compile(r"\s")  # what str.split cuts at
 
 
@@ -110,9 +111,9 @@ class Segmenter(TransformerMixin, BaseEstimator):
     def transform(self, X: Iterable[str]) -> list[str]:
         """Return each text as its tokens joined by single spaces."""
         texts = list(X)
-        jobs = processes(self.n_jobs)
-        if jobs > 1 and len(texts) >= _PARALLEL_MIN_TEXTS:
-            return self._transform_parallel(texts, jobs)
+        how = plan(len(texts), self.n_jobs, processes_from=_PROCESSES_FROM_TEXTS)
+        if how.how == "processes":
+            return self._transform_parallel(texts, how.jobs)
         return self._segment(texts)
 
     def tokens(self, texts: Iterable[str]) -> list[list[str]]:

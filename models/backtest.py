@@ -18,7 +18,7 @@ import pandas as pd
 from sklearn.metrics import f1_score
 
 from features.errors import UsageError
-from features.parallel import in_background, processes
+from features.parallel import in_background, plan
 from features.progress import progress_bar
 from features.text import normalise_texts
 from models.baselines import KeywordChecklist, TfidfLogistic, checklist_points
@@ -31,10 +31,9 @@ from models.thresholds import (
     label_classes,
 )
 
-# From this many labelled cases on (and with more than one core), the baselines run in a process of
-# their own while the grader trains: their jieba cutting and single-threaded logistic regressions
-# fill the core the grader leaves idle in its own single-threaded steps.
-BACKGROUND_MIN_CASES = 50_000
+# When the cases are worth worker processes (features.parallel.plan), the baselines run in a
+# process of their own while the grader trains: their jieba cutting and single-threaded logistic
+# regressions fill the core the grader leaves idle in its own single-threaded steps.
 BASELINE_COLUMNS = ["description", "reported_at"]
 TABLE_METRICS = [
     "macro_f1",
@@ -220,7 +219,7 @@ def _fold_runs(
     (last), and the seconds each took. The baselines run in a spawned process beside the grader
     when there are processes to spare and cases enough to pay for one."""
     seconds: dict[str, float] = {}
-    background = processes(config.n_jobs) > 1 and len(labelled) >= BACKGROUND_MIN_CASES
+    background = plan(len(labelled), config.n_jobs).how == "processes"
     with contextlib.ExitStack() as stack:
         if baselines and background:
             # Left running only while this block runs: a failing grader does not wait for it.

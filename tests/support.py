@@ -30,8 +30,8 @@ def fork_from(monkeypatch, min_rows: int) -> list[int]:
         calls.append(jobs)
         return features.parallel.in_forks(functions, jobs)
 
+    monkeypatch.setattr(features.parallel, "FORK_MIN_ROWS", min_rows)
     for module in (features.context, features.featuriser):
-        monkeypatch.setattr(module, "FORK_MIN_ROWS", min_rows)
         monkeypatch.setattr(module, "in_forks", in_forks)
     return calls
 

@@ -32,7 +32,7 @@ from features.domain import (
     canonical,
 )
 from features.geo import gcj02_to_wgs84, in_china
-from features.parallel import chunk_rows, map_chunks, processes
+from features.parallel import chunk_rows, map_chunks, plan
 from features.pii import NameBook, NameIndex, mask_text, party_keys, split_parties
 from features.places import read_addresses
 from features.text import normalise_text, normalise_texts
@@ -44,7 +44,6 @@ MAX_DESCRIPTION_CHARS = 5000
 EARLIEST = pd.Timestamp("2000-01-01")
 QUARANTINE_COLUMNS = ["源文件", "行号", "案件编号", "问题字段", "原因", "案情摘要"]
 SUMMARY_CHARS = 60
-_PARALLEL_MIN_ROWS = 50000  # below this, processes cost more than they save
 _CHUNK_ROWS = 100000
 
 # The canonical case frame that everything downstream reads. Personal data is gone by here.
@@ -317,7 +316,7 @@ def validate_cases(
     )
     known = NameIndex(n for ns in names for n in ns)
     args = (repeats, source, secret, run_date, mapping or ColumnMapping(), known)
-    jobs = processes(n_jobs) if len(assembled) >= _PARALLEL_MIN_ROWS else 1
+    jobs = plan(len(assembled), n_jobs).jobs
     if jobs == 1:
         parts = [_validate_part(assembled, raw_ids, names, *args)]
     else:

@@ -30,6 +30,7 @@ import pandas as pd
 
 from features.completeness import TO_ADD
 from features.domain import BLUE_TICKET, GRADE_RANK, TICKET_NAMES, TICKETS
+from features.parallel import PROCESSES_MIN_ROWS
 
 SUMMARY_CHARS = 80
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -54,7 +55,6 @@ COLUMNS = [
     "案情摘要",
     "模型版本",
 ]
-BACKGROUND_MIN_ROWS = 50_000
 BATCH_ROWS = 50_000  # rows a batch when a large watchlist is written out
 _SHEET_ROWS = 1_048_575  # Excel's rows a sheet, less the header
 _FILLS = dict(zip(TICKET_NAMES, ("FFC7CE", "FFEB9C", "BDD7EE"), strict=True))  # red, yellow, blue
@@ -294,13 +294,13 @@ def write_table_csv(table: pd.DataFrame, path: Path) -> Path:
 def start_workbook(table: pd.DataFrame, path: Path) -> Future:
     """Start writing the .xlsx; return a future of its path.
 
-    A large watchlist (BACKGROUND_MIN_ROWS and up) is written by a worker process while the
+    A large watchlist (PROCESSES_MIN_ROWS and up) is written by a worker process while the
     caller publishes the rest, so the two cores share the work; a small one is written at once.
     The worker reads the table from a Parquet file beside the workbook, a batch of rows at a time,
     rather than receiving it pickled: at a province's scale a copy of the table as Python objects
     costs gigabytes.
     """
-    if len(table) < BACKGROUND_MIN_ROWS:
+    if len(table) < PROCESSES_MIN_ROWS:
         done: Future = Future()
         done.set_result(_write_xlsx(table, path))
         return done

@@ -102,9 +102,9 @@ def test_scoring_with_stored_history_gives_the_training_features(ingested, n_job
     Three weeks of new cases, so that many of them join groups that began in the stored history
     (merging reads only the reachable part of it), in one process and in two.
     """
-    import features.dedup
+    import features.parallel
 
-    monkeypatch.setattr(features.dedup, "PARALLEL_MIN_ROWS", 100)
+    monkeypatch.setattr(features.parallel, "PROCESSES_MIN_ROWS", 100)
     cases = ingested.cases
     cut = cases["reported_at"].max().normalize() - pd.Timedelta(days=20)
     today = cases[cases["reported_at"] >= cut].reset_index(drop=True)
@@ -241,13 +241,12 @@ def test_forked_context_and_featurisation_equal_the_serial_ones(cases_with_conte
 
 
 def test_parallel_merge_and_featurisation_equal_the_serial_ones(cases_with_context, monkeypatch):
-    import features.dedup
     import features.featuriser
+    import features.parallel
     from features.featuriser import CaseFeaturiser
 
     cases = cases_with_context.drop(columns=[*context_columns(cases_with_context), "group_id"])
-    monkeypatch.setattr(features.dedup, "PARALLEL_MIN_ROWS", 100)
-    monkeypatch.setattr(features.featuriser, "_PARALLEL_MIN_ROWS", 100)
+    monkeypatch.setattr(features.parallel, "PROCESSES_MIN_ROWS", 100)
     monkeypatch.setattr(features.featuriser, "_CHUNK_ROWS", 700)
     serial, parallel = build_context(cases, n_jobs=1), build_context(cases, n_jobs=2)
     pd.testing.assert_frame_equal(serial, parallel)

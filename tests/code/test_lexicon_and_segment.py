@@ -360,7 +360,7 @@ def test_the_segmenter_cuts_the_same_in_parallel(city, monkeypatch):
     import features.segment
 
     texts = city.export["案情描述"].head(400).fillna("").tolist()
-    monkeypatch.setattr(features.segment, "_PARALLEL_MIN_TEXTS", 100)
+    monkeypatch.setattr(features.segment, "_PROCESSES_FROM_TEXTS", 100)
     serial = Segmenter("rjieba").fit().transform(texts)
     assert Segmenter("rjieba", n_jobs=2).fit().transform(texts) == serial
     assert len(serial) == 400

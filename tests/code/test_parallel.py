@@ -33,3 +33,17 @@ def test_a_forked_call_that_hangs_fails_the_caller_in_time(monkeypatch):
     with pytest.raises(RuntimeError, match=r"no result in its process in 0\.5 s"):
         features.parallel.in_forks([lambda: 1, lambda: time.sleep(60)], jobs=2)
     assert time.perf_counter() - started < 30  # the child was not waited for
+
+
+def test_one_plan_for_every_step():
+    """Serial when small or on one core, forks in between for steps that can fork, worker
+    processes from PROCESSES_MIN_ROWS (or a step's own lower count)."""
+    from features.parallel import FORK_MIN_ROWS, PROCESSES_MIN_ROWS, Plan, plan
+
+    assert plan(10, 2, forks=True) == Plan("serial", 1)
+    assert plan(PROCESSES_MIN_ROWS, 1, forks=True) == Plan("serial", 1)
+    assert plan(2 * FORK_MIN_ROWS, 2, forks=True) == Plan("fork", 2)
+    assert plan(2 * FORK_MIN_ROWS, 2) == Plan("serial", 1)  # a step that cannot fork
+    assert plan(3 * FORK_MIN_ROWS, 8, forks=True) == Plan("fork", 3)  # each fork its share
+    assert plan(PROCESSES_MIN_ROWS, 2, forks=True) == Plan("processes", 2)
+    assert plan(20_000, 2, processes_from=20_000) == Plan("processes", 2)

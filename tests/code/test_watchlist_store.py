@@ -75,7 +75,7 @@ def test_watchlist_reads_back_from_excel_and_csv(tmp_path, monkeypatch, backgrou
     import pipelines.publish.watchlist
 
     if background:  # as a province-sized watchlist is written: in batches, in a worker
-        monkeypatch.setattr(pipelines.publish.watchlist, "BACKGROUND_MIN_ROWS", 1)
+        monkeypatch.setattr(pipelines.publish.watchlist, "PROCESSES_MIN_ROWS", 1)
         monkeypatch.setattr(pipelines.publish.watchlist, "BATCH_ROWS", 2)
     scored = _scored(
         [

@@ -191,6 +191,7 @@ def test_validating_in_chunks_and_processes_gives_the_serial_result(
     city_csv, tmp_path, monkeypatch
 ):
     """Chunks see repeats and party names from the whole export, and keep row numbers and order."""
+    import features.parallel
     import pipelines.ingest.core as core
 
     raw = pd.read_csv(city_csv, dtype=str).head(600)
@@ -202,7 +203,7 @@ def test_validating_in_chunks_and_processes_gives_the_serial_result(
     path = tmp_path / "cases.csv"
     raw.to_csv(path, index=False)
     serial = _ingest(path)
-    monkeypatch.setattr(core, "_PARALLEL_MIN_ROWS", 100)
+    monkeypatch.setattr(features.parallel, "PROCESSES_MIN_ROWS", 100)
     monkeypatch.setattr(core, "_CHUNK_ROWS", 150)
     chunked = ingest_file(path, ColumnMapping(), SECRET, dt.date(2025, 12, 31), n_jobs=2)
     assert {7, 312} <= set(serial.quarantine["行号"])  # file lines: the header is line 1

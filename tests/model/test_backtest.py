@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 import models.backtest
-from features.parallel import in_background
+from features.parallel import Plan, in_background
 from models.backtest import run_backtest
 from models.grader import GraderConfig, RiskGrader
 
@@ -24,9 +24,9 @@ SMALL = GraderConfig(text_candidates=2, text_budget_seconds=600, max_rounds=20, 
 
 
 def test_baselines_in_their_own_process_match_inline(cases_with_context, monkeypatch):
-    monkeypatch.setattr(models.backtest, "BACKGROUND_MIN_CASES", 10**9)
+    monkeypatch.setattr(models.backtest, "plan", lambda rows, n_jobs: Plan("serial", 1))
     inline = run_backtest(cases_with_context, SMALL)
-    monkeypatch.setattr(models.backtest, "BACKGROUND_MIN_CASES", 0)
+    monkeypatch.setattr(models.backtest, "plan", lambda rows, n_jobs: Plan("processes", 2))
     background = run_backtest(cases_with_context, SMALL)
 
     assert "baselines_wait" in background.seconds and "baselines_wait" not in inline.seconds
@@ -39,7 +39,7 @@ def test_baselines_in_their_own_process_match_inline(cases_with_context, monkeyp
 
 
 def test_a_failing_grader_does_not_leave_the_baselines_running(cases_with_context, monkeypatch):
-    monkeypatch.setattr(models.backtest, "BACKGROUND_MIN_CASES", 0)
+    monkeypatch.setattr(models.backtest, "plan", lambda rows, n_jobs: Plan("processes", 2))
 
     def fail(self, cases, dask_client=None):
         raise RuntimeError("grader failed")
