@@ -84,6 +84,12 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
         """Return the categorical inputs used (CATEGORICAL minus `exclude`)."""
         return tuple(c for c in CATEGORICAL if c not in self.exclude)
 
+    @property
+    def input_columns_(self) -> list[str]:
+        """Return the case columns transform reads. Every categorical input is listed, the one a
+        model of that label excludes too, so that a centre's models all take the same columns."""
+        return [*_TEXT_INPUTS, *CATEGORICAL, *_SHAPE_INPUTS, *self.context_columns_]
+
     def fit(self, cases: pd.DataFrame, y=None) -> CaseFeaturiser:
         """Learn the segmentation dictionary (with the places seen) and the category levels."""
         missing = [c for c in (*_TEXT_INPUTS, *self.categoricals) if c not in cases]

@@ -8,10 +8,40 @@ stable, 0.1-0.25 moderate shift, above 0.25 a shift worth a look before trusting
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 MODERATE, MAJOR = 0.10, 0.25
+# What the check compares besides the risk score: these features and these categories' shares.
+DRIFT_FEATURES = (
+    "lex_threat",
+    "lex_violence",
+    "grp_channels",
+    "hist_party_n_30",
+    "hist_grid_n_30",
+    "geo_n_30",
+    "text_length",
+)
+DRIFT_CATEGORIES = ("channel", "dispute_type")
+UNKNOWN = "未知"
 MIN_ROWS = 100  # below this, PSI over 10 bins is mostly sampling noise ((bins - 1) / n on average)
 _EPS = 1e-4
+
+
+def category_shares(cases: pd.DataFrame, column: str) -> dict[str, float]:
+    """Return each value's share of the cases (missing values as 未知)."""
+    if column not in cases:
+        return {UNKNOWN: 1.0}
+    return cases[column].astype("string").fillna(UNKNOWN).value_counts(normalize=True).to_dict()
+
+
+def reference(cases: pd.DataFrame, features: dict[str, np.ndarray], score: np.ndarray) -> dict:
+    """Return the reference a grader keeps from its validation cases: their scores, the
+    DRIFT_FEATURES among `features`, and the DRIFT_CATEGORIES' shares."""
+    return {
+        "score": score.astype(np.float32),
+        "features": {n: features[n].astype(np.float32) for n in DRIFT_FEATURES if n in features},
+        **{column: category_shares(cases, column) for column in DRIFT_CATEGORIES},
+    }
 
 
 def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:

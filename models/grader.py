@@ -38,10 +38,12 @@ from features.errors import UsageError
 from features.featuriser import CaseFeatures, CaseFeaturiser
 from features.lexicon import cue_terms
 from features.text import normalise_text
+from models import drift
 from models.boosters import BoosterParams, Boosters
 from models.calibration import PlattScaling, TemperatureScaling
 from models.contributions import PathContributions
 from models.cues import CueWeights
+from models.drift import DRIFT_FEATURES
 from models.metrics import as_probabilities, macro_f1, paired_f1_noise
 from models.reasons import quotable_words, text_reasons, top_reasons, top_words
 from models.text import TextModel
@@ -57,15 +59,6 @@ from models.thresholds import (
 
 _CONTRIB_CHUNK = 4096
 _PREDICT_CHUNK = 200_000
-DRIFT_FEATURES = (
-    "lex_threat",
-    "lex_violence",
-    "grp_channels",
-    "hist_party_n_30",
-    "hist_grid_n_30",
-    "geo_n_30",
-    "text_length",
-)
 
 
 @dataclass(frozen=True)
@@ -419,22 +412,7 @@ class RiskGrader:
             for n in DRIFT_FEATURES
             if n in names
         }
-        return {
-            "score": self.score(proba).astype(np.float32),
-            "features": {n: v.astype(np.float32) for n, v in dense.items()},
-            **{
-                column: (
-                    cases[column]
-                    .astype("string")
-                    .fillna("未知")
-                    .value_counts(normalize=True)
-                    .to_dict()
-                    if column in cases
-                    else {"未知": 1.0}
-                )
-                for column in ("channel", "dispute_type")
-            },
-        }
+        return drift.reference(cases, dense, self.score(proba))
 
     def _booster_matrix(self, named: sparse.csr_matrix, text: np.ndarray) -> sparse.csr_matrix:
         """Return what the boosters read: the named features and the text model's scores."""
@@ -667,17 +645,7 @@ class RiskGrader:
     @property
     def input_columns(self) -> list[str]:
         """Return the case columns scoring needs (what the MLflow signature declares)."""
-        return [
-            "case_id",
-            "description",
-            "reported_at",
-            "channel",
-            "dispute_type",
-            "district",
-            "n_parties",
-            "completeness",
-            *self.featuriser_.context_columns_,
-        ]
+        return ["case_id", *self.featuriser_.input_columns_]
 
     def model_input(self, cases: pd.DataFrame) -> pd.DataFrame:
         """Return the columns scoring needs, counts as floats (a signature's integers cannot be missing)."""

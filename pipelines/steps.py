@@ -17,8 +17,8 @@ from features.context import ContextParams, build_context
 from features.domain import HIGH, MEDIUM
 from features.errors import UsageError
 from models.backtest import BacktestResult, run_backtest
-from models.drift import drift_report
-from models.grader import DRIFT_FEATURES, GraderConfig, RiskGrader
+from models.drift import DRIFT_CATEGORIES, DRIFT_FEATURES, category_shares, drift_report
+from models.grader import GraderConfig, RiskGrader
 from models.metrics import grade_metrics
 from models.promotion import PromotionDecision, decide, decide_first, summary_metrics
 from models.thresholds import OVER_CAPACITY_REASON, over_capacity
@@ -407,7 +407,6 @@ def finish_day(
 
 DRIFT_DAYS = 7
 DRIFT_SAMPLE = 100_000
-DRIFT_CATEGORIES = ("channel", "dispute_type")
 
 
 def _drift(
@@ -462,10 +461,7 @@ def _drift(
         grader.reference_,
         window["score"].to_numpy(),
         {n: features[n].to_numpy() for n in DRIFT_FEATURES if n in features},
-        {
-            c: window[c].astype("string").fillna("未知").value_counts(normalize=True).to_dict()
-            for c in DRIFT_CATEGORIES
-        },
+        {c: category_shares(window, c) for c in DRIFT_CATEGORIES},
         window=f"{days.min():%Y-%m-%d} – {days.max():%Y-%m-%d}",
     )
     return {**report, "sampled_from": total}
