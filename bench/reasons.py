@@ -40,17 +40,18 @@ def main() -> int:
     cut = cases["reported_at"].max().normalize() - pd.Timedelta(days=args.test_days)
     grader = RiskGrader(GraderConfig()).fit(cases[cases["reported_at"] < cut])
     test = cases[cases["reported_at"] >= cut].reset_index(drop=True)
-    X, text = grader._featurise(test)
-    grade, _ = apply_thresholds(grader._calibrated(X), grader.thresholds_, test["reported_at"])
+    proba, features, X = grader._score_chunk(test)
+    grade, _ = apply_thresholds(proba, grader.thresholds_, test["reported_at"])
+    boosters = grader.boosters_.boosters_ if grader.use_boosters_ else {}
 
     said, seconds, contributions = {}, {}, {}
     for method in ("path", "treeshap"):
         started = time.perf_counter()
-        for booster in grader.boosters_:
+        for booster in boosters:
             grader.contributions(booster, X, method)
         contributions[method] = time.perf_counter() - started
         started = time.perf_counter()
-        said[method] = grader.explain(test, X, grade, method=method, text=text)
+        said[method] = grader.explain(test, X, grade, features, method=method)
         seconds[method] = time.perf_counter() - started
     path, shap = said["path"], said["treeshap"]
     flagged = np.flatnonzero(grade >= 1)

@@ -36,16 +36,13 @@ from sklearn.model_selection import StratifiedKFold
 from features.domain import HIGH_INDEX, MEDIUM_INDEX
 from features.errors import UsageError
 from features.featuriser import CaseFeatures, CaseFeaturiser
-from features.lexicon import cue_terms
-from features.text import normalise_text
 from models import drift
 from models.boosters import BoosterParams, Boosters
 from models.calibration import PlattScaling, TemperatureScaling
-from models.contributions import PathContributions
 from models.cues import CueWeights
 from models.drift import DRIFT_FEATURES
 from models.metrics import as_probabilities, macro_f1, paired_f1_noise
-from models.reasons import quotable_words, text_reasons, top_reasons, top_words
+from models.reasons import Explainer, quotable_words
 from models.text import TextModel
 from models.thresholds import (
     ORDINAL_SCORES,
@@ -57,7 +54,6 @@ from models.thresholds import (
     ordinal_proba,
 )
 
-_CONTRIB_CHUNK = 4096
 _PREDICT_CHUNK = 200_000
 
 
@@ -260,6 +256,7 @@ class RiskGrader:
             self.text_model_,
             self.featuriser_.segmenter_.places(),
         )
+        self.explainer_ = self._new_explainer()
         return self
 
     def _fit_text_model(self, features: CaseFeatures, y: np.ndarray) -> np.ndarray:
@@ -425,11 +422,6 @@ class RiskGrader:
         """Return the boosters' feature names: the featuriser's, then the text model's scores."""
         return [*self.featuriser_.feature_names_, *self.text_model_.names]
 
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state.pop("_paths", None)  # rebuilt on first use
-        return state
-
     # ---- scoring --------------------------------------------------------------------------
     def _score_chunk(
         self, cases: pd.DataFrame
@@ -494,7 +486,7 @@ class RiskGrader:
             out[f"p_{c}"] = proba[:, i]
         if reasons:
             # A case demoted for the day's capacity is explained as the 高 case it was graded.
-            graded = np.where(demoted, 2, grade)
+            graded = np.where(demoted, HIGH_INDEX, grade)
             said = [
                 phrases
                 for rows, (_, features, X) in zip(chunks, scored, strict=True)
@@ -507,11 +499,21 @@ class RiskGrader:
         return out
 
     # ---- reasons --------------------------------------------------------------------------
-    def _score_of(self, grade: np.ndarray) -> np.ndarray:
-        """Return, per case, which text score explains its grade (column of the word weights)."""
-        if self.ordinal_:  # 高 by P(高), any other grade by P(at least 中)
-            return np.where(grade == HIGH_INDEX, 0, 1)
-        return grade
+    def _new_explainer(self) -> Explainer:
+        return Explainer(
+            self.featuriser_,
+            self.text_model_.names,
+            self.quotable_,
+            self.ordinal_,
+            len(self.classes_),
+            self.boosters_ if self.use_boosters_ else None,
+            getattr(self, "cue_weights_", None),  # None: a grader from before cue weights
+        ).fit()
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if "explainer_" not in state and "quotable_" in state:  # pickled before the explainer
+            self.explainer_ = self._new_explainer()
 
     def explain(
         self,
@@ -522,107 +524,12 @@ class RiskGrader:
         k: int = 3,
         method: str = "path",
     ) -> list[list[str]]:
-        """Return up to k reasons per case, from the model's own feature contributions.
-
-        With the boosters: their contributions (risk: a 高 case by the P(高) booster, any other by
-        the P(at least 中) booster; other targets: the predicted class's trees), said in words; a
-        text score is said by the case's word that raises it most. Without them (the text model
-        and its cue weights): the cues that raise the score behind its grade, then the case's
-        words that raise it most. method: "path" (credits along the case's decision paths) or
-        "treeshap".
-        """
-        score_of = self._score_of(grade)
-        descriptions = cases["description"].to_numpy(dtype=object)
-        lexicon_terms: dict[int, dict[str, str]] = {}
-        names = self.feature_names_
-        text_columns = {n: i for i, n in enumerate(self.text_model_.names)}
-
-        def evidence(i: int):
-            def get(key: str) -> str | None:
-                if key in text_columns:
-                    column = np.array([text_columns[key]])
-                    words = top_words([features.tokens[i]], column, self.quotable_, 1)[0]
-                    return words[0] if words else None
-                if i not in lexicon_terms:
-                    lexicon_terms[i] = cue_terms([normalise_text(descriptions[i])])[0]
-                return lexicon_terms[i].get(key)
-
-            return _Evidence(get)
-
-        if not self.use_boosters_:
-            return self._explain_text(features, score_of, evidence, k)
-        X = sparse.csr_matrix(X)
-        if self.ordinal_:
-            groups = [
-                ("high", np.flatnonzero(grade == HIGH_INDEX)),
-                ("at_least_medium", np.flatnonzero(grade != HIGH_INDEX)),
-            ]
-        else:
-            groups = [("multiclass", np.arange(X.shape[0]))]
-        out: list[list[str]] = [[] for _ in range(X.shape[0])]
-        for booster, rows in groups:
-            for start in range(0, len(rows), _CONTRIB_CHUNK):
-                chosen = rows[start : start + _CONTRIB_CHUNK]
-                chunk = X[chosen]
-                per_class = self.contributions(booster, chunk, method)
-                if self.ordinal_:
-                    toward = per_class[0]
-                else:
-                    toward = sum(
-                        sparse.diags((grade[chosen] == c).astype(float)) @ per_class[c]
-                        for c in range(len(self.classes_))
-                    )
-                said = top_reasons(
-                    toward,
-                    names,
-                    chunk,
-                    lambda i, chosen=chosen: evidence(chosen[i]),
-                    self.featuriser_.categories_,
-                    k,
-                )
-                for i, phrases in zip(chosen, said, strict=True):
-                    out[i] = phrases
-        return out
-
-    def _explain_text(
-        self, features: CaseFeatures, score_of: np.ndarray, evidence, k: int
-    ) -> list[list[str]]:
-        """Reasons of the text model's candidate: the cues that raise the case's score, said as
-        the boosters' would be, then its words that raise it most."""
-        words = text_reasons(features.tokens, score_of, self.quotable_, k)
-        weights = getattr(self, "cue_weights_", None)
-        if weights is None:
-            return words
-        names = self.featuriser_.feature_names_
-        cues = top_reasons(
-            weights.contributions(features.named, len(names)),
-            names,
-            features.named,
-            evidence,
-            self.featuriser_.categories_,
-            k,
-        )
-        return [(c + [w for w in ws if w not in c])[:k] for c, ws in zip(cues, words, strict=True)]
+        """Return up to k reasons per case (see models.reasons.Explainer.explain)."""
+        return self.explainer_.explain(cases, X, grade, features, k, method)
 
     def contributions(self, booster: str, X, method: str = "path") -> list[sparse.csr_matrix]:
         """Return a booster's (cases x features) raw-score contributions, one matrix per class."""
-        trees = self.boosters_.boosters_[booster]
-        n_features = len(self.feature_names_)
-        if method == "path":
-            paths = self.__dict__.setdefault("_paths", {})
-            if booster not in paths:
-                paths[booster] = PathContributions(trees, trees.best_iteration or None)
-            return paths[booster](X)
-        if method != "treeshap":
-            raise ValueError(f"unknown contribution method {method!r}: path or treeshap")
-        contrib = trees.predict(X, num_iteration=trees.best_iteration or None, pred_contrib=True)
-        if isinstance(contrib, list):  # sparse input, several classes
-            per_class = contrib
-        elif sparse.issparse(contrib):
-            per_class = [contrib]
-        else:  # dense: the classes side by side
-            per_class = np.split(contrib, trees.num_model_per_iteration(), axis=1)
-        return [sparse.csr_matrix(c)[:, :n_features] for c in per_class]
+        return self.explainer_.contributions(booster, X, method)
 
     def importance(self) -> pd.DataFrame:
         """Return the global explanation, largest first: each feature's total gain per booster;
@@ -651,13 +558,6 @@ class RiskGrader:
         """Return the columns scoring needs, counts as floats (a signature's integers cannot be missing)."""
         frame = cases[self.input_columns].reset_index(drop=True)
         return frame.astype({c: float for c in frame.select_dtypes("integer").columns})
-
-
-class _Evidence:
-    """What one case's text shows, looked up only when one of its reasons needs it."""
-
-    def __init__(self, get):
-        self.get = get
 
 
 def _folds(y: np.ndarray, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from features.domain import HIGH_INDEX
 from features.lexicon import describe_amount, load_lexicon
 from features.segment import domain_dictionary
 
@@ -295,3 +296,164 @@ def top_reasons(
 def reasons_frame(reasons: list[list[str]], index: pd.Index) -> pd.Series:
     """Return reasons joined for a table cell ("；" between phrases)."""
     return pd.Series(["；".join(r) for r in reasons], index=index, dtype=object)
+
+
+_CONTRIB_CHUNK = 4096
+
+
+class Explainer:
+    """Reasons for a grader's cases, from the grader's own feature contributions.
+
+    With the boosters: their contributions (risk: a 高 case by the P(高) booster, any other by the
+    P(at least 中) booster; other targets: the predicted class's trees), said in words; a text
+    score is said by the case's word that raises it most. Without them (the text model and its
+    cue weights): the cues that raise the score behind its grade, then the case's words that
+    raise it most. fit() prepares each booster's path contributions, so scoring prepares nothing.
+    """
+
+    def __init__(
+        self,
+        featuriser,
+        text_names: list[str],
+        quotable: QuotableWords,
+        ordinal: bool,
+        n_classes: int,
+        boosters=None,
+        cue_weights=None,
+    ):
+        self.featuriser = featuriser
+        self.text_names = list(text_names)
+        self.quotable = quotable
+        self.ordinal = ordinal
+        self.n_classes = n_classes
+        self.boosters = boosters
+        self.cue_weights = cue_weights
+
+    def fit(self) -> Explainer:
+        from models.contributions import PathContributions
+
+        trees = self.boosters.boosters_ if self.boosters is not None else {}
+        self.paths_ = {
+            name: PathContributions(booster, booster.best_iteration or None)
+            for name, booster in trees.items()
+        }
+        return self
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [*self.featuriser.feature_names_, *self.text_names]
+
+    def _score_of(self, grade: np.ndarray) -> np.ndarray:
+        """Return, per case, which text score explains its grade (column of the word weights)."""
+        if self.ordinal:  # 高 by P(高), any other grade by P(at least 中)
+            return np.where(grade == HIGH_INDEX, 0, 1)
+        return grade
+
+    def explain(self, cases, X, grade, features, k: int = 3, method: str = "path"):
+        """Return up to k reasons per case. method: "path" (credits along the case's decision
+        paths) or "treeshap"."""
+        evidence = self._evidence(cases, features)
+        if self.boosters is None:
+            return self._explain_text(features, self._score_of(grade), evidence, k)
+        X = sparse.csr_matrix(X)
+        if self.ordinal:
+            groups = [
+                ("high", np.flatnonzero(grade == HIGH_INDEX)),
+                ("at_least_medium", np.flatnonzero(grade != HIGH_INDEX)),
+            ]
+        else:
+            groups = [("multiclass", np.arange(X.shape[0]))]
+        out: list[list[str]] = [[] for _ in range(X.shape[0])]
+        for booster, rows in groups:
+            for start in range(0, len(rows), _CONTRIB_CHUNK):
+                chosen = rows[start : start + _CONTRIB_CHUNK]
+                for i, phrases in zip(
+                    chosen,
+                    self._booster_reasons(booster, X, grade, chosen, evidence, k, method),
+                    strict=True,
+                ):
+                    out[i] = phrases
+        return out
+
+    def _booster_reasons(self, booster, X, grade, chosen, evidence, k, method):
+        chunk = X[chosen]
+        per_class = self.contributions(booster, chunk, method)
+        if self.ordinal:
+            toward = per_class[0]
+        else:
+            toward = sum(
+                sparse.diags((grade[chosen] == c).astype(float)) @ per_class[c]
+                for c in range(self.n_classes)
+            )
+        return top_reasons(
+            toward,
+            self.feature_names,
+            chunk,
+            lambda i: evidence(chosen[i]),
+            self.featuriser.categories_,
+            k,
+        )
+
+    def _evidence(self, cases, features) -> Callable[[int], _Evidence]:
+        """Return what case i's text shows, looked up only when one of its reasons needs it."""
+        from features.lexicon import cue_terms
+        from features.text import normalise_text
+
+        descriptions = cases["description"].to_numpy(dtype=object)
+        lexicon_terms: dict[int, dict[str, str]] = {}
+        text_columns = {n: i for i, n in enumerate(self.text_names)}
+
+        def evidence(i: int) -> _Evidence:
+            def get(key: str) -> str | None:
+                if key in text_columns:
+                    column = np.array([text_columns[key]])
+                    words = top_words([features.tokens[i]], column, self.quotable, 1)[0]
+                    return words[0] if words else None
+                if i not in lexicon_terms:
+                    lexicon_terms[i] = cue_terms([normalise_text(descriptions[i])])[0]
+                return lexicon_terms[i].get(key)
+
+            return _Evidence(get)
+
+        return evidence
+
+    def _explain_text(self, features, score_of, evidence, k: int) -> list[list[str]]:
+        """Reasons of the text model's candidate: the cues that raise the case's score, said as
+        the boosters' would be, then its words that raise it most."""
+        words = text_reasons(features.tokens, score_of, self.quotable, k)
+        if self.cue_weights is None:
+            return words
+        names = self.featuriser.feature_names_
+        cues = top_reasons(
+            self.cue_weights.contributions(features.named, len(names)),
+            names,
+            features.named,
+            evidence,
+            self.featuriser.categories_,
+            k,
+        )
+        return [(c + [w for w in ws if w not in c])[:k] for c, ws in zip(cues, words, strict=True)]
+
+    def contributions(self, booster: str, X, method: str = "path") -> list[sparse.csr_matrix]:
+        """Return a booster's (cases x features) raw-score contributions, one matrix per class."""
+        if method == "path":
+            return self.paths_[booster](X)
+        if method != "treeshap":
+            raise ValueError(f"unknown contribution method {method!r}: path or treeshap")
+        trees = self.boosters.boosters_[booster]
+        contrib = trees.predict(X, num_iteration=trees.best_iteration or None, pred_contrib=True)
+        if isinstance(contrib, list):  # sparse input, several classes
+            per_class = contrib
+        elif sparse.issparse(contrib):
+            per_class = [contrib]
+        else:  # dense: the classes side by side
+            per_class = np.split(contrib, trees.num_model_per_iteration(), axis=1)
+        n_features = len(self.feature_names)
+        return [sparse.csr_matrix(c)[:, :n_features] for c in per_class]
+
+
+class _Evidence:
+    """What one case's text shows, looked up only when one of its reasons needs it."""
+
+    def __init__(self, get):
+        self.get = get

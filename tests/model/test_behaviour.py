@@ -121,6 +121,17 @@ def test_the_pickled_grader_scores_exactly_as_the_trained_one(grader, cases_with
     assert a.equals(b)
 
 
+def test_a_grader_pickled_before_its_explainer_existed_explains_the_same(
+    grader, cases_with_context
+):
+    """Graders registered before reasons had their own estimator rebuild it when loaded."""
+    cases = _sample(cases_with_context, 100)
+    state = {k: v for k, v in grader.__dict__.items() if k != "explainer_"}
+    old = type(grader).__new__(type(grader))
+    old.__setstate__(pickle.loads(pickle.dumps(state)))
+    assert old.predict(cases).equals(grader.predict(cases))
+
+
 def test_scoring_in_chunks_gives_the_same_grades_and_reasons(
     grader, cases_with_context, monkeypatch
 ):
