@@ -7,6 +7,8 @@ stable, 0.1-0.25 moderate shift, above 0.25 a shift worth a look before trusting
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, field, fields
+
 import numpy as np
 import pandas as pd
 
@@ -25,6 +27,31 @@ DRIFT_CATEGORIES = ("channel", "dispute_type")
 UNKNOWN = "未知"
 MIN_ROWS = 100  # below this, PSI over 10 bins is mostly sampling noise ((bins - 1) / n on average)
 _EPS = 1e-4
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """PSI per input and its reading, for a window of scored cases against the reference."""
+
+    psi: dict[str, float] = field(default_factory=dict)
+    flagged: dict[str, str] = field(default_factory=dict)  # name -> "moderate" or "major"
+    drift: bool = False  # a major shift somewhere
+    rows: int = 0  # cases compared
+    window: str = ""
+    noise_floor: float = 0.0  # the PSI sampling alone gives, on average
+    enough_rows: bool = True  # below MIN_ROWS nothing is flagged
+    sampled_from: int = 0  # cases the compared ones were drawn from
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict | None) -> DriftReport | None:
+        """Return the report as staged (meta.json), or None where none was made."""
+        if not values:
+            return None
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
 
 
 def category_shares(cases: pd.DataFrame, column: str) -> dict[str, float]:
@@ -86,7 +113,7 @@ def drift_report(
     features: dict[str, np.ndarray],
     categories: dict[str, dict[str, float]],
     window: str = "",
-) -> dict:
+) -> DriftReport:
     """Return PSI and its reading for the score, the key features and the channel/type mix.
 
     With fewer than MIN_ROWS cases nothing is flagged: the PSI values are still reported, with the
@@ -102,12 +129,13 @@ def drift_report(
             out[name] = categorical_psi(reference[name], shares)
     enough = n >= MIN_ROWS
     flagged = {k: level(v) for k, v in out.items() if enough and level(v) in ("moderate", "major")}
-    return {
-        "psi": {k: round(v, 4) for k, v in out.items()},
-        "flagged": flagged,
-        "drift": any(v == "major" for v in flagged.values()),
-        "rows": n,
-        "window": window,
-        "noise_floor": round(9 / max(n, 1), 4),
-        "enough_rows": enough,
-    }
+    return DriftReport(
+        psi={k: round(v, 4) for k, v in out.items()},
+        flagged=flagged,
+        drift=any(v == "major" for v in flagged.values()),
+        rows=n,
+        window=window,
+        noise_floor=round(9 / max(n, 1), 4),
+        enough_rows=enough,
+        sampled_from=n,
+    )

@@ -324,7 +324,7 @@ def _publish_artifact(date: str, day, folder: str) -> None:
                 + ", ".join(f"{k} {v}" for k, v in counts.sort_index().items()),
                 f"- quarantined {len(day.quarantine)} rows",
                 f"- model {day.model.name} v{day.model.version}",
-                f"- drift: {'yes, see report' if day.drift.get('drift') else 'none flagged'}",
+                f"- drift: {'yes, see report' if day.drift and day.drift.drift else 'none flagged'}",
                 f"- outputs: {folder}",
             ]
         ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import datetime as dt
 import itertools
 import time
@@ -17,7 +18,13 @@ from features.context import ContextParams, build_context
 from features.domain import HIGH, MEDIUM
 from features.errors import UsageError
 from models.backtest import BacktestResult, run_backtest
-from models.drift import DRIFT_CATEGORIES, DRIFT_FEATURES, category_shares, drift_report
+from models.drift import (
+    DRIFT_CATEGORIES,
+    DRIFT_FEATURES,
+    DriftReport,
+    category_shares,
+    drift_report,
+)
 from models.grader import GraderConfig, RiskGrader
 from models.metrics import grade_metrics
 from models.promotion import PromotionDecision, decide, decide_first, summary_metrics
@@ -393,7 +400,7 @@ def finish_day(
         "run_date": f"{run_date:%Y-%m-%d}",
         "ingest": ingested.inputs(),
         "model": model_info.as_dict(),
-        "drift": drift,
+        "drift": drift.as_dict(),
         "timings": timings,
         "settings": {
             "h3_resolution": settings.h3_resolution,
@@ -415,7 +422,7 @@ def _drift(
     scored: pd.DataFrame,
     grader: RiskGrader,
     model_name: str,
-) -> dict:
+) -> DriftReport:
     """Return drift over the last DRIFT_DAYS scored days (today's cases and the staged days before).
 
     Past a DRIFT_SAMPLE cases the window is a seeded uniform sample (the same share of every day):
@@ -464,7 +471,7 @@ def _drift(
         {c: category_shares(window, c) for c in DRIFT_CATEGORIES},
         window=f"{days.min():%Y-%m-%d} – {days.max():%Y-%m-%d}",
     )
-    return {**report, "sampled_from": total}
+    return dataclasses.replace(report, sampled_from=total)
 
 
 def stage_day(
@@ -502,7 +509,7 @@ def load_day(
         recent=recent.assign(grade=recent["history_grade"]),
         ingest=meta["ingest"],
         model=ModelInfo.from_dict(meta["model"]),
-        drift=meta["drift"],
+        drift=DriftReport.from_dict(meta["drift"]),
         timings=meta["timings"],
         settings=meta["settings"],
     )

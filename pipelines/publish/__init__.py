@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from models.drift import DriftReport
 from models.hotspots import H3Cells, PolygonCells, hotspot_cells, name_cells
 from pipelines.contracts import ModelInfo
 from pipelines.publish.feed import feed_document, write_feed
@@ -148,7 +149,7 @@ class DayOutputs:
     recent: pd.DataFrame  # scored history for hotspot windows and comparisons (grade, score, ...)
     ingest: list[dict]
     model: ModelInfo
-    drift: dict = field(default_factory=dict)
+    drift: DriftReport | None = None
     timings: dict = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
 
@@ -289,7 +290,7 @@ def _manifest(day: DayOutputs, scored, ticketed, cells, returned: int, outputs) 
             "tickets": {k: int(v) for k, v in tickets.items()},
         },
         "model": day.model.as_dict(),
-        "drift": day.drift,
+        "drift": day.drift.as_dict() if day.drift else {},
         "hotspots": {
             "cells": len(cells),
             "hot": int(cells["hot_class"].str.startswith("热点").sum()) if len(cells) else 0,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from models.drift import DriftReport
 from models.hotspots import H3Cells, PolygonCells, hotspot_cells, name_cells
 from pipelines.catalog import is_staged, stage_meta, staged_cases, staged_quarantine
 from pipelines.contracts import ModelInfo
@@ -70,7 +71,7 @@ def period_report(
             quarantine=quarantine,
             rows_in=sum(i["rows_in"] for m in metas for i in m["ingest"]),
             model=ModelInfo.from_dict(metas[-1]["model"]),
-            drift=metas[-1]["drift"],
+            drift=DriftReport.from_dict(metas[-1]["drift"]),
             period=period,
             missing_days=tuple(missing),
         )

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from features.domain import GRADES, HIGH, TICKET_NAMES
-from models.drift import MAJOR
+from models.drift import MAJOR, DriftReport
 from pipelines.contracts import ModelInfo
 
 PERIOD_DAYS = {"日报": 1, "周报": 7, "月报": 30}
@@ -28,7 +28,7 @@ class ReportInputs:
     quarantine: pd.DataFrame
     rows_in: int
     model: ModelInfo
-    drift: dict = field(default_factory=dict)
+    drift: DriftReport | None = None
     period: str = "日报"
     missing_days: tuple[str, ...] = ()  # days of the period with no scored results
     place_of_cell: dict = field(
@@ -321,28 +321,28 @@ def _model_lines(model: ModelInfo) -> list[str]:
     return lines
 
 
-def _drift_lines(drift: dict | None) -> list[str]:
-    if not drift:
+def _drift_lines(drift: DriftReport | None) -> list[str]:
+    if drift is None:
         return []
-    flagged = drift.get("flagged", {})
-    rows, total = drift.get("rows", 0), drift.get("sampled_from", 0)
+    flagged = drift.flagged
+    rows, total = drift.rows, drift.sampled_from
     counted = f"共 {rows} 件" if total <= rows else f"从 {total} 件中随机抽取 {rows} 件"
     lines = [
         "",
         "## 九、数据漂移",
         "",
-        f"比较窗口：{drift.get('window', '')}，{counted}；"
-        f"参照：模型校准时段。PSI 抽样噪声约 {drift.get('noise_floor', 0):.3f}。",
+        f"比较窗口：{drift.window}，{counted}；"
+        f"参照：模型校准时段。PSI 抽样噪声约 {drift.noise_floor:.3f}。",
         "",
     ]
-    if not drift.get("enough_rows", True):
+    if not drift.enough_rows:
         lines.append("样本不足，未作漂移判断（PSI 仅供参考）。")
-    elif drift.get("drift"):
+    elif drift.drift:
         lines.append(f"**提示：输入或风险分布较训练时明显变化（PSI > {MAJOR}），请复核研判结果。**")
     else:
         lines.append(
             "轻度变化：" + "、".join(flagged) if flagged else "与训练参照相比未见明显漂移。"
         )
     return [*lines, "", "| 指标 | PSI |", "|---|---:|"] + [
-        f"| {k} | {v:.3f} |" for k, v in drift.get("psi", {}).items()
+        f"| {k} | {v:.3f} |" for k, v in drift.psi.items()
     ]

@@ -26,12 +26,12 @@ def test_drift_covers_the_staged_week_and_samples_a_large_one(
     steps.stage_day(settings, day - pd.Timedelta(days=1), yesterday, pd.DataFrame(), {})
 
     full = steps._drift(settings, day, today, grader, None)
-    assert full["rows"] == full["sampled_from"] == len(today) + len(yesterday)
-    assert set(full["psi"]) >= {"score", "text_length", "lex_threat", "channel"}
+    assert full.rows == full.sampled_from == len(today) + len(yesterday)
+    assert set(full.psi) >= {"score", "text_length", "lex_threat", "channel"}
 
-    half = full["rows"] // 2
+    half = full.rows // 2
     monkeypatch.setattr(steps, "DRIFT_SAMPLE", half)
     sampled = steps._drift(settings, day, today, grader, None)
-    assert sampled["sampled_from"] == full["rows"]
-    assert abs(sampled["rows"] - half) <= 1  # each day gives the same share
+    assert sampled.sampled_from == full.rows
+    assert abs(sampled.rows - half) <= 1  # each day gives the same share
     assert steps._drift(settings, day, today, grader, None) == sampled  # seeded: re-runs agree
