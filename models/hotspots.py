@@ -340,21 +340,24 @@ def gi_star(
         z = np.nan_to_num(np.asarray(g.Zs, dtype=float))
         if not permutations:
             return z, 2 * norm.sf(np.abs(z))
-        tails = [
-            crand(
-                values,
-                g.w,
-                g.Gs,
-                permutations,
-                False,
-                1,
-                _g_local_star_crand,
-                scaling=values.sum(),
-                seed=seed,
-                alternative=alternative,
-            )[0]
-            for alternative in ("greater", "lesser")
-        ]
+        # One set of seeded draws, kept, gives both tails: esda's "lesser" run would redraw the
+        # same statistics. Its p-values are float32, so these are too (a p of exactly 0.05 stays
+        # on the same side of the line).
+        greater, simulated = crand(
+            values,
+            g.w,
+            g.Gs,
+            permutations,
+            True,
+            1,
+            _g_local_star_crand,
+            scaling=values.sum(),
+            seed=seed,
+            alternative="greater",
+        )
+        observed = np.asarray(g.Gs)[:, None]
+        lesser = ((simulated <= observed).sum(axis=1) + 1) / (permutations + 1)
+        tails = [greater, lesser.astype(np.float32)]
     return z, np.minimum(2 * np.minimum(*tails), 1.0)
 
 

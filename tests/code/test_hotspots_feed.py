@@ -8,6 +8,8 @@ import libpysal
 import numpy as np
 import pandas as pd
 import pytest
+from esda.crand import crand
+from esda.getisord import _g_local_star_crand
 
 from models.hotspots import (
     EMERGING_CATEGORIES,
@@ -53,6 +55,26 @@ def test_permutation_p_values_are_two_sided_and_agree_with_esda_where_esda_is_ri
     np.testing.assert_allclose(p[upper], np.minimum(2 * direct.p_sim[upper], 1), atol=0.02)
     # p is reproducible night to night (seeded)
     assert np.array_equal(p, gi_star(values, names, neighbours, permutations=999, seed=7)[1])
+
+
+def test_cold_spots_are_tested_with_the_same_weights_as_hot_spots():
+    """esda's crand zeroes the self-weights of the weights it is given: a second run on them drew
+    Gi instead of Gi* for the lower tail and hid cold spots. Both tails come from one set of draws."""
+    w = libpysal.weights.lat2W(8, 8)
+    values = np.random.default_rng(5).poisson(8, 64).astype(float)
+    values[[0, 1, 2, 8, 9, 10, 16, 17, 18]] = [0, 1, 0, 0, 1, 0, 1, 0, 0]  # a quiet corner
+    names = [str(i) for i in range(64)]
+    neighbours = {str(i): [str(j) for j in w.neighbors[i]] for i in range(64)}
+    z, p = gi_star(values, names, neighbours, permutations=999, seed=7)
+
+    def tail(alternative):  # esda's own test of one tail, on weights of its own
+        own = libpysal.weights.W({i: [i, *w.neighbors[i]] for i in range(64)}, id_order=range(64))
+        g = esda.G_Local(values, own, transform="B", star=None, permutations=0)
+        return crand(values, g.w, g.Gs, 999, False, 1, _g_local_star_crand,
+                     scaling=values.sum(), seed=7, alternative=alternative)[0]  # fmt: skip
+
+    assert np.array_equal(p, np.minimum(2 * np.minimum(tail("greater"), tail("lesser")), 1.0))
+    assert p[z.argmin()] < 0.05  # the quiet corner is a cold spot
 
 
 def test_quiet_cells_among_quiet_cells_are_not_cold_spots_under_permutation():
