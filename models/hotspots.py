@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import h3
 import numpy as np
@@ -340,24 +341,24 @@ def gi_star(
         z = np.nan_to_num(np.asarray(g.Zs, dtype=float))
         if not permutations:
             return z, 2 * norm.sf(np.abs(z))
-        # One set of seeded draws, kept, gives both tails: esda's "lesser" run would redraw the
-        # same statistics. Its p-values are float32, so these are too (a p of exactly 0.05 stays
-        # on the same side of the line).
-        greater, simulated = crand(
-            values,
-            g.w,
-            g.Gs,
-            permutations,
-            True,
-            1,
-            _g_local_star_crand,
-            scaling=values.sum(),
-            seed=seed,
-            alternative="greater",
-        )
-        observed = np.asarray(g.Gs)[:, None]
-        lesser = ((simulated <= observed).sum(axis=1) + 1) / (permutations + 1)
-        tails = [greater, lesser.astype(np.float32)]
+        # esda's crand zeroes the self-weights of the matrix it is given (w.sparse, all it reads):
+        # each tail gets its own copy, so that the lower one also draws Gi*, not Gi. (Keeping one
+        # run's draws for both tails would hold cells x permutations floats: gigabytes at 9,999.)
+        tails = [
+            crand(
+                values,
+                SimpleNamespace(sparse=g.w.sparse.copy()),
+                g.Gs,
+                permutations,
+                False,
+                1,
+                _g_local_star_crand,
+                scaling=values.sum(),
+                seed=seed,
+                alternative=alternative,
+            )[0]
+            for alternative in ("greater", "lesser")
+        ]
     return z, np.minimum(2 * np.minimum(*tails), 1.0)
 
 
