@@ -25,8 +25,10 @@ import pandas as pd
 from scipy import sparse
 
 from features.domain import HIGH_INDEX
-from features.lexicon import describe_amount, load_lexicon
+from features.lexicon import cue_terms, describe_amount, load_lexicon
 from features.segment import domain_dictionary
+from features.text import normalise_text
+from models.contributions import PathContributions
 
 _WINDOW = re.compile(r"_(\d+)$")
 _READABLE_WORD = re.compile(r"^[\u4e00-\u9fff]{2,}( [\u4e00-\u9fff]{2,})?$")
@@ -330,8 +332,6 @@ class Explainer:
         self.cue_weights = cue_weights
 
     def fit(self) -> Explainer:
-        from models.contributions import PathContributions
-
         trees = self.boosters.boosters_ if self.boosters is not None else {}
         self.paths_ = {
             name: PathContributions(booster, booster.best_iteration or None)
@@ -396,9 +396,6 @@ class Explainer:
 
     def _evidence(self, cases, features) -> Callable[[int], _Evidence]:
         """Return what case i's text shows, looked up only when one of its reasons needs it."""
-        from features.lexicon import cue_terms
-        from features.text import normalise_text
-
         descriptions = cases["description"].to_numpy(dtype=object)
         lexicon_terms: dict[int, dict[str, str]] = {}
         text_columns = {n: i for i, n in enumerate(self.text_names)}
