@@ -35,14 +35,10 @@ from models.thresholds import (
 # process of their own while the grader trains: their jieba cutting and single-threaded logistic
 # regressions fill the core the grader leaves idle in its own single-threaded steps.
 BASELINE_COLUMNS = ["description", "reported_at"]
+# The metrics of the grades; MLflow gets these for every model and fold (pipelines.catalog).
+GRADE_METRICS = ("macro_f1", "high_recall", "high_precision", "auc_ovr", "log_loss", "brier", "ece")
 TABLE_METRICS = [
-    "macro_f1",
-    "high_recall",
-    "high_precision",
-    "auc_ovr",
-    "log_loss",
-    "brier",
-    "ece",
+    *GRADE_METRICS,
     "escalation_caught",
     "escalation_lift",
     "escalation_auc",

@@ -43,7 +43,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from sqlalchemy.exc import OperationalError
 
-from models.backtest import BacktestResult
+from models.backtest import GRADE_METRICS, BacktestResult
 from models.grader import GraderConfig, RiskGrader
 from models.promotion import CHALLENGER, CHAMPION, RISK_MODEL, PromotionDecision
 from pipelines.config import Settings
@@ -157,11 +157,8 @@ def stage_meta(folder: Path) -> dict:
 
 
 def staged_cases(folder: Path, columns: list[str] | None = None) -> pd.DataFrame:
-    """Return a staged day's scored cases (the named columns those it has, if given)."""
-    if columns is None:
-        return pd.read_parquet(folder / SCORED)
-    present = set(staged_schema(folder)[1])
-    return pd.read_parquet(folder / SCORED, columns=[c for c in columns if c in present])
+    """Return a staged day's scored cases (only the named columns, if given)."""
+    return pd.read_parquet(folder / SCORED, columns=columns)
 
 
 def staged_schema(folder: Path) -> tuple[int, list[str]]:
@@ -324,15 +321,7 @@ def _log_backtest(backtest: BacktestResult, cases: pd.DataFrame) -> None:
         mlflow.log_artifact(str(path), "backtest")
     table = backtest.table.drop(columns=["confusion"])
     for row in table.itertuples(index=False):
-        for metric in (
-            "macro_f1",
-            "high_recall",
-            "high_precision",
-            "auc_ovr",
-            "log_loss",
-            "brier",
-            "ece",
-        ):
+        for metric in GRADE_METRICS:
             value = getattr(row, metric, None)
             if value is not None and not pd.isna(value):
                 mlflow.log_metric(f"{row.model}.{row.fold}.{metric}", float(value))
@@ -419,10 +408,8 @@ class Champion:
 def champion(settings: Settings, model_name: str, alias: str = CHAMPION) -> Champion:
     """Resolve the alias once and load that version; raise ChampionMissing if there is none."""
     connect(settings)
-    version = str(aliased_version(model_name, alias).version)
-    return Champion(
-        model_name, alias, version, load_version(tracking_uri(settings), model_name, version)
-    )
+    model, version = load_model(model_name, alias)
+    return Champion(model_name, alias, version, model)
 
 
 @functools.lru_cache(maxsize=4)

@@ -22,6 +22,7 @@ from models.promotion import CHALLENGER, CHAMPION, registered_name
 from pipelines import steps
 from pipelines.catalog import (
     backtest_summary,
+    champion,
     demo_dir,
     history_store,
     is_transient,
@@ -139,7 +140,7 @@ def train_task(
 @task(cache_policy=NO_CACHE, **IO_RETRIES)
 def champion_task(settings: Settings, model_name: str, alias: str = CHAMPION):
     """Load the model behind an alias (models:/NAME@champion unless told otherwise)."""
-    return steps.champion(settings, model_name, alias)
+    return champion(settings, model_name, alias)
 
 
 @task(cache_policy=NO_CACHE)
@@ -247,7 +248,7 @@ def score_flow(
     clock.lap("context")
     predictions = _score(ctx, grader, settings, name, version, partitions)
     clock.lap("score")
-    info = ModelInfo.of(grader, name, version, alias or CHAMPION, backtest_summary(name, version))
+    info = ModelInfo.of(grader, name, version, alias, backtest_summary(name, version))
     finish_task(ctx, predictions, ingested, settings, run_date, grader, info, clock.laps)
     rows = ingested.summary()
     # Publishing reads the staged day back: free the night's frames (gigabytes for a province).

@@ -30,7 +30,6 @@ from models.metrics import grade_metrics
 from models.promotion import PromotionDecision, decide, decide_first, summary_metrics
 from models.thresholds import OVER_CAPACITY_REASON, over_capacity
 from pipelines.catalog import (
-    Champion,
     champion_config,
     champion_version,
     connect,
@@ -47,7 +46,6 @@ from pipelines.catalog import (
     staged_schema,
     write_stage,
 )
-from pipelines.catalog import champion as pinned_champion
 from pipelines.config import Settings
 from pipelines.contracts import ModelInfo
 from pipelines.ingest import (
@@ -361,12 +359,6 @@ def champion_capacity(settings: Settings, model_name: str) -> int | None:
     return champion_config(current).capacity_per_day if current is not None else None
 
 
-def champion(settings: Settings, model_name: str, alias: str = "champion") -> Champion:
-    """Return the model behind an alias (the champion by default), pinned to the version the
-    alias named when resolved; raises ChampionMissing if there is none."""
-    return pinned_champion(settings, model_name, alias)
-
-
 def finish_day(
     ctx: pd.DataFrame,
     predictions: pd.DataFrame,
@@ -446,11 +438,11 @@ def _drift(
         )
     )
     staged = [
-        folder
+        (folder, *staged_schema(folder))  # the footer once: rows and columns
         for back in range(1, DRIFT_DAYS)
         if is_staged(folder := stage_dir(settings, run_date - pd.Timedelta(days=back), model_name))
     ]
-    total = len(scored) + sum(staged_schema(folder)[0] for folder in staged)
+    total = len(scored) + sum(rows for _, rows, _ in staged)
     share = min(1.0, DRIFT_SAMPLE / max(total, 1))
 
     def sample(frame: pd.DataFrame) -> pd.DataFrame:
@@ -458,8 +450,8 @@ def _drift(
         return frame if share == 1.0 else frame.sample(frac=share, random_state=0)
 
     frames = [sample(scored)]
-    for folder in staged:
-        frames.append(sample(staged_cases(folder, needed)))
+    for folder, _, present in staged:
+        frames.append(sample(staged_cases(folder, [c for c in needed if c in present])))
     window = pd.concat(frames, ignore_index=True)
     window = window.assign(**{c: None for c in needed if c not in window})
     features = featuriser.dense_features(window)

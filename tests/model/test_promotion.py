@@ -11,7 +11,14 @@ import pytest
 from models.grader import GraderConfig
 from models.promotion import CHALLENGER, CHAMPION
 from pipelines import steps
-from pipelines.catalog import ChampionMissing, connect, load_model, load_version, tracking_uri
+from pipelines.catalog import (
+    ChampionMissing,
+    champion,
+    connect,
+    load_model,
+    load_version,
+    tracking_uri,
+)
 from pipelines.config import Settings
 from tests.privacy import personal_data
 
@@ -91,7 +98,7 @@ def test_a_worse_challenger_is_refused_and_the_decision_is_recorded(history):
 
 def test_nightly_scoring_always_loads_the_champion(history, settings):
     name, (_, better, _) = history
-    pinned = steps.champion(settings, name)
+    pinned = champion(settings, name)
     assert pinned.version == better.version  # the refused challenger v3 is never what scoring loads
     # the pinned version is the one scoring partitions load, from the same cache: loaded once
     assert load_version(tracking_uri(settings), name, pinned.version) is pinned.model
