@@ -621,15 +621,26 @@ def name_cells(cells: pd.DataFrame, cases: pd.DataFrame, system) -> pd.DataFrame
     ).to_numpy()
     frame = pd.DataFrame({"cell": system.cells_of(located), "place": place})
     frame = frame[frame["cell"].notna() & (frame["place"] != "")]
-    names = {}
-    for cell, group in frame.groupby("cell"):
-        shares = group["place"].value_counts(normalize=True)
-        top = [f"{name} {share:.0%}" for name, share in shares.head(2).items()]
-        names[cell] = "、".join(top) if len(shares) > 1 else shares.index[0]
     hexagons = cells["layer"] == "cell"
-    named = cells.loc[hexagons, "cell"].map(names)
+    named = cells.loc[hexagons, "cell"].map(_place_names(frame))
     labels = cells["label"].where(~hexagons, named.fillna(cells["cell"] + "（周边）"))
     return cells.assign(label=_distinct(labels, cells["cell"], hexagons))
+
+
+def _place_names(frame: pd.DataFrame) -> dict:
+    """Return each cell's name: its one place, or its two commonest places with their shares
+    (among equals, the place that appears first)."""
+    counts = frame.groupby(["cell", "place"], sort=False).size().reset_index(name="n")
+    counts["share"] = counts["n"] / counts.groupby("cell")["n"].transform("sum")
+    counts = counts.sort_values(["cell", "n"], ascending=[True, False], kind="stable")
+    places = counts.groupby("cell").size()
+    names: dict = {}
+    for cell, place, _, share in counts.groupby("cell").head(2).itertuples(index=False, name=None):
+        if places[cell] == 1:
+            names[cell] = place
+        else:
+            names.setdefault(cell, []).append(f"{place} {share:.0%}")
+    return {cell: n if isinstance(n, str) else "、".join(n) for cell, n in names.items()}
 
 
 _OCTANTS = ("东", "东北", "北", "西北", "西", "西南", "南", "东南")
