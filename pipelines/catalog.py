@@ -68,7 +68,7 @@ _REQUIREMENTS = [
 ]
 
 
-STORE, STAGED, OUTPUTS, MLFLOW, REPORTS, DEMO, LOGS, PREFECT = (
+STORE, STAGED, OUTPUTS, MLFLOW, REPORTS, DEMO, LOGS, PREFECT, CACHE = (
     "store",
     "scored",
     "outputs",
@@ -77,6 +77,7 @@ STORE, STAGED, OUTPUTS, MLFLOW, REPORTS, DEMO, LOGS, PREFECT = (
     "demo",
     "logs",
     "prefect",
+    "cache",
 )
 SCORED, QUARANTINE, META = "scored.parquet", "quarantine.parquet", "meta.json"  # a staged day
 
@@ -110,6 +111,11 @@ def logs_dir(home: Path) -> Path:
 def prefect_dir(home: Path) -> Path:
     """Return the local Prefect server's home (its sqlite database and settings)."""
     return Path(home) / PREFECT
+
+
+def font_cache(settings: Settings) -> Path:
+    """Return where the map keeps its font subsets (safe to delete; they are made again)."""
+    return settings.home / CACHE / "fonts"
 
 
 def tracking_uri(settings: Settings) -> str:

@@ -24,6 +24,7 @@ from pipelines.catalog import (
     backtest_summary,
     champion,
     demo_dir,
+    font_cache,
     history_store,
     is_transient,
     outputs_root,
@@ -360,6 +361,7 @@ def publish_task(
             settings.hotspot_days,
             settings.trend_weeks,
             system,
+            font_cache(settings),
         )
     )
 

@@ -167,10 +167,12 @@ def publish_day(
     window_days: int = 28,
     trend_weeks: int = 10,
     cells_system: H3Cells | PolygonCells | None = None,
+    font_cache: Path | None = None,
 ) -> Path:
     """Write every output for day D into out_dir/D atomically; return the folder.
 
     cells_system: H3 hexagons at `resolution` (the default) or the centre's own polygons.
+    font_cache: where the map keeps the font subsets it made (none: made afresh each time).
     """
     system = cells_system or H3Cells(resolution)
     final = Path(out_dir) / f"{day.run_date:%Y-%m-%d}"
@@ -192,7 +194,9 @@ def publish_day(
         workbook, outputs = _write_tables(folder, day, ticketed, risk)
         document = feed_document(cells, ticketed, meta, coordinates, places=history)
         outputs.append(write_feed(document, folder / "hotspots.geojson"))
-        outputs.append(write_map(build_map(document, tiles), folder / "map.html"))
+        outputs.append(
+            write_map(build_map(document, tiles, font_cache=font_cache), folder / "map.html")
+        )
         returned = return_list(scored)
         outputs.append(write_table_csv(returned, folder / "七何退回清单.csv"))
         day.quarantine.to_csv(folder / "quarantine.csv", index=False, encoding="utf-8-sig")

@@ -178,10 +178,16 @@ def _shown_from_zoom(layers: list[tuple[folium.FeatureGroup, int]]) -> MacroElem
     return element
 
 
-def build_map(document: dict, tiles: str | None = None, title: str = "平安地图") -> str:
+def build_map(
+    document: dict,
+    tiles: str | None = None,
+    title: str = "平安地图",
+    font_cache: Path | None = None,
+) -> str:
     """Return map.html for a feed document: cells coloured by hot/cold class, administrative units
     (cases without coordinates) as circles sized by their cases, 高/中 cases as dots. A feed with
-    nothing to locate gives a page that says so."""
+    nothing to locate gives a page that says so. font_cache: a folder that keeps the font subsets
+    made for earlier pages, since a centre's pages use much the same characters night after night."""
     features = document["features"]
     cells = [f for f in features if f["properties"]["layer"] == "cell"]
     units = [f for f in features if f["properties"]["layer"] == "unit"]
@@ -230,7 +236,7 @@ def build_map(document: dict, tiles: str | None = None, title: str = "平安地�
         folium.LayerControl(collapsed=False).add_to(fmap)
     fmap.get_root().header.add_child(folium.Element(LABEL_CSS))
     fmap.get_root().html.add_child(folium.Element(_legend(title, bool(features))))
-    return _inline_leaflet(fmap)
+    return _embed_cjk_font(_inline_leaflet(fmap), font_cache)
 
 
 def _unit_layer(units: list[dict]) -> folium.FeatureGroup:
@@ -315,24 +321,62 @@ def _inline_leaflet(fmap: folium.Map) -> str:
         raise RuntimeError(
             "the page calls jQuery, which is not included: use tooltips or GeoJsonPopup"
         )
-    return _embed_cjk_font(html)
+    return html
 
 
-def _embed_cjk_font(html: str) -> str:
+def _embed_cjk_font(html: str, cache: Path | None = None) -> str:
     """Return the page with a subset of Noto Sans CJK SC, holding the page's own characters, embedded."""
     import base64
+
+    # The popups' text sits in JSON as \\uXXXX escapes; it is on the page all the same.
+    escaped = {chr(int(code, 16)) for code in set(re.findall(r"\\u([0-9a-fA-F]{4})", html))}
+    found = {*re.findall(r"[^\x00-\x7f]", html), *escaped}
+    characters = "".join(sorted(ch for ch in found if ord(ch) > 127))
+    if not characters:
+        return html
+    data = base64.b64encode(_font_subset(characters, cache)).decode("ascii")
+    style = (
+        '<style>@font-face{font-family:"FengqiaoCJK";src:url(data:font/otf;base64,'
+        + data
+        + ') format("opentype");}'
+        'body,.leaflet-container,.leaflet-popup-content{font-family:"FengqiaoCJK",sans-serif;}</style>'
+    )
+    return html.replace("</head>", style + "</head>", 1)
+
+
+FONT_CACHE_FILES = 16  # the most recently used subsets kept; older ones are deleted
+
+
+def _font_subset(characters: str, cache: Path | None) -> bytes:
+    """Return Noto Sans CJK SC cut down to `characters` (an OpenType file), from the cache when an
+    earlier page with the same characters made it: cutting it costs about a second."""
+    import hashlib
+    import os
+
+    if cache is None:
+        return _cut_font(characters)
+    key = hashlib.sha256(characters.encode("utf-8")).hexdigest()[:20]
+    path = Path(cache) / f"NotoSansCJKsc-{key}.otf"
+    if path.exists():
+        os.utime(path)  # recently used
+        return path.read_bytes()
+    data = _cut_font(characters)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.part")
+    partial.write_bytes(data)
+    os.replace(partial, path)  # whole or absent, also with two nights writing at once
+    kept = sorted(path.parent.glob("NotoSansCJKsc-*.otf"), key=lambda p: p.stat().st_mtime)
+    for old in kept[:-FONT_CACHE_FILES]:
+        old.unlink(missing_ok=True)
+    return data
+
+
+def _cut_font(characters: str) -> bytes:
     import io
 
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
-    # The popups' text sits in JSON as \\uXXXX escapes; it is on the page all the same.
-    escaped = {chr(int(code, 16)) for code in re.findall(r"\\u([0-9a-fA-F]{4})", html)}
-    characters = "".join(
-        sorted({ch for ch in html if ord(ch) > 127} | {ch for ch in escaped if ord(ch) > 127})
-    )
-    if not characters:
-        return html
     font = TTFont(str(resources.files("mplfonts").joinpath("fonts", "NotoSansCJKsc-Regular.otf")))
     options = subset.Options()
     options.notdef_outline = True
@@ -341,14 +385,7 @@ def _embed_cjk_font(html: str) -> str:
     subsetter.subset(font)
     buffer = io.BytesIO()
     font.save(buffer)
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    style = (
-        '<style>@font-face{font-family:"FengqiaoCJK";src:url(data:font/otf;base64,'
-        + data
-        + ') format("opentype");}'
-        'body,.leaflet-container,.leaflet-popup-content{font-family:"FengqiaoCJK",sans-serif;}</style>'
-    )
-    return html.replace("</head>", style + "</head>", 1)
+    return buffer.getvalue()
 
 
 def write_map(html: str, path: Path) -> Path:

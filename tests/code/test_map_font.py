@@ -1,0 +1,57 @@
+"""The map's embedded CJK font: it holds the page's characters, and a page with the same
+characters reuses the subset an earlier page made."""
+
+import base64
+import io
+import re
+
+import pytest
+from fontTools.ttLib import TTFont
+
+from pipelines.publish import mapview
+
+
+def _page(text: str) -> str:
+    return (
+        f'<html><head></head><body><p>{text}</p><script>var t = "\\u9ad8";</script></body></html>'
+    )
+
+
+def _font_data(html: str) -> bytes:
+    return base64.b64decode(re.search(r"base64,([A-Za-z0-9+/=]+)", html).group(1))
+
+
+def _embedded_font(html: str) -> TTFont:
+    return TTFont(io.BytesIO(_font_data(html)))
+
+
+def test_the_font_holds_the_pages_characters_escaped_or_not():
+    html = mapview._embed_cjk_font(_page("东辽县热点"))
+    cmap = _embedded_font(html).getBestCmap()
+    assert {ord(ch) for ch in "东辽县热点高"} <= set(cmap)
+    assert ord("低") not in cmap  # a subset, not the whole font
+
+
+def test_a_page_with_the_same_characters_reuses_the_cached_subset(tmp_path, monkeypatch):
+    cache = tmp_path / "fonts"
+    first = mapview._embed_cjk_font(_page("东辽县热点"), cache)
+    assert len(list(cache.glob("*.otf"))) == 1
+
+    def cut(characters):
+        raise AssertionError("the font was cut again")
+
+    monkeypatch.setattr(mapview, "_cut_font", cut)
+    again = mapview._embed_cjk_font(_page("热点东辽县"), cache)  # the same characters, reordered
+    assert _font_data(again) == _font_data(first)
+    with pytest.raises(AssertionError, match="cut again"):
+        mapview._embed_cjk_font(_page("西安区"), cache)
+
+
+def test_the_cache_keeps_only_the_most_recently_used_subsets(tmp_path, monkeypatch):
+    monkeypatch.setattr(mapview, "FONT_CACHE_FILES", 2)
+    monkeypatch.setattr(mapview, "_cut_font", lambda characters: characters.encode("utf-8"))
+    cache = tmp_path / "fonts"
+    for text in ("东", "西", "南"):
+        mapview._font_subset(text, cache)
+    kept = {p.read_bytes().decode("utf-8") for p in cache.glob("*.otf")}
+    assert kept == {"西", "南"} and not list(cache.glob("*.part"))
