@@ -33,6 +33,7 @@ from scipy.stats import norm
 from features.domain import GRADES, HIGH, LOW, MEDIUM
 from features.errors import UsageError
 from features.geo import h3_cells, wgs84_to_gcj02
+from features.parallel import in_forks, processes
 from features.places import LEVELS, county_centres, unit_keys, unit_label, unit_level
 
 GRADE_WEIGHT = {HIGH: 1.0, MEDIUM: 0.5, LOW: 0.1}
@@ -57,6 +58,9 @@ MAP_PERMUTATIONS = 9999  # a two-sided pseudo p is at least 0.0002: 99% under FD
 # The cube's bins use the normal approximation, as ArcGIS Pro's Emerging Hot Spot Analysis does:
 # a cube has tens of thousands of bins, and 999 permutations cannot pass the FDR cut-off there.
 CUBE_PERMUTATIONS = 0
+# The fewest draws (cells x permutations) worth drawing each tail in its own fork: a fork costs
+# some 20-50 ms, a million draws about 0.05 s.
+FORK_MIN_DRAWS = 1_000_000
 TREND_ALPHA = 0.05  # Mann-Kendall, and the cube's FDR
 
 
@@ -312,6 +316,7 @@ def gi_star(
     neighbours: dict,
     permutations: int = MAP_PERMUTATIONS,
     seed: int = 0,
+    n_jobs: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return Gi* z-scores and two-sided p-values of values over cells (esda, binary weights).
 
@@ -319,7 +324,7 @@ def gi_star(
     of the shares of simulated statistics at or above and at or below the observed one, at most 1,
     from the same seeded draws. (esda's folded p-value counts ties as not extreme in the lower tail,
     so a quiet cell among quiet cells would read as a cold spot at p = 1/(permutations + 1).) With
-    0, the normal approximation.
+    0, the normal approximation. n_jobs: processes for the permutations (each tail in its own).
     """
     import esda
     import libpysal
@@ -341,11 +346,12 @@ def gi_star(
         z = np.nan_to_num(np.asarray(g.Zs, dtype=float))
         if not permutations:
             return z, 2 * norm.sf(np.abs(z))
+
         # esda's crand zeroes the self-weights of the matrix it is given (w.sparse, all it reads):
         # each tail gets its own copy, so that the lower one also draws Gi*, not Gi. (Keeping one
         # run's draws for both tails would hold cells x permutations floats: gigabytes at 9,999.)
-        tails = [
-            crand(
+        def tail(alternative: str):
+            return lambda: crand(
                 values,
                 SimpleNamespace(sparse=g.w.sparse.copy()),
                 g.Gs,
@@ -357,8 +363,10 @@ def gi_star(
                 seed=seed,
                 alternative=alternative,
             )[0]
-            for alternative in ("greater", "lesser")
-        ]
+
+        # The same seeded draws either way; each tail in a fork of its own on a second core.
+        jobs = processes(n_jobs) if len(values) * permutations >= FORK_MIN_DRAWS else 1
+        tails = in_forks([tail("greater"), tail("lesser")], jobs)
     return z, np.minimum(2 * np.minimum(*tails), 1.0)
 
 
@@ -479,6 +487,7 @@ def hotspot_cells(
     window_days: int = 28,
     trend_weeks: int = 10,
     weighted: bool = True,
+    n_jobs: int = 1,
 ) -> pd.DataFrame:
     """Return one row per study cell: counts by grade and type, mean score, Gi*, class and trend.
 
@@ -508,6 +517,7 @@ def hotspot_cells(
                 end,
                 window_days,
                 trend_weeks,
+                n_jobs,
             )
         )
     rest = frame[~placed]
@@ -524,6 +534,7 @@ def hotspot_cells(
                     end,
                     window_days,
                     trend_weeks,
+                    n_jobs,
                 )
             )
     if not layers:
@@ -532,7 +543,13 @@ def hotspot_cells(
 
 
 def _layer(
-    frame: pd.DataFrame, system, layer: str, end: pd.Timestamp, window_days: int, trend_weeks: int
+    frame: pd.DataFrame,
+    system,
+    layer: str,
+    end: pd.Timestamp,
+    window_days: int,
+    trend_weeks: int,
+    n_jobs: int = 1,
 ) -> pd.DataFrame:
     """Return the statistics of one layer's cells (frame: its cases, with cell and weight)."""
     start_trend = end - pd.Timedelta(weeks=trend_weeks)
@@ -541,7 +558,7 @@ def _layer(
     recent = frame[frame["reported_at"] >= end - pd.Timedelta(days=window_days)]
 
     risk = recent.groupby("cell")["weight"].sum().reindex(cells, fill_value=0.0).to_numpy()
-    z, p = gi_star(risk, cells, neighbours)
+    z, p = gi_star(risk, cells, neighbours, n_jobs=n_jobs)
     labels, level = classify(z, p)
     label_of = getattr(system, "label", lambda c: c)
     out = pd.DataFrame(

@@ -362,6 +362,7 @@ def publish_task(
             settings.trend_weeks,
             system,
             font_cache(settings),
+            settings.n_jobs,
         )
     )
 

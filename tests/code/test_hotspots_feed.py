@@ -77,6 +77,26 @@ def test_cold_spots_are_tested_with_the_same_weights_as_hot_spots():
     assert p[z.argmin()] < 0.05  # the quiet corner is a cold spot
 
 
+def test_the_tails_drawn_in_forks_give_the_same_p_values(monkeypatch):
+    import models.hotspots as hotspots
+
+    names, neighbours = _lattice(12)
+    values = np.random.default_rng(11).poisson(3, 144).astype(float)
+    values[:5] += 9
+    here = gi_star(values, names, neighbours, permutations=999, seed=7)[1]
+    forks = []
+
+    def counted(calls, jobs):
+        forks.append(jobs)
+        return in_forks(calls, jobs)
+
+    in_forks = hotspots.in_forks
+    monkeypatch.setattr(hotspots, "FORK_MIN_DRAWS", 1)
+    monkeypatch.setattr(hotspots, "in_forks", counted)
+    forked = gi_star(values, names, neighbours, permutations=999, seed=7, n_jobs=2)[1]
+    assert forks == [2] and np.array_equal(forked, here)
+
+
 def test_quiet_cells_among_quiet_cells_are_not_cold_spots_under_permutation():
     # Mostly zeros, one busy block: esda's folded p-value calls the zeros 'significant' (ties count
     # as not extreme); the two-sided p-value does not.
