@@ -69,9 +69,10 @@ class MergeParams:
 
 def merge_text(texts: pd.Series) -> list[str]:
     """Return case texts with intake boilerplate and masked tokens replaced by a space, for
-    matching (char_bigrams then treats punctuation as it treats the space)."""
+    matching (char_bigrams then treats punctuation as it treats the space). A missing text (a
+    stored case older than the window, read without it) is empty."""
     # a list first: iterating an Arrow-backed column makes a Python string at a time, 3x slower
-    return [_BOILERPLATE.sub(" ", t or "") for t in texts.tolist()]
+    return [_BOILERPLATE.sub(" ", t) if isinstance(t, str) else "" for t in texts.tolist()]
 
 
 def merge_cases(

@@ -93,15 +93,15 @@ def store_append_task(cases: pd.DataFrame, settings: Settings, batch: str) -> in
 
 @task(cache_policy=NO_CACHE, **IO_RETRIES)
 def read_history_task(
-    settings: Settings, run_date: pd.Timestamp, today: pd.DataFrame, masked: bool = False
+    settings: Settings, run_date: pd.Timestamp, today: pd.DataFrame, training: bool = False
 ) -> pd.DataFrame:
     """Read the stored past that day D's history features need.
 
-    masked: mask in the texts the names the store learnt after storing them (a model trained on
-    them keeps their character n-grams); the nightly's features need no such pass.
+    training: read every text, and mask in them the names the store learnt after storing them (a
+    model trained on them keeps their character n-grams); a night needs neither.
     """
-    store = history_store(settings, settings.secret() if masked else None)
-    return steps.history_for(store, run_date, today)
+    store = history_store(settings, settings.secret() if training else None)
+    return steps.history_for(store, run_date, today, all_texts=training)
 
 
 @task(cache_policy=NO_CACHE)
@@ -460,7 +460,7 @@ def retrain_flow(
     name = model_name or registered_name("risk_grade")
     today = pd.Timestamp(as_of) if as_of else pd.Timestamp.now(tz=TIMEZONE).tz_localize(None)
     end = today.normalize() + pd.Timedelta(days=1)
-    history = read_history_task(settings, end, pd.DataFrame({"case_id": []}), masked=True)
+    history = read_history_task(settings, end, pd.DataFrame({"case_id": []}), training=True)
     ingested = steps.retrain_cases(history, end, months, store_dir(settings))
     ctx = context_task(ingested.cases, None, settings)
     capacity = red_capacity or steps.champion_capacity(settings, name) or settings.red_capacity

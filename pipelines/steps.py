@@ -305,12 +305,23 @@ def _score_folds_with(model_name, version, cases, folds, classes, target) -> dic
     return {"macro_f1": m["macro_f1"], "log_loss": m["log_loss"], "n": float(m["n"])}
 
 
-def history_for(store: HistoryStore, run_date: pd.Timestamp, today: pd.DataFrame) -> pd.DataFrame:
-    """Return the stored cases that count as the past for day D (today's own cases excluded)."""
+def history_for(
+    store: HistoryStore, run_date: pd.Timestamp, today: pd.DataFrame, all_texts: bool = False
+) -> pd.DataFrame:
+    """Return the stored cases that count as the past for day D (today's own cases excluded).
+
+    Descriptions come only where today's merge can compare them (its window before today's
+    earliest report), unless all_texts: the history features read none.
+    """
+    texts_from = None
+    if not all_texts and len(today):
+        window = pd.Timedelta(days=ContextParams().merge.window_days)
+        texts_from = today["reported_at"].min() - window
     return store.read(
         start=run_date.normalize() - pd.Timedelta(days=HISTORY_DAYS),
         end=run_date.normalize() + pd.Timedelta(days=1),
         exclude_case_ids=set(today["case_id"]),
+        texts_from=texts_from,
     )
 
 
@@ -489,10 +500,12 @@ def load_day(
         )
     meta = stage_meta(folder)
     scored = staged_cases(folder)
+    end = run_date.normalize() + pd.Timedelta(days=1)
     recent = history_store(settings).read(
         start=run_date.normalize() - pd.Timedelta(weeks=settings.trend_weeks + 1),
-        end=run_date.normalize() + pd.Timedelta(days=1),
+        end=end,
         exclude_case_ids=set(scored["case_id"]),
+        texts_from=end,  # maps and comparisons count cases; they quote only tonight's texts
     )
     return DayOutputs(
         run_date=run_date,

@@ -299,3 +299,31 @@ def test_matching_many_blocks_at_once_finds_what_each_case_finds_alone(
     alone = merge_cases(today, stored)
     assert spanning["match_score"].gt(0).mean() > 0.3  # the comparison is not of empty matches
     pd.testing.assert_frame_equal(spanning, alone)
+
+
+def test_a_nights_context_is_the_same_from_a_history_read_without_the_years_texts(
+    ingested, cases_with_context, tmp_path
+):
+    """A night reads descriptions only from the merge window before its earliest report (a late
+    report reaches further back); its merged groups and history features are the same as from
+    the whole history."""
+    from pipelines.steps import history_for
+    from pipelines.store import HistoryStore
+
+    run_date = pd.Timestamp("2025-12-31")
+    past = cases_with_context[cases_with_context["reported_at"] < "2025-12-24"]
+    store = HistoryStore(tmp_path)
+    store.append(past.assign(predicted_grade=past["risk_grade"]), "history")
+    today = ingested.cases[ingested.cases["reported_at"] >= "2025-12-24"].reset_index(drop=True)
+    late = past.index[past["reported_at"] >= "2025-12-05"][0]  # reported three weeks ago
+    today = pd.concat([today, ingested.cases.loc[[late]]], ignore_index=True)
+
+    whole = history_for(store, run_date, today, all_texts=True)
+    night = history_for(store, run_date, today)
+    texts_from = today["reported_at"].min() - pd.Timedelta(days=10)
+    assert night["description"].isna().eq(night["reported_at"] < texts_from).all()
+    assert night["description"].notna().sum() > 0 and len(night) == len(whole)
+    pd.testing.assert_frame_equal(
+        night.drop(columns="description"), whole.drop(columns="description")
+    )
+    pd.testing.assert_frame_equal(build_context(today, night), build_context(today, whole))
