@@ -6,6 +6,7 @@ import contextlib
 import ctypes
 import dataclasses
 import datetime as dt
+import hashlib
 import itertools
 import time
 from dataclasses import dataclass, field
@@ -125,11 +126,16 @@ def retrain_cases(
     )
     if labelled.empty:
         raise UsageError(f"the history store at {store_dir} holds no graded cases to retrain on")
+    labelled = labelled.reset_index(drop=True)
+    # What was trained on: every case's id, text and grade, in order (the store has no one file).
+    rows = pd.util.hash_pandas_object(
+        labelled[["case_id", "description", "risk_grade"]], index=False
+    )
     return IngestResult(
-        cases=labelled.reset_index(drop=True),
+        cases=labelled,
         quarantine=pd.DataFrame(),
         source=str(store_dir),
-        sha256="store",
+        sha256=hashlib.sha256(rows.to_numpy().tobytes()).hexdigest(),
         encoding=None,
         sheet=None,
         rows_in=len(labelled),

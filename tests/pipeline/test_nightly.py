@@ -298,6 +298,14 @@ def test_the_monthly_retrain_runs_on_the_store_and_promotes_only_a_better_model(
     assert str(client.get_model_version_by_alias("fengqiao-risk", CHAMPION).version) == champion
     tags = client.get_model_version("fengqiao-risk", second["version"]).tags
     assert tags["promotion.decision"] == "refused"
+    # Each retrain records a digest of the store's cases it learnt from: the same history, the same.
+    digests = [
+        client.get_run(client.get_model_version("fengqiao-risk", r["version"]).run_id).data.tags[
+            "data.sha256"
+        ]
+        for r in (first, second)
+    ]
+    assert digests[0] == digests[1] and len(digests[0]) == 64 and digests[0] != "0" * 64
 
 
 def _due_soon(lead_seconds: int = 50) -> tuple[str, pd.Timestamp]:
