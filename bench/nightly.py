@@ -205,7 +205,7 @@ def province_setup(home: Path) -> tuple[Path, Path, dict]:
         return folder / "exports" / city_day.name, folder / "home", facts
     shutil.rmtree(folder, ignore_errors=True)
     day = pd.read_csv(city_day, dtype=str, encoding="gb18030")
-    last = pd.to_datetime(day["受理时间"], format="mixed").max()
+    last = pd.Timestamp(city_day.stem.removeprefix("day-"))  # the night's date
     stored = HistoryStore(city_home / "store").read(
         start=last.normalize() - pd.DateOffset(months=PROVINCE_MONTHS), end=last.normalize()
     )
