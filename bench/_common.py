@@ -45,14 +45,20 @@ def peak_rss_mib() -> float:
 
 
 class TreeMemory:
-    """Sample the resident memory of this process and all its children (worker processes, servers)
-    every `interval` seconds; `peak_mib` is the largest sum seen, `peak_at` how many seconds after
+    """Sample the memory of this process and all its children (worker processes, servers) every
+    `interval` seconds; `peak_mib` is the largest sum seen, `peak_at` how many seconds after
     entering it was seen and `peak_parts` which processes held it (MiB by process name, largest
-    first). Use as a context manager."""
+    first). Use as a context manager.
+
+    Summed as proportional set sizes (PSS): a page shared by a process and its forks counts once,
+    split between them. `peak_rss_sum_mib` is the largest sum of resident sizes, which counts a
+    fork's shared pages again for every fork (what these benches reported before 2026-12-03).
+    """
 
     def __init__(self, interval: float = 0.2):
         self.interval = interval
         self.peak_mib = 0.0
+        self.peak_rss_sum_mib = 0.0
         self.peak_at = 0.0
         self.peak_parts: dict[str, int] = {}
         self._stop = threading.Event()
@@ -62,10 +68,14 @@ class TreeMemory:
         started = time.perf_counter()
         while not self._stop.is_set():
             parts: dict[str, float] = {}
+            rss = 0.0
             for proc in [me, *me.children(recursive=True)]:
                 with contextlib.suppress(psutil.Error):
                     label = "bench" if proc is me else _process_label(proc)
-                    parts[label] = parts.get(label, 0) + proc.memory_info().rss / 2**20
+                    info = proc.memory_full_info()
+                    parts[label] = parts.get(label, 0) + getattr(info, "pss", info.rss) / 2**20
+                    rss += info.rss / 2**20
+            self.peak_rss_sum_mib = max(self.peak_rss_sum_mib, rss)
             total = sum(parts.values())
             if total > self.peak_mib:
                 self.peak_mib, self.peak_at = total, time.perf_counter() - started
@@ -82,7 +92,6 @@ class TreeMemory:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak_mib = max(self.peak_mib, peak_rss_mib())
 
 
 def _process_label(proc: psutil.Process) -> str:

@@ -101,7 +101,8 @@ def measure(n: int, path: Path) -> dict:
         "columns": X.shape[1],
         "seconds": round(total, 1),
         "cases_per_s": round(n / total),
-        "peak_rss_mib": round(memory.peak_mib),  # this process and its worker processes
+        "peak_rss_mib": round(memory.peak_rss_sum_mib),  # this process and its worker processes
+        "peak_pss_mib": round(memory.peak_mib),
         "stages": {k: round(v, 1) for k, v in timings.items()},
     }
 

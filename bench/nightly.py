@@ -109,7 +109,8 @@ def _record(seconds: float, memory: TreeMemory, manifest: dict) -> dict:
     return {
         "seconds": round(seconds, 1),
         "cases_per_s": round(manifest["rows"]["in"] / seconds),
-        "peak_rss_mib": round(memory.peak_mib),
+        "peak_pss_mib": round(memory.peak_mib),
+        "peak_rss_sum_mib": round(memory.peak_rss_sum_mib),
         "peak_at_s": round(memory.peak_at, 1),
         "peak_by_process_mib": memory.peak_parts,
         "rows": {k: manifest["rows"][k] for k in ("in", "scored", "quarantined")},
@@ -264,10 +265,23 @@ def night(n: int, home: Path, api_url: str | None, model: Path) -> dict:
         "prefect": "server running" if api_url else "temporary server",
         **_record(seconds, memory, manifest),
         "afternoon_seconds": round(alt_seconds, 1),
-        "afternoon_peak_rss_mib": round(alt_memory.peak_mib),
+        "afternoon_peak_pss_mib": round(alt_memory.peak_mib),
         "over_afternoon": round(seconds / alt_seconds, 2),
         **stamp(),
     }
+
+
+def peak_mib(r: dict) -> int:
+    """Return a run's peak memory: PSS summed over its processes, or for runs measured before
+    2026-12-03 the sum of resident sizes (which counts the pages forks share once per fork)."""
+    return r.get("peak_pss_mib", r.get("peak_rss_mib", 0))
+
+
+def peak(r: dict) -> str:
+    """Return a run's peak memory for a table: PSS, with the RSS sum beside it."""
+    if "peak_pss_mib" not in r:
+        return f"{r['peak_rss_mib']:,} (RSS sum)"
+    return f"{r['peak_pss_mib']:,} (RSS sum {r['peak_rss_sum_mib']:,})"
 
 
 def print_nights(nights: list[dict]) -> None:
@@ -283,7 +297,7 @@ def print_nights(nights: list[dict]) -> None:
         )
         print(
             f"| {r['cases']:,} | {r['store_cases']:,} | {r['prefect']} | {r['seconds']} | "
-            f"{r['peak_rss_mib']:,} | {s.get('ingest')} | {s.get('model')} | {s.get('history')} | "
+            f"{peak(r)} | {s.get('ingest')} | {s.get('model')} | {s.get('history')} | "
             f"{s.get('context')} | {s.get('score')} | {s.get('store')} | "
             f"{r['seconds'] - named:.1f} | {r['afternoon_seconds']} | {r['over_afternoon']} |"
         )
@@ -310,12 +324,12 @@ def night_checks(nights: list[dict]) -> list[tuple[str, bool]]:
         elif r["store_cases"] >= 4_500_000:
             checks += [
                 (f"{label}: {r['seconds']} s <= 60 s", r["seconds"] <= 60),
-                (f"{label}: peak {r['peak_rss_mib']} MiB <= 4096 MiB", r["peak_rss_mib"] <= 4096),
+                (f"{label}: peak {peak(r)} MiB <= 4096 MiB", peak_mib(r) <= 4096),
             ]
         elif r["store_cases"] >= 900_000:
             checks += [
                 (f"{label}: {r['seconds']} s <= 15 s", r["seconds"] <= 15),
-                (f"{label}: peak {r['peak_rss_mib']} MiB <= 1536 MiB", r["peak_rss_mib"] <= 1536),
+                (f"{label}: peak {peak(r)} MiB <= 1536 MiB", peak_mib(r) <= 1536),
             ]
         checks.append(
             (
@@ -361,7 +375,7 @@ def main() -> int:
     dask = [kept["dask"][n] for n in sorted(kept["dask"])]
 
     print(
-        "\n| cases | executor | wall s | cases/s | peak RSS MiB (tree) | ingest | context | score "
+        "\n| cases | executor | wall s | cases/s | peak MiB (tree) | ingest | context | score "
         "| publish (rest) | in = scored + quarantined |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---|"
     )
     for r in rows + dask:
@@ -369,7 +383,7 @@ def main() -> int:
         rest = r["seconds"] - s.get("ingest", 0) - s.get("context", 0) - s.get("score", 0)
         print(
             f"| {r['cases']:,} | {r['executor']} | {r['seconds']} | {r['cases_per_s']:,} | "
-            f"{r['peak_rss_mib']:,} | {s.get('ingest')} | {s.get('context')} | {s.get('score')} | "
+            f"{peak(r)} | {s.get('ingest')} | {s.get('context')} | {s.get('score')} | "
             f"{rest:.1f} | {r['rows']['in']:,} = {r['rows']['scored']:,} + {r['rows']['quarantined']:,} |"
         )
     for r in rows + dask:
@@ -400,8 +414,8 @@ def main() -> int:
             checks += [
                 (f"{r['cases']:,} in one batch: {r['seconds']} s <= 600 s", r["seconds"] <= 600),
                 (
-                    f"{r['cases']:,} in one batch: peak {r['peak_rss_mib']} MiB <= 8192 MiB",
-                    r["peak_rss_mib"] <= 8192,
+                    f"{r['cases']:,} in one batch: peak {peak(r)} MiB <= 8192 MiB",
+                    peak_mib(r) <= 8192,
                 ),
             ]
     write_results(

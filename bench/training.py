@@ -72,7 +72,8 @@ def train(n: int, path: Path) -> dict:
     return {
         "cases": n,
         "seconds": round(seconds, 1),
-        "peak_rss_mib": round(memory.peak_mib),
+        "peak_rss_mib": round(memory.peak_rss_sum_mib),
+        "peak_pss_mib": round(memory.peak_mib),
         "stages": {k: round(v, 1) for k, v in stages.items()},
         "backtest_seconds": {k: round(v, 1) for k, v in result.seconds.items()},
         "backtest_macro_f1": {
