@@ -113,7 +113,7 @@ def _log_traceback(error: BaseException) -> Path:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     text = "".join(traceback.format_exception(error))
     try:
-        folders = [logs_dir(Settings().home)]
+        folders = [logs_dir(Settings.at(_command_home).home)]
     except Exception:  # the settings themselves may be what failed
         folders = []
     for folder in [*folders, Path(tempfile.gettempdir())]:
@@ -127,11 +127,15 @@ def _log_traceback(error: BaseException) -> Path:
     return Path("(not written)")
 
 
+# The data folder the running command was given, where an unexpected error's log goes (None:
+# FENGQIAO_HOME or ./data). Kept here, not in the environment, which worker processes inherit.
+_command_home: str | None = None
+
+
 def _home(home: Path | None) -> str | None:
-    if home is not None:
-        os.environ["FENGQIAO_HOME"] = str(home)
-        return str(home)
-    return None
+    global _command_home
+    _command_home = str(home) if home is not None else None
+    return _command_home
 
 
 def _check_settings(home: str | None) -> None:

@@ -3,6 +3,7 @@ message and the traceback in a log file), and shows a traceback for neither."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -33,7 +34,9 @@ def test_a_problem_to_fix_exits_2_with_its_message(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("error", [KeyError("p_高"), ValueError("operands could not be broadcast")])
 def test_a_bug_exits_1_and_its_traceback_goes_to_a_log_file(monkeypatch, tmp_path, error):
+    monkeypatch.delenv("FENGQIAO_HOME", raising=False)
     result = _publish(monkeypatch, tmp_path, error)
+    assert "FENGQIAO_HOME" not in os.environ  # --home is not handed on through the environment
     assert result.exit_code == EXIT_BUG == 1
     assert "bug" in result.output and "Traceback" not in result.output
     logged = re.search(r"traceback is in\s+(\S+?\.log)", result.output.replace("\n", ""))
