@@ -533,11 +533,11 @@ def release_memory() -> None:
     mapped; on a million-case night the stages' peaks would add up. The next parallel step starts
     fresh workers (a few seconds).
     """
-    from joblib.externals.loky import reusable_executor
+    from joblib.externals.loky import get_reusable_executor
 
-    executor = reusable_executor._executor  # loky's own handle on the pool (joblib is pinned)
-    if executor is not None:
-        executor.shutdown(wait=True)
+    # The pool joblib's loky backend reuses. Asked for with other settings, loky replaces it (its
+    # workers stop); either way the pool returned is shut down, and none starts a worker unasked.
+    get_reusable_executor().shutdown(wait=True)
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 

@@ -47,3 +47,26 @@ def test_one_plan_for_every_step():
     assert plan(3 * FORK_MIN_ROWS, 8, forks=True) == Plan("fork", 3)  # each fork its share
     assert plan(PROCESSES_MIN_ROWS, 2, forks=True) == Plan("processes", 2)
     assert plan(20_000, 2, processes_from=20_000) == Plan("processes", 2)
+
+
+def test_releasing_memory_stops_the_idle_worker_processes():
+    from joblib import Parallel, delayed
+
+    from pipelines.steps import release_memory
+
+    workers = set(Parallel(n_jobs=2, backend="loky")(delayed(os.getpid)() for _ in range(8)))
+    assert workers and os.getpid() not in workers
+    release_memory()
+    release_memory()  # with no pool left, it starts none
+
+    def alive(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(alive(pid) for pid in workers)
