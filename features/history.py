@@ -41,9 +41,13 @@ def as_of_stats(
 
     Keys are any hashable values (None never matches). Output keys: n_<w>, <value>_<w>, days_since.
     """
-    codes, _ = pd.factorize(np.concatenate([event_keys, query_keys]), use_na_sentinel=True)
+    codes, uniques = pd.factorize(np.concatenate([event_keys, query_keys]), use_na_sentinel=True)
     e_code, q_code = codes[: len(event_keys)], codes[len(event_keys) :]
-    keep = e_code >= 0
+    # Only events of a key some query has can count: a night's few thousand queries need a small
+    # part of a year's events, and the sort below is the costly step.
+    asked = np.zeros(len(uniques) + 1, bool)
+    asked[q_code] = True  # a missing key's code, -1, marks the extra last slot
+    keep = (e_code >= 0) & asked[e_code]
     e_code, e_time = e_code[keep].astype(np.int64), _seconds(event_times)[keep]
     order = np.lexsort((e_time, e_code))
     composite = e_code[order] * _KEY_SHIFT + e_time[order]

@@ -23,6 +23,28 @@ def test_as_of_counts_only_strictly_earlier_events_in_the_window():
     assert stats["days_since"][:3].tolist()[1:] == [4.0, 15.0] and np.isnan(stats["days_since"][0])
 
 
+def test_as_of_stats_equal_a_count_query_by_query_whatever_keys_the_queries_ask():
+    """A night asks about a few keys among a year's events: events of other keys count nowhere."""
+    rng = np.random.default_rng(4)
+    e_keys = rng.choice(np.array(["a", "b", "c", "d", None], dtype=object), 400)
+    e_times = pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 120, 400), unit="D")
+    high = (rng.random(400) < 0.3).astype(float)
+    q_keys = np.array(["a", "e", None, "c", "a"], dtype=object)  # "e" has no event
+    q_times = pd.to_datetime(["2025-03-01", "2025-03-01", "2025-03-01", "2025-04-20", "2025-01-02"])
+    stats = as_of_stats(
+        e_keys, e_times.to_numpy(), {"high": high}, q_keys, q_times.to_numpy(), (7, 30)
+    )
+    for i, (key, t) in enumerate(zip(q_keys, q_times, strict=True)):
+        same = np.array([k is not None and k == key for k in e_keys]) & (e_times < t)
+        for w in (7, 30):
+            window = same & (e_times >= t - pd.Timedelta(days=w))
+            assert stats[f"n_{w}"][i] == window.sum()
+            assert stats[f"high_{w}"][i] == high[window].sum()
+        last = e_times[same].max() if same.any() else None
+        expected = np.nan if last is None else (t - last).total_seconds() / 86400
+        np.testing.assert_equal(stats["days_since"][i], expected)
+
+
 def test_spatial_counts_equal_a_count_case_by_case(ingested):
     """Each case's ring of H3 cells holds the events of the 30 days before it; cases without a
     location get no count, and events without one count nowhere."""
