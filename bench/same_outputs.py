@@ -96,8 +96,10 @@ def outputs(home: Path) -> dict:
         }
     store = home / "mlflow"
     found |= {f"{home.name}/{k}": v for k, v in registry(store / "mlflow.db").items()}
-    for model in sorted(store.rglob("MLmodel")):
-        found[f"{home.name}/signature {model.parent.name}"] = signature(model)
+    # Artifact folders are named by random run and model ids: compare the signatures as a set.
+    found[f"{home.name}/signatures"] = sorted(
+        json.dumps(signature(model), sort_keys=True) for model in store.rglob("MLmodel")
+    )
     return found
 
 
