@@ -146,6 +146,12 @@ def merge_cases(
     return out[["group_id", "group_size", "group_channels", "match_score"]].reset_index()
 
 
+def earliest_reachable(cases: pd.DataFrame, params: MergeParams) -> pd.Timestamp:
+    """Return the earliest report time a merge of `cases` compares against: a case matches only
+    reports within the window before it."""
+    return cases["reported_at"].min() - pd.Timedelta(days=params.window_days)
+
+
 def reachable_history(
     history: pd.DataFrame, cases: pd.DataFrame, params: MergeParams
 ) -> pd.DataFrame:
@@ -155,8 +161,7 @@ def reachable_history(
     before the earliest case is a candidate; the earlier reports of those candidates' groups are
     kept too, because they count in the group sizes and channels.
     """
-    earliest = cases["reported_at"].min() - pd.Timedelta(days=params.window_days)
-    candidate = (history["reported_at"] >= earliest).to_numpy()
+    candidate = (history["reported_at"] >= earliest_reachable(cases, params)).to_numpy()
     groups = history["group_id"].to_numpy()[candidate]
     return history[candidate | history["group_id"].isin(groups).to_numpy()]
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from features.context import ContextParams, build_context
+from features.dedup import earliest_reachable
 from features.domain import HIGH, MEDIUM
 from features.errors import UsageError
 from models.backtest import BacktestResult, run_backtest
@@ -321,8 +322,7 @@ def history_for(
     """
     texts_from = None
     if not all_texts and len(today):
-        window = pd.Timedelta(days=ContextParams().merge.window_days)
-        texts_from = today["reported_at"].min() - window
+        texts_from = earliest_reachable(today, ContextParams().merge)
     return store.read(
         start=run_date.normalize() - pd.Timedelta(days=HISTORY_DAYS),
         end=run_date.normalize() + pd.Timedelta(days=1),
