@@ -58,9 +58,6 @@ MAP_PERMUTATIONS = 9999  # a two-sided pseudo p is at least 0.0002: 99% under FD
 # The cube's bins use the normal approximation, as ArcGIS Pro's Emerging Hot Spot Analysis does:
 # a cube has tens of thousands of bins, and 999 permutations cannot pass the FDR cut-off there.
 CUBE_PERMUTATIONS = 0
-# The fewest draws (cells x permutations) worth drawing each tail in its own fork: a fork costs
-# some 20-50 ms, a million draws about 0.05 s.
-FORK_MIN_DRAWS = 1_000_000
 TREND_ALPHA = 0.05  # Mann-Kendall, and the cube's FDR
 
 
@@ -365,8 +362,7 @@ def gi_star(
             )[0]
 
         # The same seeded draws either way; each tail in a fork of its own on a second core.
-        jobs = processes(n_jobs) if len(values) * permutations >= FORK_MIN_DRAWS else 1
-        tails = in_forks([tail("greater"), tail("lesser")], jobs)
+        tails = in_forks([tail("greater"), tail("lesser")], processes(n_jobs))
     return z, np.minimum(2 * np.minimum(*tails), 1.0)
 
 
@@ -650,14 +646,13 @@ def _place_names(frame: pd.DataFrame) -> dict:
     counts = frame.groupby(["cell", "place"], sort=False).size().reset_index(name="n")
     counts["share"] = counts["n"] / counts.groupby("cell")["n"].transform("sum")
     counts = counts.sort_values(["cell", "n"], ascending=[True, False], kind="stable")
-    places = counts.groupby("cell").size()
-    names: dict = {}
-    for cell, place, _, share in counts.groupby("cell").head(2).itertuples(index=False, name=None):
-        if places[cell] == 1:
-            names[cell] = place
-        else:
-            names.setdefault(cell, []).append(f"{place} {share:.0%}")
-    return {cell: n if isinstance(n, str) else "、".join(n) for cell, n in names.items()}
+    alone = counts.groupby("cell")["n"].transform("size").eq(1).to_numpy()
+    shown = [
+        place if only else f"{place} {share:.0%}"
+        for place, share, only in zip(counts["place"], counts["share"], alone, strict=True)
+    ]
+    top = pd.Series(shown, index=counts["cell"].to_numpy()).groupby(level=0, sort=False).head(2)
+    return top.groupby(level=0, sort=False).agg("、".join).to_dict()
 
 
 _OCTANTS = ("东", "东北", "北", "西北", "西", "西南", "南", "东南")

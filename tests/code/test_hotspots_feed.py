@@ -91,7 +91,6 @@ def test_the_tails_drawn_in_forks_give_the_same_p_values(monkeypatch):
         return in_forks(calls, jobs)
 
     in_forks = hotspots.in_forks
-    monkeypatch.setattr(hotspots, "FORK_MIN_DRAWS", 1)
     monkeypatch.setattr(hotspots, "in_forks", counted)
     forked = gi_star(values, names, neighbours, permutations=999, seed=7, n_jobs=2)[1]
     assert forks == [2] and np.array_equal(forked, here)
