@@ -8,6 +8,10 @@ connected screen, or none for a plain background with the cells and cases only.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
+import os
 import re
 from importlib import resources
 from pathlib import Path
@@ -326,8 +330,6 @@ def _inline_leaflet(fmap: folium.Map) -> str:
 
 def _embed_cjk_font(html: str, cache: Path | None = None) -> str:
     """Return the page with a subset of Noto Sans CJK SC, holding the page's own characters, embedded."""
-    import base64
-
     # The popups' text sits in JSON as \\uXXXX escapes; it is on the page all the same.
     escaped = {chr(int(code, 16)) for code in set(re.findall(r"\\u([0-9a-fA-F]{4})", html))}
     found = {*re.findall(r"[^\x00-\x7f]", html), *escaped}
@@ -350,9 +352,6 @@ FONT_CACHE_FILES = 16  # the most recently used subsets kept; older ones are del
 def _font_subset(characters: str, cache: Path | None) -> bytes:
     """Return Noto Sans CJK SC cut down to `characters` (an OpenType file), from the cache when an
     earlier page with the same characters made it: cutting it costs about a second."""
-    import hashlib
-    import os
-
     if cache is None:
         return _cut_font(characters)
     key = hashlib.sha256(characters.encode("utf-8")).hexdigest()[:20]
@@ -372,8 +371,6 @@ def _font_subset(characters: str, cache: Path | None) -> bytes:
 
 
 def _cut_font(characters: str) -> bytes:
-    import io
-
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
