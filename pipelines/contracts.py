@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # records name these types; importing them here would load the models
+    import pandas as pd
+
+    from models.backtest import BacktestResult
+    from models.grader import GraderConfig, RiskGrader
+    from models.promotion import PromotionDecision
+    from pipelines.ingest import IngestResult
 
 
 @dataclass(frozen=True)
@@ -45,3 +54,40 @@ class ModelInfo:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in values.items() if k in known}
         return cls(**{**values, "classes": tuple(values.get("classes", ()))})
+
+
+@dataclass(frozen=True, eq=False)
+class TrainRequest:
+    """What to train and how to judge it: the grader's configuration (the red-ticket capacity
+    included), the registered model's name, and the backtest to run before promotion."""
+
+    config: GraderConfig
+    model_name: str
+    oracle: pd.DataFrame | None = None  # the demo's true risks: the backtest's oracle row
+    backtest: bool = True  # without one the model is registered but never promoted
+    baselines: bool = True  # the backtest's TF-IDF and checklist rows, which promotion compares
+
+
+@dataclass(frozen=True, eq=False)
+class TrainOutcome:
+    """What a training run produced."""
+
+    model_name: str
+    version: str
+    decision: PromotionDecision
+    backtest: BacktestResult | None
+    training: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class ScoredNight:
+    """Day D scored, ready to stage: the night's cases with their context, the grader's
+    predictions, what was read, the model that scored it and the seconds each stage took."""
+
+    run_date: pd.Timestamp
+    cases: pd.DataFrame
+    predictions: pd.DataFrame
+    ingested: IngestResult
+    grader: RiskGrader
+    model: ModelInfo
+    timings: dict

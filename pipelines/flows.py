@@ -34,7 +34,7 @@ from pipelines.catalog import (
     tracking_uri,
 )
 from pipelines.config import Settings
-from pipelines.contracts import ModelInfo
+from pipelines.contracts import ModelInfo, ScoredNight, TrainOutcome, TrainRequest
 from pipelines.ingest import IngestResult, export_specs
 from pipelines.publish import publish_day
 
@@ -106,14 +106,16 @@ def read_history_task(
 
 @task(cache_policy=NO_CACHE)
 def train_task(
-    cases, ingested, settings, config, model_name, oracle, with_backtest, dask_address=None
-) -> steps.TrainOutcome:
+    cases: pd.DataFrame,
+    ingested: IngestResult,
+    settings: Settings,
+    request: TrainRequest,
+    dask_address: str | None = None,
+) -> TrainOutcome:
     """Backtest, train, register and decide promotion (boosters on Dask when an address is given)."""
     logger = get_run_logger()
     if dask_address is None:
-        return steps.train_and_register(
-            cases, ingested, settings, config, model_name, oracle, with_backtest, logger.info
-        )
+        return steps.train_and_register(cases, ingested, settings, request, logger.info)
     from dask.distributed import Client, LocalCluster
 
     with contextlib.ExitStack() as stack:
@@ -126,15 +128,7 @@ def train_task(
             client = stack.enter_context(Client(dask_address))
         logger.info("training the boosters on Dask (%s)", client.scheduler.address)
         return steps.train_and_register(
-            cases,
-            ingested,
-            settings,
-            config,
-            model_name,
-            oracle,
-            with_backtest,
-            logger.info,
-            dask_client=client,
+            cases, ingested, settings, request, logger.info, dask_client=client
         )
 
 
@@ -153,21 +147,9 @@ def score_task(
 
 
 @task(cache_policy=NO_CACHE, **IO_RETRIES)
-def finish_task(ctx, predictions, ingested, settings, run_date, grader, model_info, timings) -> str:
+def finish_task(night: ScoredNight, settings: Settings) -> str:
     """Stage the scored day and append it to the history store."""
-    return str(
-        steps.finish_day(
-            ctx,
-            predictions,
-            ingested,
-            history_store(settings),
-            run_date,
-            grader,
-            model_info,
-            settings,
-            timings,
-        )
-    )
+    return str(steps.finish_day(night, history_store(settings), settings))
 
 
 @flow(name="fengqiao-train")
@@ -192,17 +174,20 @@ def train_flow(
     ingested = ingest_task(cases, mapping, settings, None)
     target = steps.label_column(ingested.cases, target, cases)
     ctx = context_task(ingested.cases, None, settings)
-    config = steps.grader_config(settings, target, red_capacity or settings.red_capacity)
-    name = model_name or registered_name(target.removeprefix("label:"))
-    truth = pd.read_parquet(oracle) if oracle else None
-    outcome = train_task(ctx, ingested, settings, config, name, truth, backtest, dask_address)
+    request = TrainRequest(
+        config=steps.grader_config(settings, target, red_capacity or settings.red_capacity),
+        model_name=model_name or registered_name(target.removeprefix("label:")),
+        oracle=pd.read_parquet(oracle) if oracle else None,
+        backtest=backtest,
+    )
+    outcome = train_task(ctx, ingested, settings, request, dask_address)
     if into_store:
         store_append_task(ctx, settings, f"import-{ingested.sha256[:12]}")
     _train_artifact(outcome, ingested)
     return steps.train_summary(outcome, ingested, time.perf_counter() - started)
 
 
-def _train_artifact(outcome: steps.TrainOutcome, ingested: IngestResult) -> None:
+def _train_artifact(outcome: TrainOutcome, ingested: IngestResult) -> None:
     decision = outcome.decision
     markdown = [
         f"# fengqiao train: {outcome.model_name} v{outcome.version}",
@@ -250,10 +235,11 @@ def score_flow(
     predictions = _score(ctx, grader, settings, name, version, partitions)
     clock.lap("score")
     info = ModelInfo.of(grader, name, version, alias, backtest_summary(name, version))
-    finish_task(ctx, predictions, ingested, settings, run_date, grader, info, clock.laps)
+    night = ScoredNight(run_date, ctx, predictions, ingested, grader, info, clock.laps)
+    finish_task(night, settings)
     rows = ingested.summary()
     # Publishing reads the staged day back: free the night's frames (gigabytes for a province).
-    del ingested, history, ctx, predictions
+    del night, ingested, history, ctx, predictions
     steps.release_memory()
     day = f"{run_date:%Y-%m-%d}"
     folder = publish_flow(day, out, coordinates, tiles, home, boundaries, boundary_id, name)
@@ -464,8 +450,8 @@ def retrain_flow(
     ingested = steps.retrain_cases(history, end, months, store_dir(settings))
     ctx = context_task(ingested.cases, None, settings)
     capacity = red_capacity or steps.champion_capacity(settings, name) or settings.red_capacity
-    config = steps.grader_config(settings, capacity=capacity)
-    outcome = train_task(ctx, ingested, settings, config, name, None, True)
+    request = TrainRequest(steps.grader_config(settings, capacity=capacity), name)
+    outcome = train_task(ctx, ingested, settings, request)
     return {
         "model_name": outcome.model_name,
         "version": outcome.version,

@@ -9,7 +9,6 @@ import datetime as dt
 import hashlib
 import itertools
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +48,7 @@ from pipelines.catalog import (
     write_stage,
 )
 from pipelines.config import Settings
-from pipelines.contracts import ModelInfo
+from pipelines.contracts import ModelInfo, ScoredNight, TrainOutcome, TrainRequest
 from pipelines.ingest import (
     IngestResult,
     combine,
@@ -182,38 +181,24 @@ def train_summary(outcome: TrainOutcome, ingested: IngestResult, seconds: float)
     return summary
 
 
-@dataclass
-class TrainOutcome:
-    """What a training run produced."""
-
-    model_name: str
-    version: str
-    decision: PromotionDecision
-    backtest: BacktestResult | None
-    training: dict = field(default_factory=dict)
-
-
 def train_and_register(
     cases: pd.DataFrame,
     ingested: IngestResult,
     settings: Settings,
-    config: GraderConfig,
-    model_name: str,
-    oracle: pd.DataFrame | None = None,
-    with_backtest: bool = True,
+    request: TrainRequest,
     progress=None,
-    baselines: bool = True,
     dask_client=None,
 ) -> TrainOutcome:
     """Backtest, fit on all labelled history, register as challenger, and decide on promotion."""
     experiment = connect(settings)
+    config, name = request.config, request.model_name
     backtest = None
-    if with_backtest:
+    if request.backtest:
         backtest = run_backtest(
             cases,
             config,
-            oracle=oracle,
-            baselines=baselines,
+            oracle=request.oracle,
+            baselines=request.baselines,
             progress=progress,
             dask_client=dask_client,
         )
@@ -223,9 +208,9 @@ def train_and_register(
     )
     grader = RiskGrader(config).fit(cases, dask_client)
     data = {**ingested.summary(), "rows_labelled": int(cases[config.target].notna().sum())}
-    version = log_grader(grader, backtest, cases, model_name, data, experiment)
-    decision = promote(cases, backtest, config, model_name, str(version.version), progress)
-    return TrainOutcome(model_name, str(version.version), decision, backtest, grader.training_)
+    version = log_grader(grader, backtest, cases, name, data, experiment)
+    decision = promote(cases, backtest, config, name, str(version.version), progress)
+    return TrainOutcome(name, str(version.version), decision, backtest, grader.training_)
 
 
 def promote(
@@ -376,17 +361,7 @@ def champion_capacity(settings: Settings, model_name: str) -> int | None:
     return champion_config(current).capacity_per_day if current is not None else None
 
 
-def finish_day(
-    ctx: pd.DataFrame,
-    predictions: pd.DataFrame,
-    ingested: IngestResult,
-    store: HistoryStore,
-    run_date: pd.Timestamp,
-    grader: RiskGrader,
-    model_info: ModelInfo,
-    settings: Settings,
-    timings: dict,
-) -> Path:
+def finish_day(night: ScoredNight, store: HistoryStore, settings: Settings) -> Path:
     """Stage day D's scored cases for publishing and, for the risk grader, append them to the
     history store; return the stage.
 
@@ -395,22 +370,23 @@ def finish_day(
     night must not replace the risk grader's record of the same cases.
     """
     started = time.perf_counter()
-    dropped = [c for c in predictions.columns if c in ctx.columns and c != "case_id"]
-    scored = ctx.merge(
+    run_date, predictions, model = night.run_date, night.predictions, night.model
+    dropped = [c for c in predictions.columns if c in night.cases.columns and c != "case_id"]
+    scored = night.cases.merge(
         predictions.drop(columns=dropped), on="case_id", how="left", validate="one_to_one"
     )
-    drift = _drift(settings, run_date, scored, grader, model_info.name)
-    if grader.ordinal_:
+    drift = _drift(settings, run_date, scored, night.grader, model.name)
+    if night.grader.ordinal_:
         store.append(
             scored.assign(predicted_grade=scored["grade"]), batch=f"day-{run_date:%Y-%m-%d}"
         )
-    timings["store"] = time.perf_counter() - started
+    night.timings["store"] = time.perf_counter() - started
     meta = {
         "run_date": f"{run_date:%Y-%m-%d}",
-        "ingest": ingested.inputs(),
-        "model": model_info.as_dict(),
+        "ingest": night.ingested.inputs(),
+        "model": model.as_dict(),
         "drift": drift.as_dict(),
-        "timings": timings,
+        "timings": night.timings,
         "settings": {
             "h3_resolution": settings.h3_resolution,
             "hotspot_days": settings.hotspot_days,
@@ -418,7 +394,7 @@ def finish_day(
             "mode": settings.mode,
         },
     }
-    return stage_day(settings, run_date, scored, ingested.quarantine, meta, model_info.name)
+    return stage_day(settings, run_date, scored, night.ingested.quarantine, meta, model.name)
 
 
 DRIFT_DAYS = 7

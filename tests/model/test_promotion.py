@@ -20,6 +20,7 @@ from pipelines.catalog import (
     tracking_uri,
 )
 from pipelines.config import Settings
+from pipelines.contracts import TrainRequest
 from tests.privacy import personal_data
 
 pytestmark = pytest.mark.xdist_group("model")
@@ -54,7 +55,7 @@ def history(settings, cases_with_context, ingested):
     (better than weak, compared on the same folds); return the outcomes."""
     name = "test-risk"
     outcomes = [
-        steps.train_and_register(cases_with_context, ingested, settings, config, name)
+        steps.train_and_register(cases_with_context, ingested, settings, TrainRequest(config, name))
         for config in (WEAK, GOOD, WEAK)
     ]
     return name, outcomes

@@ -275,16 +275,19 @@ def test_the_monthly_retrain_runs_on_the_store_and_promotes_only_a_better_model(
     stored = HistoryStore(store_dir(settings)).read()
     cases = stored[stored["risk_grade"].notna()].drop(columns=["group_id", "written_at"])
     from features.context import build_context
+    from pipelines.contracts import TrainRequest
     from pipelines.ingest import IngestResult
 
     weak = steps.train_and_register(
         build_context(cases.reset_index(drop=True)),
         IngestResult(cases, pd.DataFrame(), "store", "store", None, None, len(cases)),
         settings,
-        GraderConfig(stack="boosters", text_budget_seconds=0, num_leaves=2, max_rounds=2,
-                     early_stopping_rounds=1, text_max_features=5),
-        "fengqiao-risk",
-        baselines=False,
+        TrainRequest(
+            GraderConfig(stack="boosters", text_budget_seconds=0, num_leaves=2, max_rounds=2,
+                         early_stopping_rounds=1, text_max_features=5),
+            "fengqiao-risk",
+            baselines=False,
+        ),
     )  # fmt: skip
     client = mlflow.MlflowClient()
     client.set_registered_model_alias("fengqiao-risk", CHAMPION, weak.version)
