@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -443,9 +444,13 @@ def serve(
     # un-awaited coroutine warning: noise of a clean stop, not errors.
     logging.getLogger("asyncio").addFilter(_CancelledAtStop())
     warnings.filterwarnings("ignore", "coroutine 'Runner.astop' was never awaited", RuntimeWarning)
-    with ExitStack() as stack:
+    # Until the runner installs its own handler, SIGTERM stops serve as Ctrl-C does: the default
+    # would kill the process on the spot and leave the local server running.
+    signal.signal(signal.SIGTERM, _interrupt)
+    with suppress(KeyboardInterrupt), ExitStack() as stack:
         server = prefect_server(Settings.at(home).home, port or None)
         api_url = _run(lambda: stack.enter_context(server))
+        stack.callback(lambda: console.print("stopped serving"))
         # In the environment for the runner's flow-run processes, in the settings for this one
         # (Prefect may already be imported by the checks above).
         os.environ["PREFECT_API_URL"] = api_url
@@ -458,8 +463,7 @@ def serve(
             f"serving against the Prefect server at {api_url}: nightly scoring of "
             f"{inbox}/{pattern} at {nightly} and a monthly retrain, Asia/Shanghai"
         )
-        stack.callback(lambda: console.print("stopped serving"))
-        with temporary_settings(updates={PREFECT_API_URL: api_url}), suppress(KeyboardInterrupt):
+        with temporary_settings(updates={PREFECT_API_URL: api_url}):
             prefect_serve(
                 *deployments(
                     str(inbox.resolve()),
@@ -470,6 +474,10 @@ def serve(
                     nightly_cron=f"{int(at.group(2))} {int(at.group(1))} * * *",
                 )
             )
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _print_train(result: dict) -> None:
