@@ -19,8 +19,10 @@ import os
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
@@ -154,6 +156,11 @@ class HistoryStore:
             )
         dataset = ds.dataset(files, schema=_SCHEMA, format="parquet")
         table = _read_table(dataset, start, end, texts_from)
+        repeated = pc.count_distinct(table["case_id"]).as_py() < table.num_rows
+        if not repeated:  # put in time order in Arrow: often the files are already
+            order = pc.sort_indices(table, sort_keys=_ORDER).to_numpy()
+            if not (order == np.arange(len(order))).all():
+                table = table.take(order)
         # Lists straight from Arrow: through pandas' arrays they cost 4x as long (5 s at 1M rows).
         keys = table.column("party_keys").to_pylist()
         frame = table.drop_columns(["party_keys"]).to_pandas()
@@ -162,7 +169,7 @@ class HistoryStore:
             "party_keys",
             [k if k is not None else [] for k in keys],
         )
-        if frame["case_id"].duplicated().any():
+        if repeated:
             # Rows written before the store recorded times count as the oldest.
             frame = frame.sort_values(
                 ["written_at", "batch", "reported_at", "case_id"], na_position="first"
@@ -170,7 +177,9 @@ class HistoryStore:
         if exclude_case_ids:
             frame = frame[~frame["case_id"].isin(exclude_case_ids)]
         frame = self.masked(frame)
-        return frame.sort_values(["reported_at", "case_id"], ignore_index=True)
+        if repeated:
+            return frame.sort_values([key for key, _ in _ORDER], ignore_index=True)
+        return frame.reset_index(drop=True)
 
     def masked(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Return frame with the names the store's book knows masked in its descriptions (as it
@@ -210,6 +219,9 @@ def _reported(start, end) -> ds.Expression | None:
     if end is not None:
         bounds.append(ds.field("reported_at") < _ns(end))
     return functools.reduce(operator.and_, bounds) if bounds else None
+
+
+_ORDER = [("reported_at", "ascending"), ("case_id", "ascending")]  # how read() returns cases
 
 
 def _read_table(dataset: ds.Dataset, start, end, texts_from) -> pa.Table:

@@ -150,6 +150,18 @@ def test_store_appends_are_idempotent_per_batch_and_read_by_window(tmp_path):
     assert (everything["history_grade"] == "低").all()
 
 
+def test_the_store_reads_cases_in_report_order_whatever_order_they_were_written(tmp_path):
+    """A late report (stored with a later night) and ids out of order within a time: read back by
+    report time, then case id, with and without repeated cases."""
+    store = HistoryStore(tmp_path)
+    store.append(_store_rows(["b", "a"], "2025-12-02"), "day-2025-12-02")
+    store.append(_store_rows(["z"], "2025-12-01"), "day-2025-12-03")  # reported a day late
+    assert store.read()["case_id"].tolist() == ["z", "a", "b"]
+    store.append(_store_rows(["b"], "2025-12-02"), "import-0000")  # b again, written last
+    assert store.read()["case_id"].tolist() == ["z", "a", "b"]
+    assert store.read(texts_from=pd.Timestamp("2025-12-02"))["case_id"].tolist() == ["z", "a", "b"]
+
+
 def test_a_name_listed_after_its_case_was_stored_is_masked_wherever_text_is_read(tmp_path):
     """A neighbour first mentioned in a text (not a listed party), then named as a party by a
     later export: the stored text still holds the name, and what publishes or trains reads it
