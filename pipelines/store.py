@@ -156,6 +156,11 @@ class HistoryStore:
             )
         dataset = ds.dataset(files, schema=_SCHEMA, format="parquet")
         table = _read_table(dataset, start, end, texts_from)
+        if exclude_case_ids:  # in Arrow: filtering the pandas frame took seconds at 1M rows
+            ids = pa.array(sorted(exclude_case_ids), pa.string())
+            found = pc.is_in(table["case_id"], value_set=ids)
+            if pc.any(found).as_py():
+                table = table.filter(pc.invert(found))
         repeated = pc.count_distinct(table["case_id"]).as_py() < table.num_rows
         if not repeated:  # put in time order in Arrow: often the files are already
             order = pc.sort_indices(table, sort_keys=_ORDER).to_numpy()
@@ -174,8 +179,6 @@ class HistoryStore:
             frame = frame.sort_values(
                 ["written_at", "batch", "reported_at", "case_id"], na_position="first"
             ).drop_duplicates("case_id", keep="last")
-        if exclude_case_ids:
-            frame = frame[~frame["case_id"].isin(exclude_case_ids)]
         frame = self.masked(frame)
         if repeated:
             return frame.sort_values([key for key, _ in _ORDER], ignore_index=True)
