@@ -303,7 +303,8 @@ def history_for(
     """Return the stored cases that count as the past for day D (today's own cases excluded).
 
     Descriptions come only where today's merge can compare them (its window before today's
-    earliest report), unless all_texts: the history features read none.
+    earliest report), unless all_texts: the history features read none. Before that window the
+    cases keep only tonight's parties' keys: party history counts no one else.
     """
     texts_from = None
     if not all_texts and len(today):
@@ -313,6 +314,7 @@ def history_for(
         end=run_date.normalize() + pd.Timedelta(days=1),
         exclude_case_ids=set(today["case_id"]),
         texts_from=texts_from,
+        keys_of={k for ks in today["party_keys"] if isinstance(ks, list | tuple) for k in ks},
     )
 
 
@@ -488,6 +490,7 @@ def load_day(
         end=end,
         exclude_case_ids=set(scored["case_id"]),
         texts_from=end,  # maps and comparisons count cases; they quote only tonight's texts
+        keys_of=(),  # and follow no party
     )
     return DayOutputs(
         run_date=run_date,

@@ -17,6 +17,7 @@ import functools
 import operator
 import os
 import uuid
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -139,12 +140,16 @@ class HistoryStore:
         end: pd.Timestamp | None = None,
         exclude_case_ids: set[str] | None = None,
         texts_from: pd.Timestamp | None = None,
+        keys_of: Collection[str] | None = None,
     ) -> pd.DataFrame:
         """Return stored cases reported in [start, end), newest batch winning for repeated case ids.
 
         texts_from: descriptions only for the cases reported from then on; earlier ones come
         without (missing). A night's merge compares texts over days and its history features
         read none: the year's texts were the largest part of a night's read, in time and memory.
+        keys_of: with texts_from, the earlier cases keep only these of their party keys (None: all).
+        A night's party history counts only its own parties' past; a Python list per stored case
+        was the largest part of the read left (seconds at a million cases).
         """
         files = self._files(start, end)
         if not files:
@@ -155,12 +160,8 @@ class HistoryStore:
                 }
             )
         dataset = ds.dataset(files, schema=_SCHEMA, format="parquet")
-        table = _read_table(dataset, start, end, texts_from)
-        if exclude_case_ids:  # in Arrow: filtering the pandas frame took seconds at 1M rows
-            ids = pa.array(sorted(exclude_case_ids), pa.string())
-            found = pc.is_in(table["case_id"], value_set=ids)
-            if pc.any(found).as_py():
-                table = table.filter(pc.invert(found))
+        # Excluded while the files are read: filtering the frame after took seconds at 1M rows.
+        table = _read_table(dataset, start, end, texts_from, exclude_case_ids)
         repeated = pc.count_distinct(table["case_id"]).as_py() < table.num_rows
         if not repeated:  # put in time order in Arrow: often the files are already
             order = pc.sort_indices(table, sort_keys=_ORDER).to_numpy()
@@ -169,14 +170,9 @@ class HistoryStore:
         # One chunk per column, as pandas' own sort left them: string columns in many chunks
         # (a file's row groups each) slow every later operation on them.
         table = table.combine_chunks()
-        # Lists straight from Arrow: through pandas' arrays they cost 4x as long (5 s at 1M rows).
-        keys = table.column("party_keys").to_pylist()
+        keys = _party_key_lists(table, texts_from, keys_of)
         frame = table.drop_columns(["party_keys"]).to_pandas()
-        frame.insert(
-            table.schema.get_field_index("party_keys"),
-            "party_keys",
-            [k if k is not None else [] for k in keys],
-        )
+        frame.insert(table.schema.get_field_index("party_keys"), "party_keys", keys)
         if repeated:
             # Rows written before the store recorded times count as the oldest.
             frame = frame.sort_values(
@@ -219,27 +215,55 @@ def _ns(time) -> pa.Scalar:
     return pa.scalar(pd.Timestamp(time), pa.timestamp("ns"))
 
 
-def _reported(start, end) -> ds.Expression | None:
-    """Return the filter reported_at in [start, end); either bound may be None."""
+def _reported(start, end, exclude_case_ids=None) -> ds.Expression | None:
+    """Return the filter reported_at in [start, end) (either bound may be None), the case ids
+    excluded."""
     bounds = [ds.field("reported_at") >= _ns(start)] if start is not None else []
     if end is not None:
         bounds.append(ds.field("reported_at") < _ns(end))
+    if exclude_case_ids:
+        ids = pa.array(sorted(exclude_case_ids), pa.string())
+        bounds.append(~ds.field("case_id").isin(ids))
     return functools.reduce(operator.and_, bounds) if bounds else None
 
 
 _ORDER = [("reported_at", "ascending"), ("case_id", "ascending")]  # how read() returns cases
 
 
-def _read_table(dataset: ds.Dataset, start, end, texts_from) -> pa.Table:
-    """Return the rows reported in [start, end), with descriptions only from texts_from on."""
+def _read_table(dataset: ds.Dataset, start, end, texts_from, exclude_case_ids) -> pa.Table:
+    """Return the rows reported in [start, end) but the excluded case ids, with descriptions only
+    from texts_from on."""
     if texts_from is None:
-        return dataset.to_table(filter=_reported(start, end))
+        return dataset.to_table(filter=_reported(start, end, exclude_case_ids))
     untexted = [n for n in _SCHEMA.names if n != "description"]
-    earlier = dataset.to_table(columns=untexted, filter=_reported(start, _earlier(end, texts_from)))
+    earlier = dataset.to_table(
+        columns=untexted, filter=_reported(start, _earlier(end, texts_from), exclude_case_ids)
+    )
     description = _SCHEMA.field("description")
     earlier = earlier.append_column(description, pa.nulls(len(earlier), description.type))
-    later = dataset.to_table(filter=_reported(_later(start, texts_from), end))
+    later = dataset.to_table(filter=_reported(_later(start, texts_from), end, exclude_case_ids))
     return pa.concat_tables([earlier.select(_SCHEMA.names), later])
+
+
+def _party_key_lists(table: pa.Table, texts_from, keys_of) -> list:
+    """Return each row's party keys as a list; with texts_from and keys_of, the rows reported
+    before texts_from keep only the keys in keys_of. Straight from Arrow: through pandas' arrays
+    the lists cost 4x as long (5 s at 1M rows)."""
+    column = table.column("party_keys")
+    if texts_from is None or keys_of is None:
+        return [k if k is not None else [] for k in column.to_pylist()]
+    flat = pc.list_flatten(column)
+    rows = pc.list_parent_indices(column).to_numpy()
+    later = table.column("reported_at").to_numpy() >= pd.Timestamp(texts_from).to_datetime64()
+    wanted = pc.is_in(flat, value_set=pa.array(sorted(keys_of), pa.string()))
+    kept = later[rows] | wanted.to_numpy(zero_copy_only=False)
+    # A row with no key left shares one empty tuple: a million empty lists took a second.
+    lists: list = [()] * table.num_rows
+    for row, key in zip(rows[kept].tolist(), flat.filter(pa.array(kept)).to_pylist(), strict=True):
+        if lists[row] == ():
+            lists[row] = []
+        lists[row].append(key)
+    return lists
 
 
 def _earlier(a, b) -> pd.Timestamp:

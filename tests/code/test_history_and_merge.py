@@ -343,9 +343,22 @@ def test_a_nights_context_is_the_same_from_a_history_read_without_the_years_text
     whole = history_for(store, run_date, today, all_texts=True)
     night = history_for(store, run_date, today)
     texts_from = today["reported_at"].min() - pd.Timedelta(days=10)
-    assert night["description"].isna().eq(night["reported_at"] < texts_from).all()
+    earlier = night["reported_at"] < texts_from
+    assert night["description"].isna().eq(earlier).all()
     assert night["description"].notna().sum() > 0 and len(night) == len(whole)
     pd.testing.assert_frame_equal(
-        night.drop(columns="description"), whole.drop(columns="description")
+        night.drop(columns=["description", "party_keys"]),
+        whole.drop(columns=["description", "party_keys"]),
     )
+    # Earlier cases keep tonight's parties' keys only; the merge window keeps every key.
+    tonight = {k for ks in today["party_keys"] for k in ks}
+    kept = [set(ks) for ks in night["party_keys"]]
+    wanted = [set(ks) & tonight for ks in whole["party_keys"]]
+    assert [k for k, e in zip(kept, earlier, strict=True) if e] == [
+        w for w, e in zip(wanted, earlier, strict=True) if e
+    ]
+    assert [list(ks) for ks in night.loc[~earlier, "party_keys"]] == [
+        list(ks) for ks in whole.loc[~earlier, "party_keys"]
+    ]
+    assert any(k for k, e in zip(kept, earlier, strict=True) if e)  # some past party is back
     pd.testing.assert_frame_equal(build_context(today, night), build_context(today, whole))
