@@ -83,9 +83,10 @@ def _quiet_expected_tracebacks() -> None:
 EXIT_USAGE, EXIT_BUG = 2, 1
 
 
-def _run(action):
-    """Run an action. A problem a person must fix ends with its message and exit code 2; anything
-    else is a bug: a short message, the traceback in a log file, exit code 1."""
+def _run(action, home: str | None):
+    """Run an action of a command given the data folder home. A problem a person must fix ends
+    with its message and exit code 2; anything else is a bug: a short message, the traceback in a
+    log file under home (None: FENGQIAO_HOME or ./data), exit code 1."""
     _quiet_expected_tracebacks()
     try:
         return action()
@@ -93,7 +94,7 @@ def _run(action):
         console.print(f"[bold red]fengqiao:[/] {error}")
         raise typer.Exit(code=EXIT_USAGE) from None
     except Exception as error:
-        log = _log_traceback(error)
+        log = _log_traceback(error, home)
         console.print(
             f"[bold red]fengqiao: an unexpected error[/] ({type(error).__name__}), which is a bug "
             f"in fengqiao, not a problem with the input. The traceback is in {log}; please "
@@ -102,7 +103,7 @@ def _run(action):
         raise typer.Exit(code=EXIT_BUG) from None
 
 
-def _log_traceback(error: BaseException) -> Path:
+def _log_traceback(error: BaseException, home: str | None) -> Path:
     """Write an unexpected error's traceback under DATA/logs (or the temp folder); return the file."""
     import datetime as dt
     import tempfile
@@ -114,7 +115,7 @@ def _log_traceback(error: BaseException) -> Path:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     text = "".join(traceback.format_exception(error))
     try:
-        folders = [logs_dir(Settings.at(_command_home).home)]
+        folders = [logs_dir(Settings.at(home).home)]
     except Exception:  # the settings themselves may be what failed
         folders = []
     for folder in [*folders, Path(tempfile.gettempdir())]:
@@ -128,15 +129,8 @@ def _log_traceback(error: BaseException) -> Path:
     return Path("(not written)")
 
 
-# The data folder the running command was given, where an unexpected error's log goes (None:
-# FENGQIAO_HOME or ./data). Kept here, not in the environment, which worker processes inherit.
-_command_home: str | None = None
-
-
 def _home(home: Path | None) -> str | None:
-    global _command_home
-    _command_home = str(home) if home is not None else None
-    return _command_home
+    return str(home) if home is not None else None
 
 
 def _check_settings(home: str | None) -> None:
@@ -204,9 +198,9 @@ def demo(
     from pipelines.flows import demo_flow
 
     home = _home(home)
-    _run(lambda: _check_settings(home))
+    _run(lambda: _check_settings(home), home)
     console.print("[bold]fengqiao demo[/]: generating the city, training, scoring, publishing…")
-    result = _run(lambda: demo_flow(n_cases=cases, seed=seed, home=home))
+    result = _run(lambda: demo_flow(n_cases=cases, seed=seed, home=home), home)
     _print_train(result["train"])
     _print_outputs(result["score"])
 
@@ -243,8 +237,8 @@ def train(
     from pipelines.flows import train_flow
 
     home = _home(home)
-    _run(lambda: _check_settings(home))
-    _run(lambda: _check_input(cases, mapping))
+    _run(lambda: _check_settings(home), home)
+    _run(lambda: _check_input(cases, mapping), home)
     console.print("[bold]fengqiao train[/]: backtesting and training…")
     result = _run(
         lambda: train_flow(
@@ -258,7 +252,8 @@ def train(
             red_capacity=red_capacity,
             home=home,
             dask_address=(dask_address or "local") if executor == "dask" else None,
-        )
+        ),
+        home,
     )
     _print_train(result)
 
@@ -296,11 +291,11 @@ def score(
     from pipelines.flows import score_flow
 
     home = _home(home)
-    _run(lambda: _check_settings(home))
-    _run(lambda: _check_input(cases, mapping))
-    _run(lambda: _check_date(date))
-    _run(lambda: _check_champion(home, model_name))
-    _run(lambda: _check_output(out, home))
+    _run(lambda: _check_settings(home), home)
+    _run(lambda: _check_input(cases, mapping), home)
+    _run(lambda: _check_date(date), home)
+    _run(lambda: _check_champion(home, model_name), home)
+    _run(lambda: _check_output(out, home), home)
     if coordinates not in ("wgs84", "gcj02"):
         console.print("[bold red]fengqiao:[/] --coordinates must be wgs84 or gcj02")
         raise typer.Exit(code=2)
@@ -333,7 +328,8 @@ def score(
             home=home,
             boundaries=str(boundaries) if boundaries else None,
             boundary_id=boundary_id,
-        )
+        ),
+        home,
     )
     _print_outputs(result)
 
@@ -355,8 +351,8 @@ def publish(
     from pipelines.flows import publish_flow
 
     home = _home(home)
-    _run(lambda: _check_date(date))
-    _run(lambda: _check_output(out, home))
+    _run(lambda: _check_date(date), home)
+    _run(lambda: _check_output(out, home), home)
     folder = _run(
         lambda: publish_flow(
             date=date,
@@ -367,7 +363,8 @@ def publish(
             boundaries=str(boundaries) if boundaries else None,
             boundary_id=boundary_id,
             model_name=model_name.partition("@")[0] if model_name else None,
-        )
+        ),
+        home,
     )
     console.print(f"published {folder}")
 
@@ -387,9 +384,10 @@ def report(
         console.print(f"[bold red]fengqiao:[/] --period must be one of {list(PERIOD_DAYS)}")
         raise typer.Exit(code=2)
     home = _home(home)
-    _run(lambda: _check_date(date))
+    _run(lambda: _check_date(date), home)
     path = _run(
-        lambda: report_flow(date=date, period=period, out=str(out) if out else None, home=home)
+        lambda: report_flow(date=date, period=period, out=str(out) if out else None, home=home),
+        home,
     )
     print(path)
 
@@ -431,8 +429,8 @@ def serve(
     from pipelines.server import prefect_server
 
     home = _home(home)
-    _run(lambda: _check_settings(home))
-    _run(lambda: _check_champion(home, None))
+    _run(lambda: _check_settings(home), home)
+    _run(lambda: _check_champion(home, None), home)
     at = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", nightly)
     if not at:
         console.print(f"[bold red]fengqiao:[/] --nightly must be HH:MM (24-hour), not {nightly!r}")
@@ -449,7 +447,7 @@ def serve(
     signal.signal(signal.SIGTERM, _interrupt)
     with suppress(KeyboardInterrupt), ExitStack() as stack:
         server = prefect_server(Settings.at(home).home, port or None)
-        api_url = _run(lambda: stack.enter_context(server))
+        api_url = _run(lambda: stack.enter_context(server), home)
         stack.callback(lambda: console.print("stopped serving"))
         # In the environment for the runner's flow-run processes, in the settings for this one
         # (Prefect may already be imported by the checks above).
