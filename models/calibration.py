@@ -8,6 +8,8 @@ from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 
+from models.thresholds import ORDINAL_SCORES, ordinal_proba
+
 _EPS = 1e-9
 
 
@@ -96,3 +98,29 @@ class PlattScaling(BaseEstimator):
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, _EPS, 1 - _EPS)
     return np.log(p / (1 - p))
+
+
+class Calibrator:
+    """Calibrated class probabilities from uncalibrated ones: a monotone Platt map per ordinal
+    score (so a riskier raw score is never less risky after it), or one temperature (so the
+    likeliest class stays the model's own)."""
+
+    def __init__(self, ordinal: bool):
+        self.ordinal = ordinal
+
+    def fit(self, raw: np.ndarray, y: np.ndarray) -> Calibrator:
+        if self.ordinal:
+            self.maps_ = [
+                PlattScaling().fit(raw[:, i], (y >= k).astype(int))
+                for i, k in enumerate(ORDINAL_SCORES.values())
+            ]
+        else:
+            self.maps_ = [TemperatureScaling().fit(raw, y)]
+        return self
+
+    def transform(self, raw: np.ndarray) -> np.ndarray:
+        if self.ordinal:
+            return ordinal_proba(
+                self.maps_[0].transform(raw[:, 0]), self.maps_[1].transform(raw[:, 1])
+            )
+        return self.maps_[0].transform(raw)

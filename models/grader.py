@@ -38,7 +38,7 @@ from features.errors import UsageError
 from features.featuriser import CaseFeatures, CaseFeaturiser
 from models import drift
 from models.boosters import BoosterParams, Boosters
-from models.calibration import PlattScaling, TemperatureScaling
+from models.calibration import Calibrator  # also where pickled graders look for it
 from models.cues import CueWeights
 from models.drift import DRIFT_FEATURES
 from models.metrics import as_probabilities, macro_f1, paired_f1_noise
@@ -51,7 +51,6 @@ from models.thresholds import (
     choose_thresholds,
     is_ordinal,
     label_classes,
-    ordinal_proba,
 )
 
 _PREDICT_CHUNK = 200_000
@@ -142,32 +141,6 @@ def latest_holding(times: pd.Series, y: np.ndarray, fraction: float, per_class: 
     mask = np.zeros(len(y), bool)
     mask[order[:taken]] = True
     return mask
-
-
-class Calibrator:
-    """Calibrated class probabilities from uncalibrated ones: a monotone Platt map per ordinal
-    score (so a riskier raw score is never less risky after it), or one temperature (so the
-    likeliest class stays the model's own)."""
-
-    def __init__(self, ordinal: bool):
-        self.ordinal = ordinal
-
-    def fit(self, raw: np.ndarray, y: np.ndarray) -> Calibrator:
-        if self.ordinal:
-            self.maps_ = [
-                PlattScaling().fit(raw[:, i], (y >= k).astype(int))
-                for i, k in enumerate(ORDINAL_SCORES.values())
-            ]
-        else:
-            self.maps_ = [TemperatureScaling().fit(raw, y)]
-        return self
-
-    def transform(self, raw: np.ndarray) -> np.ndarray:
-        if self.ordinal:
-            return ordinal_proba(
-                self.maps_[0].transform(raw[:, 0]), self.maps_[1].transform(raw[:, 1])
-            )
-        return self.maps_[0].transform(raw)
 
 
 def stack_is_better(stack: dict, text: dict, noise: float) -> bool:
