@@ -362,3 +362,22 @@ def test_a_nights_context_is_the_same_from_a_history_read_without_the_years_text
     ]
     assert any(k for k, e in zip(kept, earlier, strict=True) if e)  # some past party is back
     pd.testing.assert_frame_equal(build_context(today, night), build_context(today, whole))
+
+
+def test_a_merge_reaches_the_window_before_tonight_and_those_groups_earlier_reports():
+    """Stored reports within the merge window before tonight's earliest case are candidates, and
+    so are the earlier reports of their groups (they count in group sizes and channels); any other
+    stored report is out of reach."""
+    from features.dedup import MergeParams, reachable_history
+
+    history = pd.DataFrame(
+        {
+            "reported_at": pd.to_datetime(
+                ["2025-01-01", "2025-06-01", "2025-12-20", "2025-12-25", "2025-03-01"]
+            ),
+            "group_id": pd.array(["a", "b", "b", "c", None], dtype="str"),
+        }
+    )
+    tonight = pd.DataFrame({"reported_at": pd.to_datetime(["2025-12-28"])})
+    reached = reachable_history(history, tonight, MergeParams(window_days=10))
+    assert reached.index.tolist() == [1, 2, 3]
