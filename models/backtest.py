@@ -22,7 +22,7 @@ from features.parallel import in_background, plan
 from features.progress import progress_bar
 from features.text import normalise_texts
 from models.baselines import KeywordChecklist, TfidfLogistic, checklist_points
-from models.grader import GraderConfig, RiskGrader, time_slices
+from models.grader import GraderConfig, RiskGrader
 from models.metrics import grade_metrics, outcome_metrics
 from models.thresholds import (
     apply_thresholds,
@@ -30,6 +30,7 @@ from models.thresholds import (
     is_ordinal,
     label_classes,
 )
+from models.validation import time_slices
 
 # When the cases are worth worker processes (features.parallel.plan), the baselines run in a
 # process of their own while the grader trains: their jieba cutting and single-threaded logistic

@@ -31,7 +31,6 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 from sklearn.metrics import log_loss
-from sklearn.model_selection import StratifiedKFold
 
 from features.domain import HIGH_INDEX, MEDIUM_INDEX
 from features.errors import UsageError
@@ -52,6 +51,7 @@ from models.thresholds import (
     is_ordinal,
     label_classes,
 )
+from models.validation import cross_fit_folds, latest_holding, stack_is_better, time_slices
 
 _PREDICT_CHUNK = 200_000
 
@@ -114,41 +114,6 @@ class GraderConfig:
         )
 
 
-def time_slices(
-    times: pd.Series, early_stopping_fraction: float, calibration_fraction: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return boolean masks (fit, early stop, calibration) that split cases by report time."""
-    order = np.argsort(times.to_numpy(), kind="stable")
-    n = len(order)
-    fit_end = int(n * (1 - early_stopping_fraction - calibration_fraction))
-    es_end = int(n * (1 - calibration_fraction))
-    rank = np.empty(n, int)
-    rank[order] = np.arange(n)
-    return rank < fit_end, (rank >= fit_end) & (rank < es_end), rank >= es_end
-
-
-def latest_holding(times: pd.Series, y: np.ndarray, fraction: float, per_class: int) -> np.ndarray:
-    """Return the latest cases by report time: at least `fraction` of them, and more, back in
-    time, until every class has `per_class` cases among them (or every case is taken)."""
-    order = np.argsort(times.to_numpy(), kind="stable")[::-1]
-    counts = np.zeros(int(y.max()) + 1 if len(y) else 0, int)
-    goal = np.minimum(np.bincount(y, minlength=len(counts)), per_class)
-    taken = 0
-    for taken, i in enumerate(order, start=1):
-        counts[y[i]] += 1
-        if taken >= fraction * len(y) and (counts >= goal).all():
-            break
-    mask = np.zeros(len(y), bool)
-    mask[order[:taken]] = True
-    return mask
-
-
-def stack_is_better(stack: dict, text: dict, noise: float) -> bool:
-    """Return whether the stack beats the text model on validation: a lower log-loss, and a
-    macro-F1 no lower than the text model's by more than `noise`."""
-    return stack["log_loss"] < text["log_loss"] and stack["macro_f1"] >= text["macro_f1"] - noise
-
-
 class RiskGrader:
     """A fitted grader for one target column; pickled whole into the MLflow model."""
 
@@ -188,7 +153,7 @@ class RiskGrader:
             validation = latest_holding(
                 times, y, cfg.calibration_fraction, cfg.min_class_validation
             )
-            folds = _folds(y, cfg.cross_fit_folds, cfg.seed)
+            folds = cross_fit_folds(y, cfg.cross_fit_folds, cfg.seed)
         else:
             fit, stop, validation = time_slices(
                 times, cfg.early_stopping_fraction, cfg.calibration_fraction
@@ -531,12 +496,6 @@ class RiskGrader:
         """Return the columns scoring needs, counts as floats (a signature's integers cannot be missing)."""
         frame = cases[self.input_columns].reset_index(drop=True)
         return frame.astype({c: float for c in frame.select_dtypes("integer").columns})
-
-
-def _folds(y: np.ndarray, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Return stratified folds (fewer when a class has fewer than k cases)."""
-    k = int(min(k, max(np.bincount(y).min(), 2)))
-    return list(StratifiedKFold(k, shuffle=True, random_state=seed).split(y, y))
 
 
 def _lgb_name(name: str) -> str:

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.grader import stack_is_better
 from models.metrics import (
     brier_score,
     classwise_ece,
@@ -24,6 +23,7 @@ from models.thresholds import (
     choose_thresholds,
     threshold_table,
 )
+from models.validation import stack_is_better
 
 
 def _synthetic(n=4000, seed=0):
