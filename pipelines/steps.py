@@ -306,15 +306,16 @@ def history_for(
     earliest report), unless all_texts: the history features read none. Before that window the
     cases keep only tonight's parties' keys: party history counts no one else.
     """
-    texts_from = None
+    texts_from, keys_of = None, None
     if not all_texts and len(today):
         texts_from = earliest_reachable(today, ContextParams().merge)
+        keys_of = {k for ks in today["party_keys"] if isinstance(ks, list | tuple) for k in ks}
     return store.read(
         start=run_date.normalize() - pd.Timedelta(days=HISTORY_DAYS),
         end=run_date.normalize() + pd.Timedelta(days=1),
         exclude_case_ids=set(today["case_id"]),
         texts_from=texts_from,
-        keys_of={k for ks in today["party_keys"] if isinstance(ks, list | tuple) for k in ks},
+        keys_of=keys_of,
     )
 
 
