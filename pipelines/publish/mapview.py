@@ -128,36 +128,47 @@ def _county_layer(bounds: tuple[float, float, float, float], system: str) -> fol
     return layer
 
 
-def _case_layer(points: list[dict], name: str, show: bool = True) -> folium.FeatureGroup:
-    """Return a layer of 高/中 case markers: one GeoJSON layer drawn as circle markers, not a
-    folium element per case (each costs a template compiled to render it: seconds for a night's
-    two thousand markers)."""
+def _circle_layer(
+    name: str, points: list[dict], properties, style, show: bool = True
+) -> folium.FeatureGroup:
+    """Return a layer of circle markers, one per point: one GeoJSON layer, not a folium element
+    per marker (each costs a template compiled to render it: seconds for a night's two thousand
+    markers). properties(point's properties) gives what the style and the tooltip ("tip") read."""
     layer = folium.FeatureGroup(name=name, show=show)
-    cases = [
-        {
-            "type": "Feature",
-            "geometry": f["geometry"],
-            "properties": {
-                "grade": (p := f["properties"])["grade"],
-                "tip": f"{p['case_id']}｜{p['grade']}风险｜{p['dispute_type']}｜风险分{p['score']}",
-            },
-        }
+    features = [
+        {"type": "Feature", "geometry": f["geometry"], "properties": properties(f["properties"])}
         for f in points
     ]
     folium.GeoJson(
-        {"type": "FeatureCollection", "features": cases},
-        marker=folium.CircleMarker(weight=1, fill=True, fill_opacity=0.9),
-        style_function=_case_style,
+        {"type": "FeatureCollection", "features": features},
+        marker=folium.CircleMarker(fill=True),
+        style_function=style,
         # A tooltip, not a popup: folium builds popups' HTML with jQuery, which this page leaves out.
         tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
     ).add_to(layer)
     return layer
 
 
+def _case_layer(points: list[dict], name: str, show: bool = True) -> folium.FeatureGroup:
+    """Return a layer of 高/中 case markers."""
+    return _circle_layer(name, points, _case_properties, _case_style, show)
+
+
+def _case_properties(p: dict) -> dict:
+    tip = f"{p['case_id']}｜{p['grade']}风险｜{p['dispute_type']}｜风险分{p['score']}"
+    return {"grade": p["grade"], "tip": tip}
+
+
 def _case_style(feature: dict) -> dict:
     grade = feature["properties"]["grade"]
     colour = GRADE_COLOURS[grade]
-    return {"radius": 5 if grade == HIGH else 3.5, "color": colour, "fillColor": colour}
+    return {
+        "radius": 5 if grade == HIGH else 3.5,
+        "color": colour,
+        "fillColor": colour,
+        "weight": 1,
+        "fillOpacity": 0.9,
+    }
 
 
 LABEL_CSS = (
@@ -265,22 +276,24 @@ def build_map(
 
 def _unit_layer(units: list[dict]) -> folium.FeatureGroup:
     """Return the administrative units (cases without coordinates) as circles sized by cases."""
-    layer = folium.FeatureGroup(name="行政区划（无坐标案件）")
     largest = max(f["properties"]["n_cases"] for f in units) or 1
-    for f in units:
-        p = f["properties"]
-        lon, lat = f["geometry"]["coordinates"]
-        folium.CircleMarker(
-            [lat, lon],
-            radius=6 + 18 * (p["n_cases"] / largest) ** 0.5,
-            color="#555555",
-            weight=1,
-            fill=True,
-            fill_color=CLASS_COLOURS.get(p["hot_class"], "#bdbdbd"),
-            fill_opacity=0.7,
-            tooltip=f"{p['label']}｜{p['hot_class']}｜案件{p['n_cases']}｜{p['types_text']}",
-        ).add_to(layer)
-    return layer
+
+    def properties(p: dict) -> dict:
+        tip = f"{p['label']}｜{p['hot_class']}｜案件{p['n_cases']}｜{p['types_text']}"
+        return {"size": (p["n_cases"] / largest) ** 0.5, "hot_class": p["hot_class"], "tip": tip}
+
+    return _circle_layer("行政区划（无坐标案件）", units, properties, _unit_style)
+
+
+def _unit_style(feature: dict) -> dict:
+    p = feature["properties"]
+    return {
+        "radius": 6 + 18 * p["size"],
+        "color": "#555555",
+        "fillColor": CLASS_COLOURS.get(p["hot_class"], "#bdbdbd"),
+        "weight": 1,
+        "fillOpacity": 0.7,
+    }
 
 
 def _case_layers(points: list[dict]) -> list:
