@@ -30,7 +30,7 @@ import sqlite3
 import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, fields
 from importlib import metadata
 from pathlib import Path
 
@@ -80,6 +80,41 @@ STORE, STAGED, OUTPUTS, MLFLOW, REPORTS, DEMO, LOGS, PREFECT, CACHE = (
     "cache",
 )
 SCORED, QUARANTINE, META = "scored.parquet", "quarantine.parquet", "meta.json"  # a staged day
+# A published day's files, in the order a person reads them (DayFiles names each one).
+OUTPUT_FILES = (
+    "watchlist.csv",
+    "watchlist.xlsx",
+    "scores.parquet",
+    "hotspots.geojson",
+    "map.html",
+    "report.md",
+    "七何退回清单.csv",
+    "quarantine.csv",
+    "manifest.json",
+)
+
+
+@dataclass(frozen=True)
+class DayFiles:
+    """The files of one published day's folder (OUTPUT_FILES, in that order)."""
+
+    watchlist_csv: Path
+    watchlist_xlsx: Path
+    scores: Path
+    feed: Path
+    map: Path
+    report: Path
+    return_list: Path  # 七何退回清单: the cases sent back for missing elements
+    quarantine: Path
+    manifest: Path
+
+    @classmethod
+    def of(cls, folder: str | Path) -> DayFiles:
+        paths = (Path(folder) / name for name in OUTPUT_FILES)
+        return cls(**{f.name: path for f, path in zip(fields(cls), paths, strict=True)})
+
+    def __iter__(self) -> Iterator[Path]:
+        return iter(astuple(self))
 
 
 def store_dir(settings: Settings) -> Path:
@@ -182,6 +217,16 @@ def outputs_root(settings: Settings, out: str | Path | None, model_name: str | N
     if out:
         return Path(out)
     return outputs_dir(settings).joinpath(*_own_folder(model_name))
+
+
+def published_dir(root: Path, day: pd.Timestamp) -> Path:
+    """Return the folder of day D under a root of published days (outputs_root)."""
+    return Path(root) / f"{day:%Y-%m-%d}"
+
+
+def published_days(root: Path) -> list[Path]:
+    """Return the published days' folders under root, oldest first."""
+    return sorted(p for p in Path(root).glob("????-??-??") if p.is_dir())
 
 
 class ChampionMissing(Exception):
@@ -498,10 +543,11 @@ def backtest_summary(model_name: str, version: str) -> dict:
     return out
 
 
-def backtest_folder(model_name: str, version: str) -> Path:
-    """Return a local copy of the backtest a registered version's training run logged."""
+def logged_backtest(model_name: str, version: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return the backtest table and predictions a registered version's training run logged."""
     run_id = MlflowClient().get_model_version(model_name, version).run_id
-    return Path(mlflow.artifacts.download_artifacts(f"runs:/{run_id}/backtest"))
+    folder = Path(mlflow.artifacts.download_artifacts(f"runs:/{run_id}/backtest"))
+    return pd.read_csv(folder / "backtest.csv"), pd.read_parquet(folder / "predictions.parquet")
 
 
 # Graders registered before this module owned MLflow were pickled as models.registry.GraderModel;

@@ -502,10 +502,10 @@ def _print_outputs(result: dict) -> None:
         f"[bold]{result['run_date']}[/]: {rows['rows_in']} rows in, {rows['rows_ok']} scored, "
         f"{rows['rows_quarantined']} quarantined (model v{result['model_version']})"
     )
-    from pipelines.publish import OUTPUT_FILES
+    from pipelines.catalog import DayFiles
 
-    for name in OUTPUT_FILES:
-        print(folder / name)
+    for path in DayFiles.of(folder):
+        print(path)
 
 
 def main() -> None:  # pragma: no cover - the console script

@@ -13,11 +13,13 @@ import pandas as pd
 
 from models.promotion import registered_name
 from pipelines.catalog import (
-    backtest_folder,
+    DayFiles,
     champion,
     history_store,
     is_staged,
+    logged_backtest,
     outputs_root,
+    published_days,
     stage_dir,
     staged_cases,
 )
@@ -39,7 +41,7 @@ class Run:
 def latest_run(home: Path) -> Path:
     """Return the most recent published day's folder under home."""
     root = outputs_root(Settings(home=Path(home)), None)
-    days = sorted(p for p in root.glob("????-??-??") if p.is_dir())
+    days = published_days(root)
     if not days:
         raise FileNotFoundError(f"no published day under {root}; run fengqiao demo or score first")
     return days[-1]
@@ -51,12 +53,13 @@ def load_run(home: Path, run: Path | None = None) -> Run:
     settings = Settings(home=Path(home))
     staged = stage_dir(settings, pd.Timestamp(folder.name))
     store = history_store(settings, settings.secret())  # names learnt since that day
+    files = DayFiles.of(folder)
     return Run(
         folder=folder,
-        scores=pd.read_parquet(folder / "scores.parquet"),
-        quarantine=pd.read_csv(folder / "quarantine.csv", encoding="utf-8-sig", dtype=str),
-        manifest=json.loads((folder / "manifest.json").read_text(encoding="utf-8")),
-        feed=json.loads((folder / "hotspots.geojson").read_text(encoding="utf-8")),
+        scores=pd.read_parquet(files.scores),
+        quarantine=pd.read_csv(files.quarantine, encoding="utf-8-sig", dtype=str),
+        manifest=json.loads(files.manifest.read_text(encoding="utf-8")),
+        feed=json.loads(files.feed.read_text(encoding="utf-8")),
         scored=store.masked(staged_cases(staged)) if is_staged(staged) else pd.DataFrame(),
     )
 
@@ -84,11 +87,11 @@ class ModelReview:
 def load_champion(home: Path, target: str = "risk_grade") -> ModelReview:
     """Return the champion model and the backtest its training run logged."""
     pinned = champion(Settings(home=Path(home)), registered_name(target))
-    folder = backtest_folder(pinned.name, pinned.version)
+    table, predictions = logged_backtest(pinned.name, pinned.version)
     return ModelReview(
         name=pinned.name,
         version=pinned.version,
         grader=pinned.grader,
-        table=pd.read_csv(folder / "backtest.csv"),
-        predictions=pd.read_parquet(folder / "predictions.parquet"),
+        table=table,
+        predictions=predictions,
     )

@@ -21,6 +21,7 @@ import pandas as pd
 
 from models.drift import DriftReport
 from models.hotspots import H3Cells, PolygonCells, hotspot_cells, name_cells
+from pipelines.catalog import DayFiles, published_dir
 from pipelines.contracts import ModelInfo
 from pipelines.publish.feed import feed_document, write_feed
 from pipelines.publish.mapview import build_map, write_map
@@ -33,21 +34,8 @@ from pipelines.publish.watchlist import (
     watchlist_frame,
     with_runner_up,
     write_table_csv,
-    write_watchlist_csv,
 )
 
-# What publish_day writes into a day's folder, in the order a person reads them.
-OUTPUT_FILES = (
-    "watchlist.csv",
-    "watchlist.xlsx",
-    "scores.parquet",
-    "hotspots.geojson",
-    "map.html",
-    "report.md",
-    "七何退回清单.csv",
-    "quarantine.csv",
-    "manifest.json",
-)
 SCORES_COLUMNS = [
     "case_id",
     "reported_at",
@@ -177,7 +165,7 @@ def publish_day(
     n_jobs: processes for the hot-spot statistics.
     """
     system = cells_system or H3Cells(resolution)
-    final = Path(out_dir) / f"{day.run_date:%Y-%m-%d}"
+    final = published_dir(out_dir, day.run_date)
     risk = day.model.risk
     scored, ticketed, history = _ticketed(day, risk)
     cells = hotspot_cells(
@@ -195,22 +183,20 @@ def publish_day(
         "model_version": day.model.version,
     }
     with atomic_folder(final) as folder:
-        workbook, outputs = _write_tables(folder, day, ticketed, risk)
+        files = DayFiles.of(folder)
+        workbook, outputs = _write_tables(files, day, ticketed, risk)
         document = feed_document(cells, ticketed, meta, coordinates, places=history)
-        outputs.append(write_feed(document, folder / "hotspots.geojson"))
-        outputs.append(
-            write_map(build_map(document, tiles, font_cache=font_cache), folder / "map.html")
-        )
+        outputs.append(write_feed(document, files.feed))
+        outputs.append(write_map(build_map(document, tiles, font_cache=font_cache), files.map))
         returned = return_list(scored)
-        outputs.append(write_table_csv(returned, folder / "七何退回清单.csv"))
-        day.quarantine.to_csv(folder / "quarantine.csv", index=False, encoding="utf-8-sig")
-        outputs.append(folder / "quarantine.csv")
-        report = _report(day, scored, ticketed, cells)
-        (folder / "report.md").write_text(report, encoding="utf-8")
-        outputs.append(folder / "report.md")
+        outputs.append(write_table_csv(returned, files.return_list))
+        day.quarantine.to_csv(files.quarantine, index=False, encoding="utf-8-sig")
+        outputs.append(files.quarantine)
+        files.report.write_text(_report(day, scored, ticketed, cells), encoding="utf-8")
+        outputs.append(files.report)
         outputs.insert(1, workbook.result())
         manifest = _manifest(day, scored, ticketed, cells, len(returned), outputs)
-        (folder / "manifest.json").write_text(
+        files.manifest.write_text(
             json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
         )
     return final
@@ -241,7 +227,7 @@ def _ticketed(day: DayOutputs, risk: bool) -> tuple[pd.DataFrame, pd.DataFrame, 
     return scored, ticketed, history
 
 
-def _write_tables(folder: Path, day: DayOutputs, ticketed: pd.DataFrame, risk: bool):
+def _write_tables(files: DayFiles, day: DayOutputs, ticketed: pd.DataFrame, risk: bool):
     """Start the workbook (large: in a worker), write the watchlist CSV and scores.parquet;
     return the workbook's future and the files written."""
     if risk:
@@ -251,10 +237,10 @@ def _write_tables(folder: Path, day: DayOutputs, ticketed: pd.DataFrame, risk: b
         watchlist = class_watchlist_frame(ticketed, day.model.version)
         probabilities = [f"p_{c}" for c in day.model.classes]
         published = ticketed[[*CLASS_SCORES_COLUMNS, *probabilities]]
-    workbook = start_workbook(watchlist, folder / "watchlist.xlsx")
-    outputs = [write_watchlist_csv(watchlist, folder)]
-    published.to_parquet(folder / "scores.parquet", index=False)
-    outputs.append(folder / "scores.parquet")
+    workbook = start_workbook(watchlist, files.watchlist_xlsx)
+    outputs = [write_table_csv(watchlist, files.watchlist_csv)]
+    published.to_parquet(files.scores, index=False)
+    outputs.append(files.scores)
     return workbook, outputs
 
 

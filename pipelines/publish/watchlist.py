@@ -262,18 +262,10 @@ def class_watchlist_frame(scored: pd.DataFrame, model_version: str) -> pd.DataFr
     return table.fillna("")
 
 
-def write_watchlist(table: pd.DataFrame, folder: Path) -> list[Path]:
-    """Write watchlist.csv (UTF-8 with BOM) and watchlist.xlsx (ticket colours); return the paths."""
-    workbook = start_workbook(table, Path(folder) / "watchlist.xlsx")
-    return [write_watchlist_csv(table, folder), workbook.result()]
-
-
-def write_watchlist_csv(table: pd.DataFrame, folder: Path) -> Path:
-    """Write watchlist.csv: UTF-8 with BOM, CRLF, every text cell protected against formulas.
-
-    Written BATCH_ROWS at a time, so a province's watchlist is never copied whole.
-    """
-    return write_table_csv(table, Path(folder) / "watchlist.csv")
+def write_watchlist(table: pd.DataFrame, csv: Path, xlsx: Path) -> list[Path]:
+    """Write the watchlist as CSV (UTF-8 with BOM) and .xlsx (ticket colours); return the paths."""
+    workbook = start_workbook(table, xlsx)
+    return [write_table_csv(table, csv), workbook.result()]
 
 
 def write_table_csv(table: pd.DataFrame, path: Path) -> Path:

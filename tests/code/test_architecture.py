@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from features.domain import GRADES, TICKET_NAMES
+from pipelines.catalog import OUTPUT_FILES
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("features", "models", "pipelines")
@@ -75,6 +76,7 @@ CATALOG = Path("pipelines/catalog.py")
 # The data folder's parts (pipelines.catalog's docstring draws the layout).
 LAYOUT = {"store", "scored", "outputs", "mlflow", "mlflow.db", "reports", "demo", "logs", "prefect"}
 LAYOUT |= {"scored.parquet", "quarantine.parquet", "meta.json"}  # a staged day
+LAYOUT |= set(OUTPUT_FILES) | {"backtest.csv", "predictions.parquet"}  # a published day; a backtest
 
 
 def _path_parts(tree: ast.Module) -> list[tuple[int, str]]:

@@ -85,7 +85,9 @@ def test_watchlist_reads_back_from_excel_and_csv(tmp_path, monkeypatch, backgrou
         ]
     )
     table = watchlist_frame(assign_tickets(scored), "7")
-    csv_path, xlsx_path = write_watchlist(table, tmp_path)
+    csv_path, xlsx_path = write_watchlist(
+        table, tmp_path / "watchlist.csv", tmp_path / "watchlist.xlsx"
+    )
     raw = csv_path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(csv_path.open(encoding="utf-8-sig")))
@@ -214,7 +216,11 @@ def test_a_watchlist_longer_than_an_excel_sheet_continues_on_more_sheets(tmp_pat
     scored = _scored(
         [{"case_id": c, "grade": "高", "score": 90.0 - i} for i, c in enumerate("abcde")]
     )
-    csv_path, xlsx_path = write_watchlist(watchlist_frame(assign_tickets(scored), "7"), tmp_path)
+    csv_path, xlsx_path = write_watchlist(
+        watchlist_frame(assign_tickets(scored), "7"),
+        tmp_path / "watchlist.csv",
+        tmp_path / "watchlist.xlsx",
+    )
     rows = list(csv.reader(csv_path.open(encoding="utf-8-sig")))
     assert [r[0] for r in rows] == ["案件编号", *"abcde"]  # one header, every batch once
     book = openpyxl.load_workbook(xlsx_path)
