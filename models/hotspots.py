@@ -20,6 +20,7 @@ series of z-scores. Each cell gets one of the 17 categories (`emerging_category`
 
 from __future__ import annotations
 
+import functools
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -323,23 +324,45 @@ def gi_star(
     so a quiet cell among quiet cells would read as a cold spot at p = 1/(permutations + 1).) With
     0, the normal approximation. n_jobs: processes for the permutations (each tail in its own).
     """
+    index = {c: i for i, c in enumerate(cells)}
+    sizes = [len(neighbours[c]) for c in cells]
+    focal = np.repeat(np.arange(len(cells)), sizes)
+    neighbour = np.fromiter(
+        (index[n] for c in cells for n in neighbours[c]), dtype=np.int64, count=len(focal)
+    )
+    return _gi_star(values, focal, neighbour, permutations, seed, n_jobs)
+
+
+def _gi_star(
+    values: np.ndarray,
+    focal: np.ndarray,
+    neighbour: np.ndarray,
+    permutations: int,
+    seed: int = 0,
+    n_jobs: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """gi_star over cells 0..n-1 whose links are the pairs (focal, neighbour), self excluded."""
     import esda
-    import libpysal
     from esda.crand import crand
     from esda.getisord import _g_local_star_crand
+    from libpysal.graph import Graph
 
     if len(values) < MIN_CELLS or np.allclose(values, values[0]):
         return np.zeros(len(values)), np.ones(len(values))
     values = values.astype(float)
+    n = len(values)
+    # Each cell is its own neighbour (Gi*'s self-weight of 1) already in the weights: asked for
+    # star=True on weights without it, esda rebuilds them with the diagonal filled. Built from
+    # arrays, not from a dict per cell (libpysal's W took a second for a space-time cube).
+    cells = np.arange(n)
+    graph = Graph.from_arrays(
+        np.concatenate([cells, focal]),
+        np.concatenate([cells, neighbour]),
+        np.ones(n + len(focal)),
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # libpysal warns about islands and disconnected components
-        # Each cell is its own neighbour (Gi*'s self-weight of 1) already in the weights: asked for
-        # star=True on weights without it, esda rebuilds them with the diagonal filled, which took
-        # 1.9 s a call on a year's store.
-        w = libpysal.weights.W(
-            {c: [c, *neighbours[c]] for c in cells}, id_order=list(cells), silence_warnings=True
-        )
-        g = esda.G_Local(values, w, transform="B", star=None, permutations=0)
+        g = esda.G_Local(values, graph, transform="B", star=None, permutations=0)
         z = np.nan_to_num(np.asarray(g.Zs, dtype=float))
         if not permutations:
             return z, 2 * norm.sf(np.abs(z))
@@ -361,9 +384,33 @@ def gi_star(
                 alternative=alternative,
             )[0]
 
-        # The same seeded draws either way; each tail in a fork of its own on a second core.
+        # The same seeded draws either way, made here once so that both forks inherit them; each
+        # tail in a fork of its own on a second core.
+        _keep_draws()(int(np.bincount(focal, minlength=n).max()), n, permutations, seed)
         tails = in_forks([tail("greater"), tail("lesser")], processes(n_jobs))
     return z, np.minimum(2 * np.minimum(*tails), 1.0)
+
+
+@functools.cache
+def _keep_draws():
+    """Make esda's permutation draws once per (neighbours, cells, permutations, seed) and keep them.
+
+    esda's crand draws the neighbour ids of every permutation afresh in each call: without numba
+    a Python loop of 9,999 draws, made for each tail. Kept here (read-only), they are the very same
+    arrays, made once before the tails' forks.
+    """
+    import esda.crand
+
+    draw = esda.crand.vec_permutations
+
+    @functools.lru_cache(maxsize=4)
+    def kept(max_card: int, n: int, k_replications: int, seed: int) -> np.ndarray:
+        ids = draw(max_card, n, k_replications, seed)
+        ids.flags.writeable = False
+        return ids
+
+    esda.crand.vec_permutations = kept
+    return kept
 
 
 def space_time_gi_star(
@@ -381,16 +428,25 @@ def space_time_gi_star(
     """
     n_cells, n_bins = cube.shape
     index = {c: i for i, c in enumerate(cells)}
-    spatial = [[index[n] for n in neighbours[c]] for c in cells]
-    links = {}
+    sizes = [len(neighbours[c]) for c in cells]
+    cell = np.repeat(np.arange(n_cells), sizes)  # spatial links, cell -> neighbour
+    near = np.fromiter(
+        (index[n] for c in cells for n in neighbours[c]), dtype=np.int64, count=len(cell)
+    )
+    # The same bin's neighbours, then each step back: the cell itself and its neighbours.
+    earlier = np.concatenate([np.arange(n_cells), cell]), np.concatenate([np.arange(n_cells), near])
+    focal, neighbour = [], []
     for t in range(n_bins):
-        for i in range(n_cells):
-            own = [t * n_cells + j for j in spatial[i]]
-            for back in range(1, min(time_step, t) + 1):
-                own += [(t - back) * n_cells + j for j in (i, *spatial[i])]
-            links[t * n_cells + i] = own
-    z, p = gi_star(
-        cube.T.reshape(-1), list(range(n_cells * n_bins)), links, permutations=permutations
+        focal.append(t * n_cells + cell)
+        neighbour.append(t * n_cells + near)
+        for back in range(1, min(time_step, t) + 1):
+            focal.append(t * n_cells + earlier[0])
+            neighbour.append((t - back) * n_cells + earlier[1])
+    z, p = _gi_star(
+        cube.T.reshape(-1),
+        np.concatenate(focal),
+        np.concatenate(neighbour),
+        permutations=permutations,
     )
     return z.reshape(n_bins, n_cells).T, p.reshape(n_bins, n_cells).T
 
