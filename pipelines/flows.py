@@ -242,7 +242,7 @@ def score_flow(
     del night, ingested, history, ctx, predictions
     steps.release_memory()
     day = f"{run_date:%Y-%m-%d}"
-    folder = publish_flow(day, out, coordinates, tiles, home, boundaries, boundary_id, name)
+    folder = _publish(settings, day, out, coordinates, tiles, boundaries, boundary_id, name)
     return {"run_date": day, "output": folder, "rows": rows, "model_version": version}
 
 
@@ -283,6 +283,21 @@ def publish_flow(
     model_name: the model whose scoring of the day to publish (default: the risk grader).
     """
     settings = Settings.at(home)
+    return _publish(settings, date, out, coordinates, tiles, boundaries, boundary_id, model_name)
+
+
+def _publish(
+    settings: Settings,
+    date: str,
+    out: str | None,
+    coordinates: str,
+    tiles: str | None,
+    boundaries: str | None,
+    boundary_id: str,
+    model_name: str | None,
+) -> str:
+    """Publish a staged day; score_flow calls this, not publish_flow, which as a subflow cost a
+    second of Prefect's bookkeeping on every night."""
     run_date = pd.Timestamp(date)
     started = time.perf_counter()
     day = steps.load_day(settings, run_date, model_name)
