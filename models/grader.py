@@ -30,28 +30,31 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from sklearn.metrics import log_loss
 
 from features.domain import HIGH_INDEX, MEDIUM_INDEX
 from features.errors import UsageError
 from features.featuriser import CaseFeatures, CaseFeaturiser
 from models import drift
 from models.boosters import BoosterParams, Boosters
-from models.calibration import Calibrator  # also where pickled graders look for it
+from models.calibration import Calibrator  # noqa: F401 (pickled graders look for it here)
 from models.cues import CueWeights
 from models.drift import DRIFT_FEATURES
-from models.metrics import as_probabilities, macro_f1, paired_f1_noise
 from models.reasons import Explainer, quotable_words
 from models.text import TextModel
 from models.thresholds import (
     ORDINAL_SCORES,
     OVER_CAPACITY_REASON,
     apply_thresholds,
-    choose_thresholds,
     is_ordinal,
     label_classes,
 )
-from models.validation import cross_fit_folds, latest_holding, stack_is_better, time_slices
+from models.validation import (
+    Decisions,
+    choose_candidate,
+    cross_fit_folds,
+    latest_holding,
+    time_slices,
+)
 
 _PREDICT_CHUNK = 200_000
 
@@ -281,59 +284,21 @@ class RiskGrader:
         return p / p.sum(axis=1, keepdims=True)
 
     def _choose(self, candidates: dict, y: np.ndarray, validation: np.ndarray, days) -> None:
-        """Calibrate each candidate on the validation cases, keep the better, set the thresholds.
-
-        The text model alone is kept unless the stack has the lower log-loss and a macro-F1 no
-        lower than the text model's. For the risk grades "no lower" allows one bootstrap standard
-        error of the paired difference: with 30 高 cases in validation, one case moves macro-F1 by
-        about 0.01, a rule that needs the stack ahead on both by any margin picks the text model
-        on a coin toss, and the stack's worth is in the probabilities that thresholds and capacity
-        read. Any other label is decided by its likeliest class, which is what macro-F1 measures,
-        so there the stack must not be behind at all (on the real complaints a stack kept within
-        the allowance lost 0.01-0.02 to the text model on later cases).
-        """
+        """Keep the text model's candidate or the stack (models.validation.choose_candidate)."""
         cfg = self.config
-        fitted = {}
-        for name, raw in candidates.items():
-            calibrator = Calibrator(self.ordinal_).fit(raw[validation], y[validation])
-            proba = calibrator.transform(raw[validation])
-            thresholds = choose_thresholds(
-                proba, y[validation], self.classes_, cfg.threshold_rule, days, cfg.capacity_per_day
-            )
-            grades = apply_thresholds(proba, thresholds, days)[0]
-            fitted[name] = {
-                "calibrator": calibrator,
-                "thresholds": thresholds,
-                "log_loss": float(
-                    log_loss(
-                        y[validation], as_probabilities(proba), labels=np.arange(len(self.classes_))
-                    )
-                ),
-                "macro_f1": macro_f1(y[validation], grades),
-                "grades": grades,
-            }
-        chosen = "text"
-        if "stack" in fitted:
-            stack, text = fitted["stack"], fitted["text"]
-            noise = paired_f1_noise(y[validation], stack["grades"], text["grades"], cfg.seed)
-            fitted["stack"]["f1_noise"] = noise
-            allowance = noise if self.ordinal_ else 0.0
-            if cfg.stack == "boosters" or stack_is_better(stack, text, allowance):
-                chosen = "stack"
-        self.use_boosters_ = chosen == "stack"
+        choice = choose_candidate(
+            candidates,
+            y,
+            validation,
+            self.classes_,
+            Decisions(cfg.threshold_rule, days, cfg.capacity_per_day, cfg.stack, cfg.seed),
+        )
+        self.use_boosters_ = choice.name == "stack"
         if not self.use_boosters_:
             self.boosters_ = None
-        self.calibrator_ = fitted[chosen]["calibrator"]
-        self.thresholds_ = fitted[chosen]["thresholds"]
-        self.selection_ = {
-            "chosen": chosen,
-            **{
-                f"{name}.{metric}": round(values[metric], 6)
-                for name, values in fitted.items()
-                for metric in ("log_loss", "macro_f1", "f1_noise")
-                if metric in values
-            },
-        }
+        self.calibrator_ = choice.calibrator
+        self.thresholds_ = choice.thresholds
+        self.selection_ = choice.selection
 
     def _calibrated_from(self, candidates: dict, validation: np.ndarray) -> np.ndarray:
         raw = candidates["stack" if self.use_boosters_ else "text"][validation]
