@@ -55,3 +55,12 @@ def test_the_cache_keeps_only_the_most_recently_used_subsets(tmp_path, monkeypat
         mapview._font_subset(text, cache)
     kept = {p.read_bytes().decode("utf-8") for p in cache.glob("*.otf")}
     assert kept == {"西", "南"} and not list(cache.glob("*.part"))
+
+
+def test_the_same_characters_give_the_same_font_bytes_whenever_it_is_cut():
+    """The subset keeps the font's own date: a page made again tomorrow is the same page."""
+    from importlib import resources
+
+    source = resources.files("mplfonts").joinpath("fonts", "NotoSansCJKsc-Regular.otf")
+    subset = TTFont(io.BytesIO(mapview._cut_font("东辽县热点")))
+    assert subset["head"].modified == TTFont(str(source), lazy=True)["head"].modified
