@@ -708,7 +708,12 @@ def _place_names(frame: pd.DataFrame) -> dict:
         for place, share, only in zip(counts["place"], counts["share"], alone, strict=True)
     ]
     top = pd.Series(shown, index=counts["cell"].to_numpy()).groupby(level=0, sort=False).head(2)
-    return top.groupby(level=0, sort=False).agg("、".join).to_dict()
+    cells, names = top.index.to_numpy(), top.to_numpy()
+    first = np.r_[True, cells[1:] != cells[:-1]]  # a cell's rows are adjacent, commonest first
+    named = dict(zip(cells[first], names[first], strict=True))
+    for cell, name in zip(cells[~first], names[~first], strict=True):
+        named[cell] += f"、{name}"
+    return named
 
 
 _OCTANTS = ("东", "东北", "北", "西北", "西", "西南", "南", "东南")
@@ -719,15 +724,21 @@ def _distinct(labels: pd.Series, cells: pd.Series, hexagons: pd.Series) -> pd.Se
     (下锦绣社区（东北部）), and by a number where that is not enough."""
     labels = labels.copy()
     shared = hexagons & labels.duplicated(keep=False)
+    told = {}  # set once at the end: a pandas assignment per group cost more than the group
     for _, group in labels[shared].groupby(labels[shared]):
         centres = np.array([h3.cell_to_latlng(c) for c in cells[group.index]])  # (lat, lon)
         offset = centres - centres.mean(axis=0)
         angle = np.degrees(np.arctan2(offset[:, 0], offset[:, 1])) % 360
         octant = [_OCTANTS[int(((a + 22.5) % 360) // 45)] for a in angle]
-        labels[group.index] = [f"{name}（{o}部）" for name, o in zip(group, octant, strict=True)]
+        for i, name, o in zip(group.index, group, octant, strict=True):
+            told[i] = f"{name}（{o}部）"
+    labels.update(pd.Series(told, dtype=object))
     repeated = hexagons & labels.duplicated(keep=False)
+    numbered = {}
     for _, group in labels[repeated].groupby(labels[repeated]):
-        labels[group.index] = [f"{name}之{k}" for k, name in enumerate(group, start=1)]
+        for k, (i, name) in enumerate(group.items(), start=1):
+            numbered[i] = f"{name}之{k}"
+    labels.update(pd.Series(numbered, dtype=object))
     return labels
 
 
