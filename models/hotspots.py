@@ -324,13 +324,17 @@ def gi_star(
     so a quiet cell among quiet cells would read as a cold spot at p = 1/(permutations + 1).) With
     0, the normal approximation. n_jobs: processes for the permutations (each tail in its own).
     """
+    return _gi_star(values, *_links(cells, neighbours), permutations, seed, n_jobs)
+
+
+def _links(cells: list, neighbours: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Return the neighbour links as position pairs (focal, neighbour), self excluded."""
     index = {c: i for i, c in enumerate(cells)}
-    sizes = [len(neighbours[c]) for c in cells]
-    focal = np.repeat(np.arange(len(cells)), sizes)
+    focal = np.repeat(np.arange(len(cells)), [len(neighbours[c]) for c in cells])
     neighbour = np.fromiter(
         (index[n] for c in cells for n in neighbours[c]), dtype=np.int64, count=len(focal)
     )
-    return _gi_star(values, focal, neighbour, permutations, seed, n_jobs)
+    return focal, neighbour
 
 
 def _gi_star(
@@ -427,12 +431,7 @@ def space_time_gi_star(
     neighbourhood time step); the whole cube is the population the statistic compares against.
     """
     n_cells, n_bins = cube.shape
-    index = {c: i for i, c in enumerate(cells)}
-    sizes = [len(neighbours[c]) for c in cells]
-    cell = np.repeat(np.arange(n_cells), sizes)  # spatial links, cell -> neighbour
-    near = np.fromiter(
-        (index[n] for c in cells for n in neighbours[c]), dtype=np.int64, count=len(cell)
-    )
+    cell, near = _links(cells, neighbours)  # spatial links, cell -> neighbour
     # The same bin's neighbours, then each step back: the cell itself and its neighbours.
     earlier = np.concatenate([np.arange(n_cells), cell]), np.concatenate([np.arange(n_cells), near])
     focal, neighbour = [], []
