@@ -29,6 +29,7 @@ import json
 import sqlite3
 import sys
 import tempfile
+import warnings
 from collections.abc import Iterator
 from dataclasses import astuple, dataclass, fields
 from importlib import metadata
@@ -465,9 +466,38 @@ def champion(settings: Settings, model_name: str, alias: str = CHAMPION) -> Cham
 
 @functools.lru_cache(maxsize=4)
 def load_version(tracking_uri: str, model_name: str, version: str) -> mlflow.pyfunc.PyFuncModel:
-    """Return one registered version, loaded once per process."""
+    """Return one registered version, loaded once per process.
+
+    The version's pinned requirements are compared with what is installed here by name: MLflow's
+    own check first maps every installed package to its modules, most of a second of a night.
+    """
     mlflow.set_tracking_uri(tracking_uri)
-    return mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(
+            mlflow.artifacts.download_artifacts(f"models:/{model_name}/{version}", dst_path=tmp)
+        )
+        _warn_on_other_versions(local / "requirements.txt", f"{model_name} version {version}")
+        # load_context reads the grader whole into memory: the folder may go afterwards.
+        return mlflow.pyfunc.load_model(str(local), suppress_warnings=True)
+
+
+def _warn_on_other_versions(requirements: Path, model: str) -> None:
+    """Warn when a package the model pinned at training is installed here in another version."""
+    for line in requirements.read_text(encoding="utf-8").splitlines():
+        name, _, pinned = line.strip().partition("==")
+        if not pinned:
+            continue
+        try:
+            installed = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            installed = "no version of it"
+        if installed != pinned:
+            warnings.warn(
+                f"{model} was trained with {name}=={pinned}; this environment has {installed}. "
+                "Its scores may differ from those of its backtest: retrain it here, or install "
+                f"{name}=={pinned}",
+                stacklevel=2,
+            )
 
 
 def load_model(model_name: str, alias: str = CHAMPION) -> tuple[mlflow.pyfunc.PyFuncModel, str]:

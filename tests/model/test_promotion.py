@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from importlib import metadata
 from pathlib import Path
 
 import mlflow
@@ -13,6 +14,7 @@ from models.promotion import CHALLENGER, CHAMPION
 from pipelines import steps
 from pipelines.catalog import (
     ChampionMissing,
+    _warn_on_other_versions,
     champion,
     connect,
     load_model,
@@ -103,6 +105,22 @@ def test_nightly_scoring_always_loads_the_champion(history, settings):
     assert pinned.version == better.version  # the refused challenger v3 is never what scoring loads
     # the pinned version is the one scoring partitions load, from the same cache: loaded once
     assert load_version(tracking_uri(settings), name, pinned.version) is pinned.model
+
+
+def test_a_model_pinned_to_other_package_versions_is_named_at_load(tmp_path):
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text(
+        f"numpy=={metadata.version('numpy')}\nlightgbm==0.0.1\nno-such-package==1.0\n",
+        encoding="utf-8",
+    )
+    with pytest.warns(UserWarning) as caught:
+        _warn_on_other_versions(requirements, "risk version 3")
+    messages = sorted(str(w.message) for w in caught)
+    assert len(messages) == 2
+    assert messages[0].startswith(
+        "risk version 3 was trained with lightgbm==0.0.1; this environment"
+    )
+    assert "no-such-package==1.0; this environment has no version of it" in messages[1]
 
 
 def test_no_champion_is_a_clear_error(settings):
