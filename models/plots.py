@@ -7,20 +7,19 @@ registered with matplotlib on first use, so no system font and no download is ne
 from __future__ import annotations
 
 import functools
-from importlib import resources
 
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import font_manager
 
-CJK_FONT_FILE = "NotoSansCJKsc-Regular.otf"
+from models.fonts import cjk_font_path
 
 
 @functools.cache
 def use_cjk_font() -> str:
     """Register the shipped Noto Sans CJK SC with matplotlib, make it the default, return its name."""
-    path = resources.files("mplfonts").joinpath("fonts", CJK_FONT_FILE)
+    path = cjk_font_path()
     font_manager.fontManager.addfont(str(path))
     name = font_manager.FontProperties(fname=str(path)).get_name()
     matplotlib.rcParams["font.family"] = "sans-serif"

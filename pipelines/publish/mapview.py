@@ -21,6 +21,7 @@ from folium import MacroElement
 from folium.template import Template
 
 from features.domain import HIGH, MEDIUM
+from models.fonts import cjk_font_path
 
 CLASS_COLOURS = {
     "热点-99%": "#b2182b",
@@ -410,7 +411,7 @@ def _cut_font(characters: str) -> bytes:
     # Tables are read as the subsetter needs them (lazy: a third less time, the same bytes), and
     # the font keeps its own date, so that the same characters always give the same page.
     font = TTFont(
-        str(resources.files("mplfonts").joinpath("fonts", "NotoSansCJKsc-Regular.otf")),
+        str(cjk_font_path()),
         lazy=True,
         recalcTimestamp=False,
     )

@@ -4,6 +4,7 @@ characters reuses the subset an earlier page made."""
 import base64
 import io
 import re
+from pathlib import Path
 
 import pytest
 from fontTools.ttLib import TTFont
@@ -64,3 +65,22 @@ def test_the_same_characters_give_the_same_font_bytes_whenever_it_is_cut():
     source = resources.files("mplfonts").joinpath("fonts", "NotoSansCJKsc-Regular.otf")
     subset = TTFont(io.BytesIO(mapview._cut_font("东辽县热点")))
     assert subset["head"].modified == TTFont(str(source), lazy=True)["head"].modified
+
+
+def test_the_font_is_found_where_mplfonts_ships_it_without_importing_matplotlib():
+    import subprocess
+    import sys
+    from importlib import resources
+
+    from models.fonts import cjk_font_path
+
+    shipped = resources.files("mplfonts").joinpath("fonts", "NotoSansCJKsc-Regular.otf")
+    assert cjk_font_path() == Path(str(shipped)) and cjk_font_path().is_file()
+    code = (
+        "import sys; from models.fonts import cjk_font_path; cjk_font_path(); "
+        "print(sorted(m for m in ('matplotlib', 'mplfonts') if m in sys.modules))"
+    )
+    imported = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert imported.stdout.strip() == "[]"
