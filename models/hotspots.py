@@ -23,7 +23,6 @@ from __future__ import annotations
 import functools
 import warnings
 from pathlib import Path
-from types import SimpleNamespace
 
 import h3
 import numpy as np
@@ -34,7 +33,6 @@ from scipy.stats import norm
 from features.domain import GRADES, HIGH, LOW, MEDIUM
 from features.errors import UsageError
 from features.geo import h3_cells, wgs84_to_gcj02
-from features.parallel import in_forks, processes
 from features.places import LEVELS, county_centres, unit_keys, unit_label, unit_level
 
 GRADE_WEIGHT = {HIGH: 1.0, MEDIUM: 0.5, LOW: 0.1}
@@ -314,7 +312,6 @@ def gi_star(
     neighbours: dict,
     permutations: int = MAP_PERMUTATIONS,
     seed: int = 0,
-    n_jobs: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return Gi* z-scores and two-sided p-values of values over cells (esda, binary weights).
 
@@ -322,9 +319,9 @@ def gi_star(
     of the shares of simulated statistics at or above and at or below the observed one, at most 1,
     from the same seeded draws. (esda's folded p-value counts ties as not extreme in the lower tail,
     so a quiet cell among quiet cells would read as a cold spot at p = 1/(permutations + 1).) With
-    0, the normal approximation. n_jobs: processes for the permutations (each tail in its own).
+    0, the normal approximation.
     """
-    return _gi_star(values, *_links(cells, neighbours), permutations, seed, n_jobs)
+    return _gi_star(values, *_links(cells, neighbours), permutations, seed)
 
 
 def _links(cells: list, neighbours: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -343,12 +340,9 @@ def _gi_star(
     neighbour: np.ndarray,
     permutations: int,
     seed: int = 0,
-    n_jobs: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """gi_star over cells 0..n-1 whose links are the pairs (focal, neighbour), self excluded."""
     import esda
-    from esda.crand import crand
-    from esda.getisord import _g_local_star_crand
     from libpysal.graph import Graph
 
     if len(values) < MIN_CELLS or np.allclose(values, values[0]):
@@ -370,51 +364,50 @@ def _gi_star(
         z = np.nan_to_num(np.asarray(g.Zs, dtype=float))
         if not permutations:
             return z, 2 * norm.sf(np.abs(z))
-
-        # esda's crand zeroes the self-weights of the matrix it is given (w.sparse, all it reads):
-        # each tail gets its own copy, so that the lower one also draws Gi*, not Gi. (Keeping one
-        # run's draws for both tails would hold cells x permutations floats: gigabytes at 9,999.)
-        def tail(alternative: str):
-            return lambda: crand(
-                values,
-                SimpleNamespace(sparse=g.w.sparse.copy()),
-                g.Gs,
-                permutations,
-                False,
-                1,
-                _g_local_star_crand,
-                scaling=values.sum(),
-                seed=seed,
-                alternative=alternative,
-            )[0]
-
-        # The same seeded draws either way, made here once so that both forks inherit them; each
-        # tail in a fork of its own on a second core.
-        _keep_draws()(int(np.bincount(focal, minlength=n).max()), n, permutations, seed)
-        tails = in_forks([tail("greater"), tail("lesser")], processes(n_jobs))
-    return z, np.minimum(2 * np.minimum(*tails), 1.0)
+    return z, _permutation_p(values, focal, neighbour, permutations, seed)
 
 
-@functools.cache
-def _keep_draws():
-    """Make esda's permutation draws once per (neighbours, cells, permutations, seed) and keep them.
+def _permutation_p(
+    values: np.ndarray, focal: np.ndarray, neighbour: np.ndarray, permutations: int, seed: int
+) -> np.ndarray:
+    """Return Gi*'s two-sided conditional-permutation pseudo p-values (binary weights).
 
-    esda's crand draws the neighbour ids of every permutation afresh in each call: without numba
-    a Python loop of 9,999 draws, made for each tail. Kept here (read-only), they are the very same
-    arrays, made once before the tails' forks.
+    esda's crand, on esda's own seeded draws: a cell's k neighbours are replaced by the first k
+    of each draw from the other cells, and Gi* recomputed. Both tails are counted from one pass,
+    vectorised over cells of the same neighbour count (esda without numba loops over cells in
+    Python, once per tail: a second of a night). A permuted sum that equals the observed one but
+    for rounding (weights 0.1 in another order) counts as a tie in both tails, not as chance.
     """
-    import esda.crand
+    n = len(values)
+    cardinality = np.bincount(focal, minlength=n)
+    observed = values + np.bincount(focal, weights=values[neighbour], minlength=n)
+    draws = _draws(int(cardinality.max()), n, permutations, seed)  # ids among the n - 1 others
+    tie = 1e-9 * max(float(np.abs(values).sum()), 1.0)
+    at_least = np.zeros(n)
+    at_most = np.zeros(n)
+    for k in np.unique(cardinality):
+        ids = draws[:, :k]
+        members = np.flatnonzero(cardinality == k)
+        for start in range(0, len(members), 64):  # 64 cells x 9,999 draws x k ids at a time
+            chunk = members[start : start + 64]
+            # draw j of cell i is cell j below i, j + 1 from i on: i itself is never drawn
+            others = ids[None] + (ids[None] >= chunk[:, None, None])
+            permuted = values[others].sum(axis=2) + values[chunk, None]
+            gap = permuted - observed[chunk, None]
+            at_least[chunk] = (gap >= -tie).sum(axis=1)
+            at_most[chunk] = (gap <= tie).sum(axis=1)
+    tails = (np.minimum(at_least, at_most) + 1) / (permutations + 1)
+    return np.minimum(2 * tails, 1.0)
 
-    draw = esda.crand.vec_permutations
 
-    @functools.lru_cache(maxsize=4)
-    def kept(max_card: int, n: int, k_replications: int, seed: int) -> np.ndarray:
-        ids = draw(max_card, n, k_replications, seed)
-        ids.flags.writeable = False
-        return ids
+@functools.lru_cache(maxsize=4)
+def _draws(max_card: int, n: int, permutations: int, seed: int) -> np.ndarray:
+    """esda's permutation draws (ids among n - 1), made once per process for each shape and seed."""
+    from esda.crand import vec_permutations
 
-    esda.crand.vec_permutations = kept
-    return kept
+    ids = vec_permutations(max_card, n, permutations, seed)
+    ids.flags.writeable = False
+    return ids
 
 
 def space_time_gi_star(
@@ -538,7 +531,6 @@ def hotspot_cells(
     window_days: int = 28,
     trend_weeks: int = 10,
     weighted: bool = True,
-    n_jobs: int = 1,
 ) -> pd.DataFrame:
     """Return one row per study cell: counts by grade and type, mean score, Gi*, class and trend.
 
@@ -568,7 +560,6 @@ def hotspot_cells(
                 end,
                 window_days,
                 trend_weeks,
-                n_jobs,
             )
         )
     rest = frame[~placed]
@@ -585,7 +576,6 @@ def hotspot_cells(
                     end,
                     window_days,
                     trend_weeks,
-                    n_jobs,
                 )
             )
     if not layers:
@@ -600,7 +590,6 @@ def _layer(
     end: pd.Timestamp,
     window_days: int,
     trend_weeks: int,
-    n_jobs: int = 1,
 ) -> pd.DataFrame:
     """Return the statistics of one layer's cells (frame: its cases, with cell and weight)."""
     start_trend = end - pd.Timedelta(weeks=trend_weeks)
@@ -609,7 +598,7 @@ def _layer(
     recent = frame[frame["reported_at"] >= end - pd.Timedelta(days=window_days)]
 
     risk = recent.groupby("cell")["weight"].sum().reindex(cells, fill_value=0.0).to_numpy()
-    z, p = gi_star(risk, cells, neighbours, n_jobs=n_jobs)
+    z, p = gi_star(risk, cells, neighbours)
     labels, level = classify(z, p)
     label_of = getattr(system, "label", lambda c: c)
     out = pd.DataFrame(

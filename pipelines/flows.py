@@ -363,7 +363,6 @@ def publish_task(
             settings.trend_weeks,
             system,
             font_cache(settings),
-            settings.n_jobs,
         )
     )
 

@@ -156,21 +156,17 @@ def publish_day(
     trend_weeks: int = 10,
     cells_system: H3Cells | PolygonCells | None = None,
     font_cache: Path | None = None,
-    n_jobs: int = 1,
 ) -> Path:
     """Write every output for day D into out_dir/D atomically; return the folder.
 
     cells_system: H3 hexagons at `resolution` (the default) or the centre's own polygons.
     font_cache: where the map keeps the font subsets it made (none: made afresh each time).
-    n_jobs: processes for the hot-spot statistics.
     """
     system = cells_system or H3Cells(resolution)
     final = published_dir(out_dir, day.run_date)
     risk = day.model.risk
     scored, ticketed, history = _ticketed(day, risk)
-    cells = hotspot_cells(
-        history, day.run_date, system, window_days, trend_weeks, weighted=risk, n_jobs=n_jobs
-    )
+    cells = hotspot_cells(history, day.run_date, system, window_days, trend_weeks, weighted=risk)
     cells = name_cells(cells, history, system)
     meta = {
         "run_date": f"{day.run_date:%Y-%m-%d}",
