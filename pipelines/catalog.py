@@ -26,6 +26,7 @@ import contextlib
 import datetime as dt
 import functools
 import json
+import os
 import sqlite3
 import sys
 import tempfile
@@ -49,6 +50,10 @@ from models.grader import GraderConfig, RiskGrader
 from models.promotion import CHALLENGER, CHAMPION, RISK_MODEL, PromotionDecision
 from pipelines.config import Settings
 from pipelines.store import HistoryStore
+
+# MLflow draws a progress bar for every artifact it reads, a model's requirements included: noise
+# in a nightly log. An operator who wants the bars back sets the variable to true.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 EXPERIMENT = "fengqiao"
 _REQUIREMENTS = [
@@ -472,18 +477,17 @@ def load_version(tracking_uri: str, model_name: str, version: str) -> mlflow.pyf
     own check first maps every installed package to its modules, most of a second of a night.
     """
     mlflow.set_tracking_uri(tracking_uri)
-    with tempfile.TemporaryDirectory() as tmp:
-        local = Path(
-            mlflow.artifacts.download_artifacts(f"models:/{model_name}/{version}", dst_path=tmp)
-        )
-        _warn_on_other_versions(local / "requirements.txt", f"{model_name} version {version}")
-        # load_context reads the grader whole into memory: the folder may go afterwards.
-        return mlflow.pyfunc.load_model(str(local), suppress_warnings=True)
+    source = MlflowClient().get_model_version_download_uri(model_name, version)
+    _warn_on_other_versions(
+        mlflow.artifacts.load_text(f"{source}/requirements.txt"),
+        f"{model_name} version {version}",
+    )
+    return mlflow.pyfunc.load_model(f"models:/{model_name}/{version}", suppress_warnings=True)
 
 
-def _warn_on_other_versions(requirements: Path, model: str) -> None:
+def _warn_on_other_versions(requirements: str, model: str) -> None:
     """Warn when a package the model pinned at training is installed here in another version."""
-    for line in requirements.read_text(encoding="utf-8").splitlines():
+    for line in requirements.splitlines():
         name, _, pinned = line.strip().partition("==")
         if not pinned:
             continue

@@ -107,12 +107,8 @@ def test_nightly_scoring_always_loads_the_champion(history, settings):
     assert load_version(tracking_uri(settings), name, pinned.version) is pinned.model
 
 
-def test_a_model_pinned_to_other_package_versions_is_named_at_load(tmp_path):
-    requirements = tmp_path / "requirements.txt"
-    requirements.write_text(
-        f"numpy=={metadata.version('numpy')}\nlightgbm==0.0.1\nno-such-package==1.0\n",
-        encoding="utf-8",
-    )
+def test_a_model_pinned_to_other_package_versions_is_named_at_load():
+    requirements = f"numpy=={metadata.version('numpy')}\nlightgbm==0.0.1\nno-such-package==1.0\n"
     with pytest.warns(UserWarning) as caught:
         _warn_on_other_versions(requirements, "risk version 3")
     messages = sorted(str(w.message) for w in caught)

@@ -383,6 +383,7 @@ def test_a_served_schedule_fires_on_the_prefect_server_and_publishes(
     assert f"serving against the Prefect server at {api_url}" in text
     assert (out / yesterday / "hotspots.geojson").exists()
     assert "Traceback" not in text
+    assert "Downloading artifacts" not in text  # MLflow's progress bars stay out of the log
 
 
 def test_serve_without_a_server_starts_one_in_the_data_folder_and_stops_it(serving_home, tmp_path):
