@@ -383,17 +383,20 @@ def _permutation_p(
     observed = values + np.bincount(focal, weights=values[neighbour], minlength=n)
     draws = _draws(int(cardinality.max()), n, permutations, seed)  # ids among the n - 1 others
     tie = 1e-9 * max(float(np.abs(values).sum()), 1.0)
+    # Drawn id m stands for cell m below the focal cell i and for cell m + 1 from i on: a draw's
+    # sum is its sum read as cells m, plus the steps to m + 1 of the ids at or above i.
+    step = np.diff(values)
     at_least = np.zeros(n)
     at_most = np.zeros(n)
     for k in np.unique(cardinality):
         ids = draws[:, :k]
+        as_drawn = values[ids].sum(axis=1)
+        steps = step[ids]
         members = np.flatnonzero(cardinality == k)
         for start in range(0, len(members), 64):  # 64 cells x 9,999 draws x k ids at a time
             chunk = members[start : start + 64]
-            # draw j of cell i is cell j below i, j + 1 from i on: i itself is never drawn
-            others = ids[None] + (ids[None] >= chunk[:, None, None])
-            permuted = values[others].sum(axis=2) + values[chunk, None]
-            gap = permuted - observed[chunk, None]
+            shifted = np.einsum("crj,rj->cr", ids[None] >= chunk[:, None, None], steps)
+            gap = as_drawn + shifted + (values[chunk] - observed[chunk])[:, None]
             at_least[chunk] = (gap >= -tie).sum(axis=1)
             at_most[chunk] = (gap <= tie).sum(axis=1)
     tails = (np.minimum(at_least, at_most) + 1) / (permutations + 1)
