@@ -380,7 +380,9 @@ def _permutation_p(
     """
     n = len(values)
     cardinality = np.bincount(focal, minlength=n)
-    observed = values + np.bincount(focal, weights=values[neighbour], minlength=n)
+    # The focal cell's own value is in both the observed and every permuted Gi*: compare the
+    # neighbours' sums alone.
+    observed = np.bincount(focal, weights=values[neighbour], minlength=n)
     draws = _draws(int(cardinality.max()), n, permutations, seed)  # ids among the n - 1 others
     tie = 1e-9 * max(float(np.abs(values).sum()), 1.0)
     # Drawn id m stands for cell m below the focal cell i and for cell m + 1 from i on: a draw's
@@ -396,7 +398,7 @@ def _permutation_p(
         for start in range(0, len(members), 64):  # 64 cells x 9,999 draws x k ids at a time
             chunk = members[start : start + 64]
             shifted = np.einsum("crj,rj->cr", ids[None] >= chunk[:, None, None], steps)
-            gap = as_drawn + shifted + (values[chunk] - observed[chunk])[:, None]
+            gap = as_drawn + shifted - observed[chunk, None]
             at_least[chunk] = (gap >= -tie).sum(axis=1)
             at_most[chunk] = (gap <= tie).sum(axis=1)
     tails = (np.minimum(at_least, at_most) + 1) / (permutations + 1)
