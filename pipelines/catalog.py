@@ -482,7 +482,7 @@ def load_version(tracking_uri: str, model_name: str, version: str) -> mlflow.pyf
         mlflow.artifacts.load_text(f"{source}/requirements.txt"),
         f"{model_name} version {version}",
     )
-    return mlflow.pyfunc.load_model(f"models:/{model_name}/{version}", suppress_warnings=True)
+    return mlflow.pyfunc.load_model(source, suppress_warnings=True)
 
 
 def _warn_on_other_versions(requirements: str, model: str) -> None:
