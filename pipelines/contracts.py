@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # records name these types; importing them here would load the models
@@ -10,6 +11,7 @@ if TYPE_CHECKING:  # records name these types; importing them here would load th
 
     from models.backtest import BacktestResult
     from models.grader import GraderConfig, RiskGrader
+    from models.hotspots import H3Cells, PolygonCells
     from models.promotion import PromotionDecision
     from pipelines.ingest import IngestResult
 
@@ -91,3 +93,25 @@ class ScoredNight:
     grader: RiskGrader
     model: ModelInfo
     timings: dict
+
+
+@dataclass(frozen=True)
+class PublishOptions:
+    """How a day is published: built once per run from the settings and the command's options."""
+
+    coordinates: str = "wgs84"  # the feed's: wgs84, or gcj02 for AutoNavi/Tencent base maps
+    tiles: str | None = None  # base-tile URL template for map.html; None: no tiles
+    boundaries: str | None = None  # a GeoJSON of the centre's own polygons; None: H3 hexagons
+    boundary_id: str = "name"  # the property that names each polygon
+    resolution: int = 8  # of the H3 hexagons
+    window_days: int = 28  # of cases the Gi* hot spots count
+    trend_weeks: int = 10  # of the emerging hot-spot trend
+    font_cache: Path | None = None  # where the map keeps its font subsets; None: made each time
+
+    def cells(self) -> H3Cells | PolygonCells:
+        """Return the hot-spot cells: the centre's polygons if given, else H3 hexagons."""
+        from models.hotspots import H3Cells, PolygonCells
+
+        if self.boundaries:
+            return PolygonCells.from_geojson(self.boundaries, self.boundary_id)
+        return H3Cells(self.resolution)

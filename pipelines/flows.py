@@ -34,7 +34,13 @@ from pipelines.catalog import (
     tracking_uri,
 )
 from pipelines.config import Settings
-from pipelines.contracts import ModelInfo, ScoredNight, TrainOutcome, TrainRequest
+from pipelines.contracts import (
+    ModelInfo,
+    PublishOptions,
+    ScoredNight,
+    TrainOutcome,
+    TrainRequest,
+)
 from pipelines.ingest import IngestResult, export_specs
 from pipelines.publish import publish_day
 
@@ -242,7 +248,8 @@ def score_flow(
     del night, ingested, history, ctx, predictions
     steps.release_memory()
     day = f"{run_date:%Y-%m-%d}"
-    folder = _publish(settings, day, out, coordinates, tiles, boundaries, boundary_id, name)
+    options = _publish_options(settings, coordinates, tiles, boundaries, boundary_id)
+    folder = _publish(settings, day, out, options, name)
     return {"run_date": day, "output": folder, "rows": rows, "model_version": version}
 
 
@@ -283,35 +290,39 @@ def publish_flow(
     model_name: the model whose scoring of the day to publish (default: the risk grader).
     """
     settings = Settings.at(home)
-    return _publish(settings, date, out, coordinates, tiles, boundaries, boundary_id, model_name)
+    options = _publish_options(settings, coordinates, tiles, boundaries, boundary_id)
+    return _publish(settings, date, out, options, model_name)
 
 
-def _publish(
+def _publish_options(
     settings: Settings,
-    date: str,
-    out: str | None,
     coordinates: str,
     tiles: str | None,
     boundaries: str | None,
     boundary_id: str,
-    model_name: str | None,
+) -> PublishOptions:
+    """Return how to publish: the command's options, and the settings for what it leaves out."""
+    return PublishOptions(
+        coordinates=coordinates,
+        tiles=tiles or settings.map_tiles,
+        boundaries=boundaries,
+        boundary_id=boundary_id,
+        resolution=settings.h3_resolution,
+        window_days=settings.hotspot_days,
+        trend_weeks=settings.trend_weeks,
+        font_cache=font_cache(settings),
+    )
+
+
+def _publish(
+    settings: Settings, date: str, out: str | None, options: PublishOptions, model_name: str | None
 ) -> str:
     """Publish a staged day; score_flow calls this, not publish_flow, which as a subflow cost a
     second of Prefect's bookkeeping on every night."""
     run_date = pd.Timestamp(date)
     started = time.perf_counter()
     day = steps.load_day(settings, run_date, model_name)
-    out_dir = outputs_root(settings, out, model_name)
-    folder = publish_task(
-        day,
-        out_dir,
-        coordinates,
-        tiles or settings.map_tiles,
-        settings,
-        started,
-        boundaries,
-        boundary_id,
-    )
+    folder = publish_task(day, outputs_root(settings, out, model_name), options, started)
     _publish_artifact(date, day, folder)
     return folder
 
@@ -337,34 +348,10 @@ def _publish_artifact(date: str, day, folder: str) -> None:
 
 
 @task(cache_policy=NO_CACHE, **IO_RETRIES)
-def publish_task(
-    day,
-    out_dir: Path,
-    coordinates: str,
-    tiles: str | None,
-    settings: Settings,
-    started: float,
-    boundaries: str | None = None,
-    boundary_id: str = "name",
-) -> str:
+def publish_task(day, out_dir: Path, options: PublishOptions, started: float) -> str:
     """Write day D's outputs atomically."""
-    from models.hotspots import PolygonCells
-
     day.timings["publish_started_after"] = time.perf_counter() - started
-    system = PolygonCells.from_geojson(boundaries, boundary_id) if boundaries else None
-    return str(
-        publish_day(
-            day,
-            out_dir,
-            coordinates,
-            tiles,
-            settings.h3_resolution,
-            settings.hotspot_days,
-            settings.trend_weeks,
-            system,
-            font_cache(settings),
-        )
-    )
+    return str(publish_day(day, out_dir, options))
 
 
 @flow(name="fengqiao-demo")

@@ -20,9 +20,9 @@ from pathlib import Path
 import pandas as pd
 
 from models.drift import DriftReport
-from models.hotspots import H3Cells, PolygonCells, hotspot_cells, name_cells
+from models.hotspots import H3Cells, hotspot_cells, name_cells
 from pipelines.catalog import DayFiles, published_dir
-from pipelines.contracts import ModelInfo
+from pipelines.contracts import ModelInfo, PublishOptions
 from pipelines.publish.feed import feed_document, write_feed
 from pipelines.publish.mapview import build_map, write_map
 from pipelines.publish.report import ReportInputs, build_report
@@ -146,44 +146,34 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def publish_day(
-    day: DayOutputs,
-    out_dir: Path,
-    coordinates: str = "wgs84",
-    tiles: str | None = None,
-    resolution: int = 8,
-    window_days: int = 28,
-    trend_weeks: int = 10,
-    cells_system: H3Cells | PolygonCells | None = None,
-    font_cache: Path | None = None,
-) -> Path:
-    """Write every output for day D into out_dir/D atomically; return the folder.
-
-    cells_system: H3 hexagons at `resolution` (the default) or the centre's own polygons.
-    font_cache: where the map keeps the font subsets it made (none: made afresh each time).
-    """
-    system = cells_system or H3Cells(resolution)
+def publish_day(day: DayOutputs, out_dir: Path, options: PublishOptions | None = None) -> Path:
+    """Write every output for day D into out_dir/D atomically; return the folder."""
+    options = options or PublishOptions()
+    system = options.cells()
     final = published_dir(out_dir, day.run_date)
     risk = day.model.risk
     scored, ticketed, history = _ticketed(day, risk)
-    cells = hotspot_cells(history, day.run_date, system, window_days, trend_weeks, weighted=risk)
+    cells = hotspot_cells(
+        history, day.run_date, system, options.window_days, options.trend_weeks, weighted=risk
+    )
     cells = name_cells(cells, history, system)
     meta = {
         "run_date": f"{day.run_date:%Y-%m-%d}",
-        "cells": f"h3 resolution {resolution}"
+        "cells": f"h3 resolution {options.resolution}"
         if isinstance(system, H3Cells)
         else "boundary polygons",
-        "h3_resolution": resolution,
-        "window_days": window_days,
-        "trend_weeks": trend_weeks,
+        "h3_resolution": options.resolution,
+        "window_days": options.window_days,
+        "trend_weeks": options.trend_weeks,
         "model_version": day.model.version,
     }
     with atomic_folder(final) as folder:
         files = DayFiles.of(folder)
         workbook, outputs = _write_tables(files, day, ticketed, risk)
-        document = feed_document(cells, ticketed, meta, coordinates, places=history)
+        document = feed_document(cells, ticketed, meta, options.coordinates, places=history)
         outputs.append(write_feed(document, files.feed))
-        outputs.append(write_map(build_map(document, tiles, font_cache=font_cache), files.map))
+        map_html = build_map(document, options.tiles, font_cache=options.font_cache)
+        outputs.append(write_map(map_html, files.map))
         returned = return_list(scored)
         outputs.append(write_table_csv(returned, files.return_list))
         day.quarantine.to_csv(files.quarantine, index=False, encoding="utf-8-sig")
