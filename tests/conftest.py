@@ -78,3 +78,11 @@ def stacked_grader(cases_with_context):
     train = cases_with_context[cases_with_context["reported_at"] < "2025-12-01"]
     config = GraderConfig(text_candidates=3, text_budget_seconds=600, stack="boosters")
     return RiskGrader(config).fit(train)
+
+
+@pytest.fixture
+def json_snapshot(snapshot):
+    """Return syrupy's snapshot, kept as readable JSON in the test module's __snapshots__/."""
+    from syrupy.extensions.json import JSONSnapshotExtension
+
+    return snapshot.use_extension(JSONSnapshotExtension)

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from pipelines.cli import app
 from pipelines.publish.watchlist import CLASS_COLUMNS, COLUMNS
 from tests.privacy import leaks
+from tests.published import outputs, snapshot_of
 from tests.real_exports import (
     COMPLAINT_CLASSES,
     complaints_dev,
@@ -100,13 +101,20 @@ def test_a_dispute_type_model_trains_on_a_messy_export_of_the_centres_own_catego
     assert "promoted to champion" in out or "does not beat the baseline" in out
 
 
-def test_it_scores_another_real_export_with_the_complaints_own_seven_classes(real, category_model):
-    home, exports, _, users = real
+@pytest.fixture(scope="session")
+def category_day(real, category_model):
+    """Score the other 2,310 complaints with the dispute-type model; return the published day."""
+    home, exports, _, _ = real
     _run(
         "score", "--cases", str(exports["dev"]),
         "--model-name", "fengqiao-dispute_type@challenger", "--home", str(home),
     )  # fmt: skip
-    day = next((home / "outputs" / "fengqiao-dispute_type").iterdir())
+    return next((home / "outputs" / "fengqiao-dispute_type").iterdir())
+
+
+def test_it_scores_another_real_export_with_the_complaints_own_seven_classes(real, category_day):
+    home, _, _, users = real
+    day = category_day
     manifest = _published(day)
     assert manifest["rows"]["in"] == 2310 and manifest["model"]["task"] == "classes"
     scores = pd.read_parquet(day / "scores.parquet")
@@ -157,14 +165,24 @@ def court_grader(real) -> str:
     return _run("train", "--cases", str(exports["court"]), "--home", str(home))
 
 
-def test_court_narratives_train_a_severity_grader_and_score_new_referrals(real, court_grader):
+@pytest.fixture(scope="session")
+def court_day(real, court_grader):
+    """Score the court's new referrals with the severity grader; return the published day."""
     home, exports, _, _ = real
-    assert "fengqiao-risk v1" in court_grader and "fold1" in court_grader
     _run(
         "score", "--cases", str(exports["court_new"]), "--model-name", "fengqiao-risk@challenger",
         "--home", str(home),
     )  # fmt: skip
-    day = sorted((home / "outputs").glob("????-??-??"))[-1]
+    return next(
+        d
+        for d in (home / "outputs").glob("????-??-??")
+        if exports["court_new"].name in (d / "manifest.json").read_text(encoding="utf-8")
+    )
+
+
+def test_court_narratives_train_a_severity_grader_and_score_new_referrals(court_grader, court_day):
+    assert "fengqiao-risk v1" in court_grader and "fold1" in court_grader
+    day = court_day
     manifest = _published(day)
     assert manifest["model"]["task"] == "risk"
     watchlist = pd.read_csv(day / "watchlist.csv", encoding="utf-8-sig", dtype=str)
@@ -202,3 +220,14 @@ def test_the_messy_gb18030_export_publishes_everything_and_leaks_nothing(real, c
     needles |= {p.replace("-", "") for p in planted["phones"]}
     assert not leaks(home, needles), "planted personal data reached an output"
     assert not [n for n in needles if n in out]
+
+
+def test_the_real_suite_publishes_and_registers_what_its_snapshot_holds(
+    real, court_day, category_day, json_snapshot
+):
+    """Scores, outputs and MLflow contents of both real models stay what they were (see
+    tests/pipeline/test_same_outputs.py for how to update the snapshot on purpose)."""
+    home = real[0]
+    found = outputs(home, days=[court_day], model="fengqiao-risk", label="court")
+    found |= outputs(home, days=[category_day], model="fengqiao-dispute_type", label="complaints")
+    assert snapshot_of(found) == json_snapshot

@@ -1,0 +1,19 @@
+"""What the demo publishes and registers stays what it was.
+
+A change that alters anything a user sees (a grade, a reason, a hot spot, the report, an MLflow
+metric or parameter) fails here until its snapshot is updated on purpose: run
+`pytest tests/pipeline/test_same_outputs.py --snapshot-update` and read the difference in
+`__snapshots__/` before committing it. Refactors must pass unchanged. The real-data suite has
+the same check (tests/pipeline/test_real_data.py).
+"""
+
+from __future__ import annotations
+
+from tests.published import outputs, snapshot_of
+
+
+def test_the_demo_publishes_and_registers_what_its_snapshot_holds(
+    demo_home, demo_day, json_snapshot
+):
+    found = outputs(demo_home, days=[demo_day], model="fengqiao-risk", label="demo")
+    assert snapshot_of(found) == json_snapshot
