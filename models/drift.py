@@ -33,7 +33,7 @@ _EPS = 1e-4
 class DriftReport:
     """PSI per input and its reading, for a window of scored cases against the reference."""
 
-    psi: dict[str, float] = field(default_factory=dict)
+    psi: dict[str, float | None] = field(default_factory=dict)  # None: nothing to compare
     flagged: dict[str, str] = field(default_factory=dict)  # name -> "moderate" or "major"
     drift: bool = False  # a major shift somewhere
     rows: int = 0  # cases compared
@@ -130,7 +130,8 @@ def drift_report(
     enough = n >= MIN_ROWS
     flagged = {k: level(v) for k, v in out.items() if enough and level(v) in ("moderate", "major")}
     return DriftReport(
-        psi={k: round(v, 4) for k, v in out.items()},
+        # An input no case has (coordinates, in many exports) has no PSI: None, as JSON's null.
+        psi={k: round(v, 4) if np.isfinite(v) else None for k, v in out.items()},
         flagged=flagged,
         drift=any(v == "major" for v in flagged.values()),
         rows=n,

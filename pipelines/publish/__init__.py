@@ -183,7 +183,8 @@ def publish_day(day: DayOutputs, out_dir: Path, options: PublishOptions | None =
         outputs.insert(1, workbook.result())
         manifest = _manifest(day, scored, ticketed, cells, len(returned), outputs)
         files.manifest.write_text(
-            json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+            json.dumps(manifest, ensure_ascii=False, indent=2, allow_nan=False) + "\n",
+            encoding="utf-8",
         )
     return final
 

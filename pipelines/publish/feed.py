@@ -201,6 +201,7 @@ def _shifted(geometry: dict, coordinates: str) -> dict:
 def write_feed(document: dict, path: Path) -> Path:
     """Write the feed as compact, deterministic UTF-8 JSON."""
     Path(path).write_text(
-        json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8"
+        json.dumps(document, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n",
+        encoding="utf-8",
     )
     return Path(path)

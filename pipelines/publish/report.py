@@ -344,5 +344,5 @@ def _drift_lines(drift: DriftReport | None) -> list[str]:
             "轻度变化：" + "、".join(flagged) if flagged else "与训练参照相比未见明显漂移。"
         )
     return [*lines, "", "| 指标 | PSI |", "|---|---:|"] + [
-        f"| {k} | {v:.3f} |" for k, v in drift.psi.items()
+        f"| {k} | {'无数据' if v is None else f'{v:.3f}'} |" for k, v in drift.psi.items()
     ]

@@ -35,3 +35,24 @@ def test_drift_covers_the_staged_week_and_samples_a_large_one(
     assert sampled.sampled_from == full.rows
     assert abs(sampled.rows - half) <= 1  # each day gives the same share
     assert steps._drift(settings, day, today, grader, None) == sampled  # seeded: re-runs agree
+
+
+def test_an_input_no_case_has_gets_no_psi_and_the_report_says_so():
+    """Exports without coordinates have no geo_n_30: its PSI is null (the manifest stays strict
+    JSON, which a browser's JSON.parse reads) and the report says 无数据, not nan."""
+    import json
+
+    import numpy as np
+
+    from models.drift import drift_report
+    from pipelines.publish.report import _drift_lines
+
+    reference = {"score": np.linspace(0, 100, 200), "features": {"geo_n_30": np.ones(200)}}
+    report = drift_report(
+        reference, np.linspace(0, 100, 150), {"geo_n_30": np.full(150, np.nan)}, {}
+    )
+    assert report.psi["geo_n_30"] is None and isinstance(report.psi["score"], float)
+    assert "geo_n_30" not in report.flagged
+    json.dumps(report.as_dict(), allow_nan=False)  # raises on NaN
+    table = "\n".join(_drift_lines(report))
+    assert "| geo_n_30 | 无数据 |" in table and "nan" not in table

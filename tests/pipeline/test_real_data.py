@@ -68,13 +68,22 @@ def real(prefect_server, tmp_path_factory):
     return tmp_path_factory.mktemp("real-home"), exports, planted, users
 
 
+def _strict_json(path) -> dict:
+    """Read JSON as a browser's JSON.parse does: NaN and Infinity are not JSON."""
+
+    def refuse(constant: str):
+        raise AssertionError(f"{path.name} holds {constant}, which is not JSON")
+
+    return json.loads(path.read_text(encoding="utf-8"), parse_constant=refuse)
+
+
 def _published(folder) -> dict:
     assert {p.name for p in folder.iterdir()} == OUTPUTS
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest = _strict_json(folder / "manifest.json")
     rows = manifest["rows"]
     assert rows["in"] == rows["scored"] + rows["quarantined"]
     assert sum(i["rows_in"] for i in manifest["inputs"]) == rows["in"]
-    feed = json.loads((folder / "hotspots.geojson").read_text(encoding="utf-8"))
+    feed = _strict_json(folder / "hotspots.geojson")
     assert feed["type"] == "FeatureCollection" and isinstance(feed["features"], list)
     return manifest
 
