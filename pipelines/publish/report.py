@@ -37,13 +37,28 @@ class ReportInputs:
 
 
 def _share_table(
-    current: pd.Series, previous: pd.Series, days_now: int, days_prev: int, label: str
+    current: pd.Series,
+    previous: pd.Series,
+    days_now: int,
+    days_prev: int,
+    label: str,
+    order: tuple[str, ...] = (),
 ) -> str:
     """Return a table of the period's cases per value: its total, its daily mean and the daily
-    mean of the days before, and the change between the two daily means."""
+    mean of the days before, and the change between the two daily means. Without days before
+    (the first day scored), the table has no comparison columns. Rows come in `order` (the
+    grades, 高 first), else by the period's count."""
     now = current.fillna("未知").value_counts()
     before = previous.fillna("未知").value_counts() / max(days_prev, 1)
-    keys = sorted(set(now.index) | set(before.index), key=lambda k: (-now.get(k, 0), k))
+    keys = sorted(
+        set(now.index) | set(before.index),
+        key=lambda k: (order.index(k) if k in order else len(order), -now.get(k, 0), k),
+    )
+    if not days_prev:
+        lines = [f"| {label} | 本期合计 | 本期日均 |", "|---|---:|---:|"]
+        for k in keys:
+            lines.append(f"| {k} | {int(now[k])} | {now[k] / max(days_now, 1):.1f} |")
+        return "\n".join(lines)
     lines = [
         f"| {label} | 本期合计 | 本期日均 | 前{days_prev}天日均 | 日均变化 |",
         "|---|---:|---:|---:|---:|",
@@ -191,7 +206,7 @@ def _overview_lines(inp: ReportInputs, period: _Period) -> list[str]:
             "",
             "## 二、分风险等级",
             "",
-            _compared(inp, period, "grade", "风险等级"),
+            _compared(inp, period, "grade", "风险等级", order=tuple(reversed(GRADES))),
         ]
     target = inp.model.target
     return [
@@ -206,7 +221,9 @@ def _overview_lines(inp: ReportInputs, period: _Period) -> list[str]:
     ]
 
 
-def _compared(inp: ReportInputs, period: _Period, column: str, title: str) -> str:
+def _compared(
+    inp: ReportInputs, period: _Period, column: str, title: str, order: tuple[str, ...] = ()
+) -> str:
     prev = inp.previous
     return _share_table(
         inp.current[column],
@@ -214,6 +231,7 @@ def _compared(inp: ReportInputs, period: _Period, column: str, title: str) -> st
         period.days_now,
         period.prev_days,
         title,
+        order,
     )
 
 
@@ -257,11 +275,12 @@ def _top_case_lines(inp: ReportInputs) -> list[str]:
         "|---|---|---|---:|---|---|" if risk else "|---|---|---:|---|---|---|",
     ]
     for row in top_cases.itertuples(index=False):
-        summary = (row.description or "")[:50].replace("|", "/")
-        why = (row.dispatch_reasons or "").replace("|", "/")
+        summary = _cell(row.description)[:50]
+        why = _cell(row.dispatch_reasons)
         if risk:
+            where = _cell(row.district) + _cell(row.community)
             lines.append(
-                f"| {row.case_id} | {row.dispute_type} | {row.district or ''}{row.community or ''} | "
+                f"| {row.case_id} | {_cell(row.dispute_type, '未知')} | {where} | "
                 f"{row.score:.1f} | {why} | {summary}… |"
             )
         else:
@@ -270,6 +289,11 @@ def _top_case_lines(inp: ReportInputs) -> list[str]:
                 f"{row.runner_up} | {why} | {summary}… |"
             )
     return lines
+
+
+def _cell(value, missing: str = "") -> str:
+    """Return a value as a table cell: `missing` where there is none (None, NaN, pd.NA)."""
+    return missing if value is None or pd.isna(value) else str(value).replace("|", "/")
 
 
 def _quality_lines(inp: ReportInputs) -> list[str]:

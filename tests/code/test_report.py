@@ -92,6 +92,31 @@ def test_a_comparison_window_the_store_only_partly_holds_is_averaged_over_its_da
     assert "较前3天日均6.0件-50%" in report
 
 
+def test_a_first_day_from_an_export_without_types_or_places_reads_cleanly():
+    """Nothing scored before: no comparison columns (no 前0天, no 新增); a 高 case without a
+    dispute type or a place says 未知 and leaves the place empty, never None or nan."""
+    current = _cases(END, 1, {"邻里纠纷": 2}).assign(
+        dispute_type=[None, pd.NA], district=pd.NA, community=None, grade="高", score=80.0
+    )
+    report = _report(current, current.iloc[:0], period="日报")
+    assert _table(report, "## 三、分纠纷类型") == {"未知": ["2", "2.0"]}
+    assert "前0天" not in report and "新增" not in report
+    assert list(_table(report, "## 二、分风险等级")) == ["高"]
+    top = _table(report, "## 六、重点案件")
+    assert [cells[:2] for cells in top.values()] == [["未知", ""], ["未知", ""]]
+    assert "None" not in report and "nan" not in report.lower()
+
+
+def test_the_grades_table_reads_高_中_低_whatever_the_counts():
+    current = _cases(END, 1, {"邻里纠纷": 6}).assign(grade=["低", "低", "低", "中", "中", "高"])
+    previous = _cases(END - pd.Timedelta(days=1), 1, {"邻里纠纷": 1})
+    assert list(_table(_report(current, previous, "日报"), "## 二、分风险等级")) == [
+        "高",
+        "中",
+        "低",
+    ]
+
+
 def test_scored_days_lists_the_periods_unscored_days(tmp_path):
     for day in ("2025-06-28", "2025-06-30"):
         (tmp_path / day).mkdir()
