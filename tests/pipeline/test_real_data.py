@@ -10,6 +10,7 @@ tests skip with the reason, except under CI, where its absence fails them.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -166,27 +167,33 @@ def test_the_larger_complaints_set_trains_and_grades_the_sample(real):
 
 
 @pytest.fixture(scope="session")
-def court_grader(real) -> str:
-    """Train the severity grader on the graded court narratives; return what train printed.
-
-    The tests that score with it ask for it, whatever order they run in."""
+def court(real) -> tuple[str, Path]:
+    """Train the severity grader on the graded court narratives and score the court's new
+    referrals with it, before any other export is scored into the home (the messy export's day
+    would otherwise be among the previous days its report compares with); return what train
+    printed and the published day. The tests that need them ask, whatever order they run in."""
     home, exports, _, _ = real
-    return _run("train", "--cases", str(exports["court"]), "--home", str(home))
-
-
-@pytest.fixture(scope="session")
-def court_day(real, court_grader):
-    """Score the court's new referrals with the severity grader; return the published day."""
-    home, exports, _, _ = real
+    printed = _run("train", "--cases", str(exports["court"]), "--home", str(home))
     _run(
         "score", "--cases", str(exports["court_new"]), "--model-name", "fengqiao-risk@challenger",
         "--home", str(home),
     )  # fmt: skip
-    return next(
+    day = next(
         d
         for d in (home / "outputs").glob("????-??-??")
         if exports["court_new"].name in (d / "manifest.json").read_text(encoding="utf-8")
     )
+    return printed, day
+
+
+@pytest.fixture(scope="session")
+def court_grader(court) -> str:
+    return court[0]
+
+
+@pytest.fixture(scope="session")
+def court_day(court) -> Path:
+    return court[1]
 
 
 def test_court_narratives_train_a_severity_grader_and_score_new_referrals(court_grader, court_day):
