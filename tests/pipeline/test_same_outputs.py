@@ -9,7 +9,11 @@ the same check (tests/pipeline/test_real_data.py).
 
 from __future__ import annotations
 
+import pytest
+
 from tests.published import outputs, snapshot_of
+
+pytestmark = pytest.mark.xdist_group("flows")  # with the other tests of the demo's data home
 
 
 def test_the_demo_publishes_and_registers_what_its_snapshot_holds(
