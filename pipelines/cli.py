@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 from typing import Annotated
@@ -449,6 +450,7 @@ def serve(
         server = prefect_server(Settings.at(home).home, port or None)
         api_url = _run(lambda: stack.enter_context(server), home)
         stack.callback(lambda: console.print("stopped serving"))
+        stack.callback(_STOPPING.set)  # first on the way out: no signal needs sending again
         # In the environment for the runner's flow-run processes, in the settings for this one
         # (Prefect may already be imported by the checks above).
         os.environ["PREFECT_API_URL"] = api_url
@@ -474,8 +476,23 @@ def serve(
             )
 
 
+_STOPPING = threading.Event()
+_RESEND_SECONDS = 2.0
+
+
 def _interrupt(signum, frame) -> None:
+    """Stop serving as Ctrl-C does. A KeyboardInterrupt raised where Python ignores exceptions (a
+    weakref callback, a __del__) is lost, and serve would go on: unless the stop has begun by
+    then, the signal is sent again shortly, to this handler or to the runner's, once installed."""
+    resend = threading.Timer(_RESEND_SECONDS, _send_again, args=(signum,))
+    resend.daemon = True
+    resend.start()
     raise KeyboardInterrupt
+
+
+def _send_again(signum: int) -> None:
+    if not _STOPPING.is_set():
+        os.kill(os.getpid(), signum)
 
 
 def _print_train(result: dict) -> None:
