@@ -445,7 +445,7 @@ def serve(
     warnings.filterwarnings("ignore", "coroutine 'Runner.astop' was never awaited", RuntimeWarning)
     # Until the runner installs its own handler, SIGTERM stops serve as Ctrl-C does: the default
     # would kill the process on the spot and leave the local server running.
-    signal.signal(signal.SIGTERM, _interrupt)
+    _stop_on_sigterm()
     with suppress(KeyboardInterrupt), ExitStack() as stack:
         server = prefect_server(Settings.at(home).home, port or None)
         api_url = _run(lambda: stack.enter_context(server), home)
@@ -478,6 +478,19 @@ def serve(
 
 _STOPPING = threading.Event()
 _RESEND_SECONDS = 2.0
+
+
+def _stop_on_sigterm() -> None:
+    """Make SIGTERM stop serve as Ctrl-C does, until Prefect's runner installs its own handler."""
+    sys.unraisablehook = _quiet_lost_interrupts
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _quiet_lost_interrupts(unraisable) -> None:
+    """Python prints an exception it cannot raise (in a weakref callback, a __del__) with its
+    traceback; a lost KeyboardInterrupt is no error, its signal is sent again (_interrupt)."""
+    if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+        sys.__unraisablehook__(unraisable)
 
 
 def _interrupt(signum, frame) -> None:
