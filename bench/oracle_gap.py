@@ -12,7 +12,10 @@ functions; nothing it writes changes) and prints:
 - a LightGBM trained on the true facts of each report (the cues it says and negates, amount,
   mediation, the parties' prior disputes, the place's effect, channel, re-reports; no text) on the
   city's first three quarters, tested on its last, as a ratio to the oracle's log-loss there;
-- the same with each group of facts taken away.
+- the same with each group of facts taken away;
+- a LightGBM on the grader's own named features (lexicon cues, history, 同案, place, channel; no
+  text model) on the same rows, alone and with each group of true facts added;
+- how often the lexicon finds each cue the generator wrote into a report.
 """
 
 from __future__ import annotations
@@ -87,7 +90,7 @@ def generate_keeping_facts(n_cases: int) -> dict:
     try:
         for name, function in patched.items():
             setattr(generator, name, function)
-        generator.generate_demo_city(generator.DemoConfig(n_cases=n_cases))
+        kept["city"] = generator.generate_demo_city(generator.DemoConfig(n_cases=n_cases))
     finally:
         for name, function in originals.items():
             setattr(generator, name, function)
@@ -150,6 +153,32 @@ def facts_model_log_loss(facts: pd.DataFrame, y: np.ndarray, times: pd.Series) -
     return log_loss(booster.predict(facts[~train], num_iteration=booster.best_iteration), y[~train])
 
 
+def named_features(city) -> tuple[pd.DataFrame, np.ndarray]:
+    """Return the grader's named features of the exported city (ingested as a centre's export,
+    context as at each report), and the facts' rows they belong to."""
+    import datetime as dt
+    import tempfile
+
+    from features.context import build_context
+    from features.featuriser import CaseFeaturiser
+    from pipelines.ingest import ColumnMapping, ingest_file
+
+    case_ids = pd.Index(city.truth["case_id"])  # in the generator's report order
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "export.csv"
+        city.export.to_csv(path, index=False, encoding="utf-8-sig")
+        ingested = ingest_file(path, ColumnMapping(), "bench-secret-" * 3, dt.date(2025, 12, 31))
+    cases = build_context(ingested.cases)
+    cases = cases[cases["case_id"].isin(case_ids)].reset_index(drop=True)
+    featuriser = CaseFeaturiser(exclude=("risk_grade",)).fit(cases)
+    named = featuriser.transform(cases).named.toarray()
+    rows = case_ids.get_indexer(cases["case_id"])
+    return pd.DataFrame(named, columns=featuriser.feature_names_), rows
+
+
+LEXICON_OF = {"dv": "domestic_violence", "conflict": "violence"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cases", type=int, default=45_000)
@@ -182,6 +211,27 @@ def main() -> None:
     for name, columns in GROUPS.items():
         without = facts_model_log_loss(facts.drop(columns=columns), y, times)
         print(f"  without {name}: {without:.4f} ({without / reference:.3f}x)")
+
+    # The same city, exported and featurised as fengqiao reads it.
+    named, rows = named_features(kept["city"])
+    y_named, times_named = y[rows], times.iloc[rows].reset_index(drop=True)
+    own = (times_named >= times_named.quantile(0.75)).to_numpy()
+    reference_named = log_loss(oracle[rows][own], y_named[own])
+    alone = facts_model_log_loss(named, y_named, times_named)
+    print(f"grader's named features ({len(rows):,} reports): {alone / reference_named:.3f}x")
+    true = facts.iloc[rows].reset_index(drop=True)
+    for name, columns in GROUPS.items():
+        added = pd.concat([named, true[columns].add_prefix("true_")], axis=1)
+        ratio = facts_model_log_loss(added, y_named, times_named) / reference_named
+        print(f"  + {name}, true: {ratio:.3f}x")
+    print("the lexicon's recall of the cues the generator wrote, and its precision:")
+    for cue in T.CUE_CATEGORIES:
+        column = f"lex_{LEXICON_OF.get(cue, cue)}"
+        wrote, found = true[f"cue_{cue}"].to_numpy() == 1, named[column].to_numpy() > 0
+        both = (wrote & found).sum()
+        print(
+            f"  {cue}: recall {both / max(wrote.sum(), 1):.3f}, precision {both / max(found.sum(), 1):.3f}"
+        )
 
 
 if __name__ == "__main__":
