@@ -54,20 +54,18 @@ def _share_table(
         set(now.index) | set(before.index),
         key=lambda k: (order.index(k) if k in order else len(order), -now.get(k, 0), k),
     )
-    if not days_prev:
-        lines = [f"| {label} | 本期合计 | 本期日均 |", "|---|---:|---:|"]
-        for k in keys:
-            lines.append(f"| {k} | {int(now[k])} | {now[k] / max(days_now, 1):.1f} |")
-        return "\n".join(lines)
-    lines = [
-        f"| {label} | 本期合计 | 本期日均 | 前{days_prev}天日均 | 日均变化 |",
-        "|---|---:|---:|---:|---:|",
-    ]
+    header = [label, "本期合计", "本期日均"] + (
+        [f"前{days_prev}天日均", "日均变化"] if days_prev else []
+    )
+    lines = [f"| {' | '.join(header)} |", "|---" + "|---:" * (len(header) - 1) + "|"]
     for k in keys:
         n, b = int(now.get(k, 0)), float(before.get(k, 0.0))
         daily = n / max(days_now, 1)
-        change = f"{(daily - b) / b:+.0%}" if b > 0 else "新增" if n else "—"
-        lines.append(f"| {k} | {n} | {daily:.1f} | {b:.1f} | {change} |")
+        cells = [str(k), str(n), f"{daily:.1f}"]
+        if days_prev:
+            change = f"{(daily - b) / b:+.0%}" if b > 0 else "新增" if n else "—"
+            cells += [f"{b:.1f}", change]
+        lines.append(f"| {' | '.join(cells)} |")
     return "\n".join(lines)
 
 
