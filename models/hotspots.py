@@ -5,7 +5,8 @@ cell that had a case in the trend period plus its ring of neighbours, so that qu
 zeros; Getis-Ord Gi* without them would call every busy place "hot".
 
 The statistic is computed on the risk-weighted count (高 = 1, 中 = 0.5, 低 = 0.1 per case), with
-esda's Gi* (binary weights, the cell itself included). Its p-values are conditional-permutation
+Gi* as esda computes it (binary weights, the cell itself included; tested against esda, which the
+nightly process does not import). Its p-values are conditional-permutation
 pseudo p-values (each cell's value held, its neighbours drawn from the other cells; two-sided), not
 the normal approximation, which skewed, mostly-zero counts break. They are corrected for testing
 many cells with the Benjamini-Hochberg false-discovery rate: a cell is a hot (cold) spot at 99, 95
@@ -28,6 +29,7 @@ import h3
 import numpy as np
 import pandas as pd
 import pymannkendall
+from scipy import sparse
 from scipy.stats import norm
 
 from features.domain import GRADES, HIGH, LOW, MEDIUM
@@ -342,29 +344,38 @@ def _gi_star(
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """gi_star over cells 0..n-1 whose links are the pairs (focal, neighbour), self excluded."""
-    import esda
-    from libpysal.graph import Graph
-
     if len(values) < MIN_CELLS or np.allclose(values, values[0]):
         return np.zeros(len(values)), np.ones(len(values))
     values = values.astype(float)
-    n = len(values)
-    # Each cell is its own neighbour (Gi*'s self-weight of 1) already in the weights: asked for
-    # star=True on weights without it, esda rebuilds them with the diagonal filled. Built from
-    # arrays, not from a dict per cell (libpysal's W took a second for a space-time cube).
-    cells = np.arange(n)
-    graph = Graph.from_arrays(
-        np.concatenate([cells, focal]),
-        np.concatenate([cells, neighbour]),
-        np.ones(n + len(focal)),
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # libpysal warns about islands and disconnected components
-        g = esda.G_Local(values, graph, transform="B", star=None, permutations=0)
-        z = np.nan_to_num(np.asarray(g.Zs, dtype=float))
-        if not permutations:
-            return z, 2 * norm.sf(np.abs(z))
+    z = _gi_star_z(values, focal, neighbour)
+    if not permutations:
+        return z, 2 * norm.sf(np.abs(z))
     return z, _permutation_p(values, focal, neighbour, permutations, seed)
+
+
+def _gi_star_z(values: np.ndarray, focal: np.ndarray, neighbour: np.ndarray) -> np.ndarray:
+    """Return Gi*'s z-scores under normality, binary weights, the cell itself included.
+
+    esda's G_Local(star=True, transform="B").Zs (esda.getisord.G_Local.calc) in esda's order of
+    operations, the same to the last bit on the demo's night (tests/code/test_hotspots_feed.py
+    compares them): importing esda and libpysal's graph cost a night about a second, more than the
+    statistic.
+    """
+    n = len(values)
+    cells = np.arange(n)
+    # The weights with each cell its own neighbour, summed in esda's order (a sparse product).
+    weights = sparse.csr_matrix(
+        (np.ones(n + len(focal)), (np.r_[cells, focal], np.r_[cells, neighbour])), shape=(n, n)
+    )
+    statistic = (weights @ values) / values.sum()
+    mean = values.sum() / n
+    variance = (values**2).sum() / n - mean**2
+    cardinality = np.asarray(weights.sum(axis=1)).squeeze()
+    spread = cardinality * (n - cardinality)
+    spread /= n - 1
+    spread *= 1 / n**2
+    spread *= variance / mean**2
+    return np.nan_to_num((statistic - cardinality / n) / np.sqrt(spread))
 
 
 def _permutation_p(
@@ -842,7 +853,6 @@ def boosted_forecast(
     cases in the horizon after it. Nothing after day is read.
     """
     import lightgbm as lgb
-    from scipy import sparse
 
     end = pd.Timestamp(day).normalize() + pd.Timedelta(days=1)
     index = pd.Index(study)
