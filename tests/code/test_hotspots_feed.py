@@ -12,6 +12,7 @@ from esda.getisord import _g_local_star_crand
 
 from models.hotspots import (
     EMERGING_CATEGORIES,
+    MAP_PERMUTATIONS,
     H3Cells,
     PolygonCells,
     _draws,
@@ -86,16 +87,19 @@ def test_cold_spots_are_tested_with_the_same_weights_as_hot_spots():
     assert p[z.argmin()] < 0.05  # the quiet corner is a cold spot
 
 
-def test_permutation_draws_are_distinct_ids_in_random_order():
-    """Each draw holds distinct ids among the n - 1 other cells, and every first k of a draw is a
-    uniform sample: each id as often at each position (a cell with k neighbours uses the first k)."""
-    draws = _draws(6, 9, 20_000, 3)
-    assert draws.min() == 0 and draws.max() == 7
-    assert all(len(set(row)) == 6 for row in draws)
-    frequency = np.stack([np.bincount(draws[:, j], minlength=8) for j in range(6)]) / 20_000
-    np.testing.assert_allclose(frequency, 1 / 8, atol=0.012)  # 4.5 sd of a share of 20,000
-    assert np.array_equal(draws, _draws(6, 9, 20_000, 3)) and not np.array_equal(
-        draws, _draws(6, 9, 20_000, 4)
+@pytest.mark.parametrize("k, n", [(6, 9), (11, 12), (3, 40)])  # few cells (keys), many (redraws)
+def test_permutation_draws_are_distinct_ids_in_random_order(k, n):
+    """Each draw holds distinct ids among the n - 1 other cells, and every first j of a draw is a
+    uniform sample: each id as often at each position (a cell with j neighbours uses the first j)."""
+    draws = _draws(k, n, 20_000, 3)
+    assert draws.shape == (20_000, k) and draws.min() == 0 and draws.max() == n - 2
+    assert all(len(set(row)) == k for row in draws)
+    frequency = np.stack([np.bincount(draws[:, j], minlength=n - 1) for j in range(k)]) / 20_000
+    share = 1 / (n - 1)
+    sd = np.sqrt(share * (1 - share) / 20_000)
+    np.testing.assert_allclose(frequency, share, atol=4.5 * sd)
+    assert np.array_equal(draws, _draws(k, n, 20_000, 3)) and not np.array_equal(
+        draws, _draws(k, n, 20_000, 4)
     )
 
 
@@ -124,7 +128,7 @@ def test_quiet_cells_among_quiet_cells_are_not_cold_spots_under_permutation():
     neighbours = {str(i): [str(j) for j in w.neighbors[i]] for i in range(100)}
     # As many draws as the map makes (MAP_PERMUTATIONS): with 999 the least pseudo p is 0.002, and
     # the block's nine p-values pass the 90% FDR cut-off over 100 cells or not by the draws' luck.
-    z, p = gi_star(values, names, neighbours, permutations=9999)
+    z, p = gi_star(values, names, neighbours, permutations=MAP_PERMUTATIONS)
     labels, _ = classify(z, p)
     far = [i for i in range(100) if i // 10 > 4 and i % 10 > 4]
     assert all(labels[i] == "不显著" for i in far)
