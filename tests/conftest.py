@@ -6,6 +6,11 @@ import datetime as dt
 import os
 from pathlib import Path
 
+# One OpenBLAS kernel for every machine the tests run on, set before NumPy loads OpenBLAS: its
+# kernels differ in the last bits by CPU (AVX-512 against AVX2), and a difference in the last bit
+# can flip one of the backtest's choices, so the snapshots' numbers would hold on one machine only.
+os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
+
 import pandas as pd
 import pytest
 

@@ -21,3 +21,15 @@ def test_the_demo_publishes_and_registers_what_its_snapshot_holds(
 ):
     found = outputs(demo_home, days=[demo_day], model="fengqiao-risk", label="demo")
     assert snapshot_of(found) == json_snapshot
+
+
+def test_the_snapshots_are_taken_under_one_openblas_kernel():
+    # The snapshots hold backtest numbers; OpenBLAS's kernels differ in the last bits by CPU, and a
+    # last bit can flip one of the backtest's choices. tests/conftest.py and `make test` pin the
+    # kernel; a run that loaded NumPy before either would compare another machine's numbers.
+    import numpy  # noqa: F401
+    import scipy.linalg  # noqa: F401
+    from threadpoolctl import threadpool_info
+
+    kernels = {i.get("architecture") for i in threadpool_info() if i["internal_api"] == "openblas"}
+    assert kernels == {"Haswell"}, f"OpenBLAS runs {kernels}; set OPENBLAS_CORETYPE=Haswell"
