@@ -13,9 +13,8 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 demo: $(VENV)/.synced
 	$(VENV)/bin/fengqiao demo
 
-# OpenBLAS's AVX2 kernel on every machine: the snapshots' numbers differ in the last bits by kernel.
 test: $(VENV)/.synced browser
-	OPENBLAS_CORETYPE=Haswell $(VENV)/bin/python -m pytest -n 2 --dist loadgroup
+	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup
 
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

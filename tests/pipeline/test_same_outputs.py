@@ -25,8 +25,8 @@ def test_the_demo_publishes_and_registers_what_its_snapshot_holds(
 
 def test_the_snapshots_are_taken_under_one_openblas_kernel():
     # The snapshots hold backtest numbers; OpenBLAS's kernels differ in the last bits by CPU, and a
-    # last bit can flip one of the backtest's choices. tests/conftest.py and `make test` pin the
-    # kernel; a run that loaded NumPy before either would compare another machine's numbers.
+    # last bit can flip one of the backtest's choices. tests/conftest.py pins the kernel
+    # before NumPy loads; a run that loaded NumPy earlier would compare another machine's numbers.
     import numpy  # noqa: F401
     import scipy.linalg  # noqa: F401
     from threadpoolctl import threadpool_info
