@@ -154,9 +154,10 @@ def prefect_dir(home: Path) -> Path:
     return Path(home) / PREFECT
 
 
-def font_cache(settings: Settings) -> Path:
-    """Return where the map keeps its font subsets (safe to delete; they are made again)."""
-    return settings.home / CACHE / "fonts"
+def map_cache(settings: Settings) -> Path:
+    """Return where the map keeps its font subsets and county outlines (safe to delete; they are
+    made again)."""
+    return settings.home / CACHE
 
 
 def tracking_uri(settings: Settings) -> str:

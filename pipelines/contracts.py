@@ -106,7 +106,9 @@ class PublishOptions:
     resolution: int = 8  # of the H3 hexagons
     window_days: int = 28  # of cases the Gi* hot spots count
     trend_weeks: int = 10  # of the emerging hot-spot trend
-    font_cache: Path | None = None  # where the map keeps its font subsets; None: made each time
+    map_cache: Path | None = (
+        None  # where the map keeps font subsets and outlines; None: made each time
+    )
 
     def cells(self) -> H3Cells | PolygonCells:
         """Return the hot-spot cells: the centre's polygons if given, else H3 hexagons."""

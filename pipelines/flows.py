@@ -24,9 +24,9 @@ from pipelines.catalog import (
     backtest_summary,
     champion,
     demo_dir,
-    font_cache,
     history_store,
     is_transient,
+    map_cache,
     outputs_root,
     reports_dir,
     stage_root,
@@ -310,7 +310,7 @@ def _publish_options(
         resolution=settings.h3_resolution,
         window_days=settings.hotspot_days,
         trend_weeks=settings.trend_weeks,
-        font_cache=font_cache(settings),
+        map_cache=map_cache(settings),
     )
 
 

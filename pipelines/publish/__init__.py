@@ -172,7 +172,7 @@ def publish_day(day: DayOutputs, out_dir: Path, options: PublishOptions | None =
         workbook, outputs = _write_tables(files, day, ticketed, risk)
         document = feed_document(cells, ticketed, meta, options.coordinates, places=history)
         outputs.append(write_feed(document, files.feed))
-        map_html = build_map(document, options.tiles, font_cache=options.font_cache)
+        map_html = build_map(document, options.tiles, cache=options.map_cache)
         outputs.append(write_map(map_html, files.map))
         returned = return_list(scored)
         outputs.append(write_table_csv(returned, files.return_list))

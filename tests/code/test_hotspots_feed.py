@@ -519,3 +519,38 @@ def test_place_points_group_by_the_place_and_its_parents_only():
     communities = sorted(p["name"] for p in places if p["level"] == "社区")
     assert streets == [("东城街道", 1), ("福镇街道", 2)]
     assert communities == sorted(["东北社区", "东南社区", "福安社区", "福园社区"])
+
+
+def test_county_outlines_are_simplified_within_tolerance_and_read_back_from_the_cache(tmp_path):
+    import json
+
+    from shapely.geometry import MultiPolygon, Polygon, shape
+
+    from pipelines.publish import boundaries
+
+    liaoyuan = (125.0, 42.8, 125.3, 43.0)
+    made = boundaries.county_boundaries(liaoyuan, cache=tmp_path)
+    names = {f["properties"]["name"] for f in made}
+    assert {"龙山区", "西安区", "东辽县"} <= names
+    assert len(list(tmp_path.glob("*.json"))) == len(made)
+    assert boundaries.county_boundaries(liaoyuan, cache=tmp_path) == made
+    assert boundaries.county_boundaries(liaoyuan) == made  # the cache changes nothing
+
+    counties = boundaries._counties()
+    for feature in made:
+        raw = json.loads(
+            boundaries.DATA.joinpath(
+                "datasets", counties[feature["properties"]["adcode"]][1]
+            ).read_text(encoding="utf-8")
+        )
+        polygons = [raw["coordinates"]] if raw["type"] == "Polygon" else raw["coordinates"]
+        full = MultiPolygon(
+            [
+                Polygon(boundaries._ring(p[0], True), [boundaries._ring(r, True) for r in p[1:]])
+                for p in polygons
+            ]
+        )
+        simple = shape(feature["geometry"])
+        # within the tolerance (and the 5-decimal rounding) of the full outline, with far fewer points
+        assert full.hausdorff_distance(simple) <= boundaries.OUTLINE_TOLERANCE + 1e-5
+        assert len(json.dumps(feature["geometry"])) < 0.5 * len(json.dumps(raw))
