@@ -211,12 +211,10 @@ def _surnames() -> frozenset[str]:
 def _common_words() -> frozenset[str]:
     """Return the words jieba's dictionary tags nr (person name) that are everyday words."""
     text = resources.files("jieba").joinpath("dict.txt").read_text("utf-8")
-    out = set()
-    for line in text.splitlines():
-        word, freq, tag = line.split(" ")
-        if tag == "nr" and int(freq) >= _COMMON_WORD_FREQ:
-            out.add(word)
-    return frozenset(out)
+    # Lines are "word freq tag"; one search for the nr lines, not a split of all 350,000 lines
+    # (a third of a second on every night).
+    tagged = re.findall(r"^(\S+) (\d+) nr$", text, re.MULTILINE)
+    return frozenset(word for word, freq in tagged if int(freq) >= _COMMON_WORD_FREQ)
 
 
 # A name stands next to a word that says a person is meant: a role before it (村民王秀英), a
