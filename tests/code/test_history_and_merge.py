@@ -327,9 +327,9 @@ def test_a_nights_context_is_the_same_from_a_history_read_without_the_years_text
     ingested, cases_with_context, tmp_path
 ):
     """A night reads descriptions only from the merge window before its earliest report (a late
-    report reaches further back); its merged groups and history features are the same as from
-    the whole history."""
-    from pipelines.steps import history_for
+    report reaches further back), and only the columns its context reads; its merged groups and
+    history features are the same as from the whole history."""
+    from pipelines.steps import CONTEXT_COLUMNS, history_for
     from pipelines.store import HistoryStore
 
     run_date = pd.Timestamp("2025-12-31")
@@ -346,9 +346,11 @@ def test_a_nights_context_is_the_same_from_a_history_read_without_the_years_text
     earlier = night["reported_at"] < texts_from
     assert night["description"].isna().eq(earlier).all()
     assert night["description"].notna().sum() > 0 and len(night) == len(whole)
+    # Only the columns the context reads; the same values in them.
+    assert night.columns.tolist() == list(CONTEXT_COLUMNS)
     pd.testing.assert_frame_equal(
         night.drop(columns=["description", "party_keys"]),
-        whole.drop(columns=["description", "party_keys"]),
+        whole[night.columns].drop(columns=["description", "party_keys"]),
     )
     # Earlier cases keep tonight's parties' keys only; the merge window keeps every key.
     tonight = {k for ks in today["party_keys"] for k in ks}

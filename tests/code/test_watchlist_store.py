@@ -201,11 +201,18 @@ def test_the_store_keeps_the_version_written_last_whatever_the_batches_are_calle
     store.append(graded(["b"], "中"), "import-0000")  # a newer import, a lower name
     store.append(graded(["a", "c"], "高"), "day-2025-11-30")  # a later re-run, an earlier name
     store.append(graded(["c"], "低"), "import-aaaa")
+    latest_day = pd.Timestamp("2025-12-01")
     latest = store.read().set_index("case_id")["risk_grade"].to_dict()
     assert latest == {"a": "高", "b": "中", "c": "低"}
     # Re-running a batch replaces its file and makes its rows the newest again.
     store.append(graded(["b"], "高"), "import-ffff")
     assert store.read().set_index("case_id").loc["b", "risk_grade"] == "高"
+    # Reading a few columns (as a night's context does) keeps the same versions, without the
+    # batches and write times that chose them.
+    few = store.read(columns=["case_id", "reported_at", "risk_grade"], texts_from=latest_day)
+    assert few.columns.tolist() == ["case_id", "reported_at", "risk_grade"]
+    assert few.set_index("case_id")["risk_grade"].to_dict() == {"a": "高", "b": "高", "c": "低"}
+    assert few.equals(store.read()[few.columns.tolist()])
 
 
 def test_a_watchlist_longer_than_an_excel_sheet_continues_on_more_sheets(tmp_path, monkeypatch):
