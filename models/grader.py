@@ -361,19 +361,26 @@ class RiskGrader:
     ) -> pd.DataFrame:
         """Return per case: grade, score, one probability column per class, and reasons.
 
-        Cases are featurised and scored _PREDICT_CHUNK at a time, so that a province's night never
-        holds more than one chunk's intermediate matrices; grades are then chosen over all cases
-        at once (a day's red-ticket capacity spans the chunks), and each chunk is explained.
+        Cases are featurised, scored and explained _PREDICT_CHUNK at a time, so that a province's
+        night never holds more than one chunk's intermediate matrices; grades are then chosen
+        over all cases at once (a day's red-ticket capacity spans the chunks). A chunk is
+        explained as graded before capacity, which needs no other chunk: a case demoted for the
+        day's capacity is explained as the 高 case it was graded. (Holding every chunk's matrices
+        until the day's grades were known took a million-case batch to 10 GB.)
         capacity: apply the red-ticket capacity here; a caller that scores a day in parts turns
         it off and applies it to the whole day (models.thresholds.over_capacity).
         """
         cases = cases.reset_index(drop=True)
-        chunks = [
-            slice(start, start + _PREDICT_CHUNK)
-            for start in range(0, max(len(cases), 1), _PREDICT_CHUNK)
-        ]
-        scored = [self._score_chunk(cases.iloc[rows]) for rows in chunks]
-        proba = np.vstack([p for p, _, _ in scored])
+        probas, said = [], []
+        for start in range(0, max(len(cases), 1), _PREDICT_CHUNK):
+            chunk = cases.iloc[start : start + _PREDICT_CHUNK]
+            p, features, X = self._score_chunk(chunk)
+            probas.append(p)
+            if reasons:
+                graded, _ = apply_thresholds(p, self.thresholds_)
+                said += self.explain(chunk, X, graded, features)
+            del features, X
+        proba = np.vstack(probas)
         days = cases["reported_at"] if days is None else days
         grade, demoted = apply_thresholds(proba, self.thresholds_, days if capacity else None)
         out = pd.DataFrame(
@@ -388,13 +395,6 @@ class RiskGrader:
         for i, c in enumerate(self.classes_):
             out[f"p_{c}"] = proba[:, i]
         if reasons:
-            # A case demoted for the day's capacity is explained as the 高 case it was graded.
-            graded = np.where(demoted, HIGH_INDEX, grade)
-            said = [
-                phrases
-                for rows, (_, features, X) in zip(chunks, scored, strict=True)
-                for phrases in self.explain(cases.iloc[rows], X, graded[rows], features)
-            ]
             out["reasons"] = [
                 "；".join(([OVER_CAPACITY_REASON] if d else []) + r)
                 for r, d in zip(said, demoted, strict=True)
