@@ -616,6 +616,7 @@ CELL_COLUMNS = [
     "forecast_rank",
 ]
 MIN_CELLS = 3  # fewer cells than this have no neighbourhood worth testing
+_INPUTS = ("reported_at", "grade", "score", "dispute_type", "lon", "lat", *LEVELS)
 
 
 def hotspot_cells(
@@ -625,6 +626,7 @@ def hotspot_cells(
     window_days: int = 28,
     trend_weeks: int = 10,
     weighted: bool = True,
+    case_cells: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Return one row per study cell: counts by grade and type, mean score, Gi*, class and trend.
 
@@ -633,16 +635,22 @@ def hotspot_cells(
     counted in the cells of `cells_system` (layer "cell"); cases without them, in the
     administrative units they name (layer "unit", see AdminUnits); a case that neither locates is
     left out. weighted: count 高/中/低 as 1/0.5/0.1 (risk grades), else every case as 1.
+    case_cells: each scored case's cell in `cells_system` (its cells_of), when the caller has it.
     An empty frame (with every column) when nothing can be located.
     """
     end = pd.Timestamp(run_date).normalize() + pd.Timedelta(days=1)
     start_trend = end - pd.Timedelta(weeks=trend_weeks)
-    frame = scored[(scored["reported_at"] >= start_trend) & (scored["reported_at"] < end)]
+    in_trend = ((scored["reported_at"] >= start_trend) & (scored["reported_at"] < end)).to_numpy()
+    # Only the columns the cells count: a province's texts and keys made the copy take seconds.
+    frame = scored.loc[in_trend, [c for c in _INPUTS if c in scored]]
     frame = frame.assign(
         weight=frame["grade"].map(GRADE_WEIGHT).fillna(0.1) if weighted else 1.0
     ).reset_index(drop=True)
     system = cells_system or H3Cells()
-    cell = system.cells_of(frame) if len(frame) else np.array([], dtype=object)
+    if case_cells is not None:
+        cell = np.asarray(case_cells, dtype=object)[in_trend]
+    else:
+        cell = system.cells_of(frame) if len(frame) else np.array([], dtype=object)
     placed = pd.notna(cell)
     layers = []
     if placed.any():
@@ -700,7 +708,7 @@ def _layer(
             "layer": layer,
             "cell": cells,
             "label": [label_of(c) for c in cells],
-            "geometry": [system.geometry(c) for c in cells],
+            "geometry": None,  # below, for the cells the map shows
             "gi_z": z,
             "gi_p": p,
             "hot_class": labels,
@@ -737,9 +745,27 @@ def _layer(
     )
     weekly_z, weekly_p = space_time_gi_star(cube, cells, neighbours)
     significant = weekly_p <= fdr_cutoff(weekly_p.reshape(-1), TREND_ALPHA)
-    out["trend"] = [emerging_category(weekly_z[i], significant[i]) for i in range(len(cells))]
+    # A cell with no significant week has no pattern (most of a province's cells).
+    out["trend"] = [
+        emerging_category(weekly_z[i], significant[i]) if significant[i].any() else NO_PATTERN
+        for i in range(len(cells))
+    ]
     out["weeks_hot"] = (significant & (weekly_z > 0)).sum(axis=1)
+    shown = worth_showing(out, np.full(len(out), isinstance(system, H3Cells)))
+    out["geometry"] = [system.geometry(c) if s else None for c, s in zip(cells, shown, strict=True)]
     return out
+
+
+def worth_showing(cells: pd.DataFrame, hexagon: np.ndarray) -> np.ndarray:
+    """Return which cells the feed and the map show: every polygon and unit, and the H3 hexagons
+    with cases, a hot or cold spot or a trend. A city's quiet hexagons are most of its study area;
+    the others get no outline (a province's hundred thousand outlines took seconds to draw)."""
+    return (
+        ~hexagon
+        | (cells["n_cases"] > 0).to_numpy()
+        | (cells["hot_class"] != NOT_SIGNIFICANT).to_numpy()
+        | (cells["trend"] != NO_PATTERN).to_numpy()
+    )
 
 
 def _type_counts(recent: pd.DataFrame, cells: list) -> list[dict[str, int]]:
@@ -759,18 +785,27 @@ def _type_counts(recent: pd.DataFrame, cells: list) -> list[dict[str, int]]:
     return [by_cell.get(c, {}) for c in cells]
 
 
-def name_cells(cells: pd.DataFrame, cases: pd.DataFrame, system) -> pd.DataFrame:
+def name_cells(
+    cells: pd.DataFrame, cases: pd.DataFrame, system, case_cells: np.ndarray | None = None
+) -> pd.DataFrame:
     """Return the cells with H3 hexagons named by the communities their cases come from, with
-    shares (龙山区向阳街道新兴社区 62%、…), so that no two rows of a table read the same."""
+    shares (龙山区向阳街道新兴社区 62%、…), so that no two rows of a table read the same.
+    case_cells: each case's cell (system.cells_of(cases)), when the caller has it."""
     if not isinstance(system, H3Cells) or not (cells["layer"] == "cell").any():
         return cells
-    located = cases[cases["lon"].notna() & cases["lat"].notna()]
+    with_place = (cases["lon"].notna() & cases["lat"].notna()).to_numpy()
+    located = cases[with_place]
     place = (
         located["district"].fillna("")
         + located["street"].fillna("")
         + located["community"].fillna("")
     ).to_numpy()
-    frame = pd.DataFrame({"cell": system.cells_of(located), "place": place})
+    of_located = (
+        system.cells_of(located)
+        if case_cells is None
+        else np.asarray(case_cells, dtype=object)[with_place]
+    )
+    frame = pd.DataFrame({"cell": of_located, "place": place})
     frame = frame[frame["cell"].notna() & (frame["place"] != "")]
     hexagons = cells["layer"] == "cell"
     named = cells.loc[hexagons, "cell"].map(_place_names(frame))

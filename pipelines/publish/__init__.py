@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from models.drift import DriftReport
@@ -153,10 +154,18 @@ def publish_day(day: DayOutputs, out_dir: Path, options: PublishOptions | None =
     final = published_dir(out_dir, day.run_date)
     risk = day.model.risk
     scored, ticketed, history = _ticketed(day, risk)
+    # Each case's cell, found once for the hot spots and for the names of their cells.
+    case_cells = system.cells_of(history) if len(history) else np.array([], dtype=object)
     cells = hotspot_cells(
-        history, day.run_date, system, options.window_days, options.trend_weeks, weighted=risk
+        history,
+        day.run_date,
+        system,
+        options.window_days,
+        options.trend_weeks,
+        weighted=risk,
+        case_cells=case_cells,
     )
-    cells = name_cells(cells, history, system)
+    cells = name_cells(cells, history, system, case_cells)
     meta = {
         "run_date": f"{day.run_date:%Y-%m-%d}",
         "cells": f"h3 resolution {options.resolution}"

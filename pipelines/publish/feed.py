@@ -17,7 +17,7 @@ import pandas as pd
 
 from features.domain import GRADES, TICKETS
 from features.geo import wgs84_to_gcj02
-from models.hotspots import NO_PATTERN, NOT_SIGNIFICANT
+from models.hotspots import worth_showing
 
 POINT_DECIMALS = 3  # about 100 m: enough for a map, not enough to find a flat
 
@@ -85,12 +85,9 @@ CELL_PROPERTIES = [
 
 def cell_features(cells: pd.DataFrame, coordinates: str = "wgs84") -> list[dict]:
     """Return a feature per cell worth showing (see feed_document)."""
-    hexagon = cells["cell"].map(lambda c: isinstance(c, str) and h3.is_valid_cell(c)).astype(bool)
-    shown = ~hexagon | (
-        (cells["n_cases"] > 0)
-        | (cells["hot_class"] != NOT_SIGNIFICANT)
-        | (cells["trend"] != NO_PATTERN)
-    )
+    cells = cells[cells["geometry"].notna()]  # hotspot_cells outlines only the cells worth showing
+    hexagon = np.array([isinstance(c, str) and h3.is_valid_cell(c) for c in cells["cell"]], bool)
+    shown = worth_showing(cells, hexagon)
     features = []
     for row in cells[shown].to_dict("records"):
         row["top_type"] = next(iter(row["types"]), None)
