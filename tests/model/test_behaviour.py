@@ -310,3 +310,25 @@ def test_the_global_explanation_names_features_whichever_candidate_grades(grader
     assert importance["total"].is_monotonic_decreasing
     if not grader.use_boosters_:  # the cues' weights, signed as the lexicon says
         assert importance.loc["lex_threat", "weight"] > 0
+
+
+def test_scoring_in_chunks_gives_the_same_grades_scores_and_reasons(
+    grader, cases_with_context, monkeypatch
+):
+    """Chunks are scored and explained one at a time (a big batch holds one chunk's matrices);
+    the day's capacity still spans them, and a demoted case is explained as the 高 it was."""
+    import copy
+    import dataclasses
+
+    import models.grader
+
+    capped = copy.copy(grader)
+    capped.thresholds_ = dataclasses.replace(
+        grader.thresholds_, rule="capacity", capacity_per_day=1, high=0.02
+    )
+    cases = _sample(cases_with_context)
+    whole = capped.predict(cases)
+    monkeypatch.setattr(models.grader, "_PREDICT_CHUNK", 7)
+    chunked = capped.predict(cases)
+    pd.testing.assert_frame_equal(chunked, whole)
+    assert whole["reasons"].str.contains("超出当日红色督办容量").any()
