@@ -168,7 +168,9 @@ class HistoryStore:
         dataset = ds.dataset(files, schema=_SCHEMA, format="parquet")
         # Excluded while the files are read: filtering the frame after took seconds at 1M rows.
         table = _read_table(dataset, names, start, end, texts_from, exclude_case_ids)
-        repeated = pc.count_distinct(table["case_id"]).as_py() < table.num_rows
+        # unique, not count_distinct: the same answer, in a quarter of the time (3 s at 5M rows).
+        ids = table["case_id"]
+        repeated = ids.null_count > 0 or len(pc.unique(ids)) < table.num_rows
         if not repeated:  # put in time order in Arrow: often the files are already
             order = pc.sort_indices(table, sort_keys=_ORDER).to_numpy()
             if not (order == np.arange(len(order))).all():
@@ -278,12 +280,15 @@ def _party_key_lists(table: pa.Table, texts_from, keys_of) -> list:
     later = table.column("reported_at").to_numpy() >= pd.Timestamp(texts_from).to_datetime64()
     wanted = pc.is_in(flat, value_set=pa.array(sorted(keys_of), pa.string()))
     kept = later[rows] | wanted.to_numpy(zero_copy_only=False)
-    # A row with no key left shares one empty tuple: a million empty lists took a second.
+    # The rows with keys left, as lists made by Arrow; a row with none shares one empty tuple (a
+    # million empty lists took a second, and a Python loop over the keys three at 5M rows).
+    per_row = np.bincount(rows[kept], minlength=table.num_rows)
+    offsets = np.concatenate([[0], np.cumsum(per_row[per_row > 0])]).astype(np.int64)
+    values = flat.filter(pa.array(kept)).combine_chunks()
+    nested = pa.LargeListArray.from_arrays(pa.array(offsets), values)
     lists: list = [()] * table.num_rows
-    for row, key in zip(rows[kept].tolist(), flat.filter(pa.array(kept)).to_pylist(), strict=True):
-        if lists[row] == ():
-            lists[row] = []
-        lists[row].append(key)
+    for row, keys in zip(np.flatnonzero(per_row).tolist(), nested.to_pylist(), strict=True):
+        lists[row] = keys
     return lists
 
 
