@@ -53,10 +53,13 @@ class TreeMemory:
     Summed as proportional set sizes (PSS): a page shared by a process and its forks counts once,
     split between them. `peak_rss_sum_mib` is the largest sum of resident sizes, which counts a
     fork's shared pages again for every fork (what these benches reported before 2026-12-03).
+    include_self=False counts only the children: for a command run in a process of its own, the
+    bench's own memory is not the command's (nightly.py counted it before 2026-12-05).
     """
 
-    def __init__(self, interval: float = 0.2):
+    def __init__(self, interval: float = 0.2, include_self: bool = True):
         self.interval = interval
+        self.include_self = include_self
         self.peak_mib = 0.0
         self.peak_rss_sum_mib = 0.0
         self.peak_at = 0.0
@@ -69,7 +72,8 @@ class TreeMemory:
         while not self._stop.is_set():
             parts: dict[str, float] = {}
             rss = 0.0
-            for proc in [me, *me.children(recursive=True)]:
+            processes = me.children(recursive=True)
+            for proc in [me, *processes] if self.include_self else processes:
                 with contextlib.suppress(psutil.Error):
                     label = "bench" if proc is me else _process_label(proc)
                     info = proc.memory_full_info()
