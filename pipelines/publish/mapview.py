@@ -18,7 +18,10 @@ from pathlib import Path
 
 import folium
 from folium import MacroElement
+from folium.features import GeoJsonStyleMapper
 from folium.template import Template
+from folium.utilities import get_obj_in_upper_tree
+from jinja2.utils import htmlsafe_json_dumps
 
 from features.domain import HIGH, MEDIUM
 from models.fonts import cjk_font_path
@@ -80,6 +83,54 @@ def _metric_scale() -> MacroElement:
     return scale
 
 
+class _LateGeoJson(folium.GeoJson):
+    """folium.GeoJson whose features join the page after it is rendered (_with_late_features).
+
+    branca makes every rendered script a Jinja template of its own, and a layer's script holds
+    its features: a province's megabytes of GeoJSON were compiled as a template (3-5 s), and a
+    feature's text was read as Jinja syntax. The script is rendered with a stand-in holding the
+    first feature (its popup and tooltip read their fields there); the features replace it after.
+    """
+
+    def render(self, **kwargs):
+        features = self.data
+        self.parent_map = get_obj_in_upper_tree(self, folium.Map)
+        if (self.style or self.highlight) and features["features"]:  # as folium.GeoJson.render
+            mapper = GeoJsonStyleMapper(features, self.feature_identifier, self)
+            if self.style:
+                self.style_map = mapper.get_style_map(self.style_function)
+            if self.highlight:
+                self.highlight_map = mapper.get_highlight_map(self.highlight_function)
+        self.data = self.stand_in()
+        try:
+            super(folium.GeoJson, self).render(**kwargs)
+        finally:
+            self.data = features
+
+    def stand_in(self) -> dict:
+        return {**self.data, "features": self.data["features"][:1], "fengqiao": self.get_name()}
+
+    def as_json(self, data: dict) -> str:
+        """Return data as the template's tojson writes it."""
+        return htmlsafe_json_dumps(data, **self._template.environment.policies["json.dumps_kwargs"])
+
+
+def _with_late_features(html: str, root) -> str:
+    """Return the page with each _LateGeoJson's stand-in replaced by its features."""
+    pending = [root]
+    while pending:
+        element = pending.pop()
+        pending.extend(element._children.values())
+        if isinstance(element, _LateGeoJson):
+            stand_in = element.as_json(element.stand_in())
+            if html.count(stand_in) != 1:
+                raise RuntimeError(
+                    "folium's GeoJson template changed: its features could not be placed"
+                )
+            html = html.replace(stand_in, element.as_json(element.data))
+    return html
+
+
 def _labels(
     labels: list[tuple[float, float, str]], css_class: str, size: tuple[int, int]
 ) -> MacroElement:
@@ -117,7 +168,7 @@ def _county_layer(
     layer = folium.FeatureGroup(name="区县界")
     if not counties:
         return layer
-    folium.GeoJson(
+    _LateGeoJson(
         {"type": "FeatureCollection", "features": counties},
         style_function=lambda _: {
             "color": "#444444",
@@ -144,7 +195,7 @@ def _circle_layer(
         {"type": "Feature", "geometry": f["geometry"], "properties": properties(f["properties"])}
         for f in points
     ]
-    folium.GeoJson(
+    _LateGeoJson(
         {"type": "FeatureCollection", "features": features},
         marker=folium.CircleMarker(fill=True),
         style_function=style,
@@ -258,7 +309,7 @@ def build_map(
             cache,
         ).add_to(fmap)
     if cells:
-        folium.GeoJson(
+        _LateGeoJson(
             {"type": "FeatureCollection", "features": cells},
             name="热点网格",
             style_function=_cell_style,
@@ -348,7 +399,7 @@ def _inline_leaflet(fmap: folium.Map) -> str:
     # Only Leaflet is needed; folium's other defaults (jQuery, Bootstrap, icon fonts) come from CDNs.
     fmap.default_js = [("leaflet", "LEAFLET_JS")]
     fmap.default_css = [("leaflet_css", "LEAFLET_CSS")]
-    html = fmap.get_root().render()
+    html = _with_late_features(fmap.get_root().render(), fmap.get_root())
     html = re.sub(
         r'<script src="LEAFLET_JS"></script>',
         lambda _: f"<script>{_asset('leaflet.js')}</script>",

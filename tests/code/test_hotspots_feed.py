@@ -554,3 +554,31 @@ def test_county_outlines_are_simplified_within_tolerance_and_read_back_from_the_
         # within the tolerance (and the 5-decimal rounding) of the full outline, with far fewer points
         assert full.hausdorff_distance(simple) <= boundaries.OUTLINE_TOLERANCE + 1e-5
         assert len(json.dumps(feature["geometry"])) < 0.5 * len(json.dumps(raw))
+
+
+def test_the_maps_layers_get_their_features_after_rendering_and_the_page_is_folium_s_own(
+    monkeypatch,
+):
+    """The layers' features join the page after folium renders it (branca compiled each layer's
+    script, features and all, as a Jinja template: seconds for a province). The page is the one
+    folium's own GeoJson layers give, but for the elements' random ids."""
+    import re
+
+    import folium
+
+    from pipelines.publish import mapview
+
+    cases = _unit_cases(with_coordinates=True)
+    cells = hotspot_cells(cases, pd.Timestamp("2025-12-31"), H3Cells(8), trend_weeks=4)
+    doc = feed_document(cells, cases.assign(ticket="", grp_size=1), {}, "wgs84", places=cases)
+    late = mapview.build_map(doc)
+    monkeypatch.setattr(mapview, "_LateGeoJson", folium.GeoJson)
+    monkeypatch.setattr(mapview, "_with_late_features", lambda html, root: html)
+    plain = mapview.build_map(doc)
+
+    def ids(html):
+        return re.sub(r"_[0-9a-f]{32}", "_ID", html)
+
+    assert '"fengqiao": "geo_json_' not in late  # every stand-in was replaced
+    assert late.count("addData(") == plain.count("addData(") >= 3
+    assert ids(late) == ids(plain)
