@@ -88,8 +88,8 @@ class _LateGeoJson(folium.GeoJson):
 
     branca makes every rendered script a Jinja template of its own, and a layer's script holds
     its features: a province's megabytes of GeoJSON were compiled as a template (3-5 s), and a
-    feature's text was read as Jinja syntax. The script is rendered with a stand-in holding the
-    first feature (its popup and tooltip read their fields there); the features replace it after.
+    feature's text was read as Jinja syntax. The script is rendered with a stand-in; the features
+    replace it after.
     """
 
     def render(self, **kwargs):
@@ -108,7 +108,13 @@ class _LateGeoJson(folium.GeoJson):
             self.data = features
 
     def stand_in(self) -> dict:
-        return {**self.data, "features": self.data["features"][:1], "fengqiao": self.get_name()}
+        """The layer without its features but the first one's geometry and property names (the
+        popup and tooltip check their fields there), and named, so that it is found again."""
+        first = [
+            {**f, "properties": dict.fromkeys(f.get("properties") or {})}
+            for f in self.data["features"][:1]
+        ]
+        return {**self.data, "features": first, "fengqiao": self.get_name()}
 
     def as_json(self, data: dict) -> str:
         """Return data as the template's tojson writes it."""

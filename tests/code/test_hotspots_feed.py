@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import esda
 import h3
 import libpysal
@@ -582,3 +584,16 @@ def test_the_maps_layers_get_their_features_after_rendering_and_the_page_is_foli
     assert '"fengqiao": "geo_json_' not in late  # every stand-in was replaced
     assert late.count("addData(") == plain.count("addData(") >= 3
     assert ids(late) == ids(plain)
+
+
+def test_a_features_own_text_is_never_read_as_jinja():
+    """A case id that reads as Jinja syntax reaches the map as written (through folium's own
+    GeoJson layers, `{% if` in a feature broke the page)."""
+    from pipelines.publish.mapview import build_map
+
+    cases = _unit_cases(with_coordinates=True)
+    cases = cases.assign(case_id="{% if x %}" + cases["case_id"], grade="高")
+    cells = hotspot_cells(cases, pd.Timestamp("2025-12-31"), H3Cells(8), trend_weeks=4)
+    doc = feed_document(cells, cases.assign(ticket="", grp_size=1), {}, "wgs84")
+    assert any("{% if x %}" in json.dumps(f["properties"]) for f in doc["features"])
+    assert "{% if x %}" in build_map(doc)
