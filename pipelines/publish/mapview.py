@@ -137,6 +137,15 @@ def _with_late_features(html: str, root) -> str:
     return html
 
 
+_JINJA_OPENING = re.compile(r"\{(?=[{%#])")
+
+
+def _inert(text: str) -> str:
+    """Return a centre's own text (a dispute type, a place name) as branca's Jinja compile of the
+    page's scripts leaves it: a brace that would open a Jinja tag becomes a full-width one."""
+    return _JINJA_OPENING.sub("｛", text)
+
+
 def _labels(
     labels: list[tuple[float, float, str]], css_class: str, size: tuple[int, int]
 ) -> MacroElement:
@@ -154,7 +163,7 @@ def _labels(
         ".addTo({{ this._parent.get_name() }});});"
         "{% endmacro %}"
     )
-    element.labels = [[round(lon, 6), round(lat, 6), text] for lon, lat, text in labels]
+    element.labels = [[round(lon, 6), round(lat, 6), _inert(text)] for lon, lat, text in labels]
     element.css_class = css_class
     element.size, element.anchor = list(size), [size[0] // 2, size[1] // 2]
     return element
@@ -197,9 +206,16 @@ def _circle_layer(
     per marker (each costs a template compiled to render it: seconds for a night's two thousand
     markers). properties(point's properties) gives what the style and the tooltip ("tip") read."""
     layer = folium.FeatureGroup(name=name, show=show)
+    # Numbered, so that folium keys its styles by number, never by a property holding a centre's
+    # text (which its style script would carry into the Jinja compile).
     features = [
-        {"type": "Feature", "geometry": f["geometry"], "properties": properties(f["properties"])}
-        for f in points
+        {
+            "type": "Feature",
+            "id": str(i),
+            "geometry": f["geometry"],
+            "properties": properties(f["properties"]),
+        }
+        for i, f in enumerate(points)
     ]
     _LateGeoJson(
         {"type": "FeatureCollection", "features": features},
@@ -316,7 +332,10 @@ def build_map(
         ).add_to(fmap)
     if cells:
         _LateGeoJson(
-            {"type": "FeatureCollection", "features": cells},
+            {
+                "type": "FeatureCollection",
+                "features": [{**f, "id": str(i)} for i, f in enumerate(cells)],
+            },
             name="热点网格",
             style_function=_cell_style,
             popup=folium.GeoJsonPopup(fields=list(_CELL_POPUP), aliases=list(_CELL_POPUP.values())),
@@ -371,7 +390,7 @@ def _case_layers(points: list[dict]) -> list:
     for f in points:
         by_type.setdefault(f["properties"]["dispute_type"] or "未知类型", []).append(f)
     for kind, chosen in sorted(by_type.items(), key=lambda kv: (-len(kv[1]), kv[0])):
-        layers.append(_case_layer(chosen, f"类型：{kind}（{len(chosen)}）", show=False))
+        layers.append(_case_layer(chosen, f"类型：{_inert(kind)}（{len(chosen)}）", show=False))
     return layers
 
 

@@ -588,7 +588,7 @@ def test_the_maps_layers_get_their_features_after_rendering_and_the_page_is_foli
 
 def test_a_features_own_text_is_never_read_as_jinja():
     """A case id that reads as Jinja syntax reaches the map as written (through folium's own
-    GeoJson layers, `{% if` in a feature broke the page)."""
+    GeoJson layers, `{% if` in a feature broke the page); nothing a centre writes breaks it."""
     from pipelines.publish.mapview import build_map
 
     cases = _unit_cases(with_coordinates=True)
@@ -597,3 +597,14 @@ def test_a_features_own_text_is_never_read_as_jinja():
     doc = feed_document(cells, cases.assign(ticket="", grp_size=1), {}, "wgs84")
     assert any("{% if x %}" in json.dumps(f["properties"]) for f in doc["features"])
     assert "{% if x %}" in build_map(doc)
+    # A dispute type and a place name are also layer names and labels, compiled with the page:
+    # there a brace that opens a Jinja tag is shown full-width.
+    odd = cases.assign(dispute_type="{{ 类型 }}", community="{#社区")
+    cells = hotspot_cells(odd, pd.Timestamp("2025-12-31"), H3Cells(8), trend_weeks=4)
+    html = build_map(
+        feed_document(cells, odd.assign(ticket="", grp_size=1), {}, "wgs84", places=odd)
+    )
+    shown = [
+        json.dumps(text)[1:-1] for text in ("类型：｛{ 类型 }}", "｛#社区")
+    ]  # as the page's JSON
+    assert all(text in html for text in shown)
