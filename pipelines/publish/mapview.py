@@ -21,7 +21,6 @@ from folium import MacroElement
 from folium.features import GeoJsonStyleMapper
 from folium.template import Template
 from folium.utilities import get_obj_in_upper_tree
-from jinja2.utils import htmlsafe_json_dumps
 
 from features.domain import HIGH, MEDIUM
 from models.fonts import cjk_font_path
@@ -117,8 +116,8 @@ class _LateGeoJson(folium.GeoJson):
         return {**self.data, "features": first, "fengqiao": self.get_name()}
 
     def as_json(self, data: dict) -> str:
-        """Return data as the template's tojson writes it."""
-        return htmlsafe_json_dumps(data, **self._template.environment.policies["json.dumps_kwargs"])
+        """Return data as the template's tojson writes it (its own environment's filter)."""
+        return self._template.environment.from_string("{{ data|tojson }}").render(data=data)
 
 
 def _with_late_features(html: str, root) -> str:
