@@ -10,11 +10,16 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from features.dedup import HISTORY_INPUTS as MERGE_READS
 from features.dedup import MergeParams, merge_cases
+from features.history import HISTORY_INPUTS as HISTORY_READS
 from features.history import WINDOWS, entity_history, spatial_intensity
 from features.parallel import in_forks, plan, processes
 
 CONTEXT_PREFIXES = ("grp_", "hist_", "geo_")
+# The columns of stored history that build_context reads: the merge's, and the party, place and
+# spatial history's. A night reads no others from the store.
+HISTORY_COLUMNS = frozenset({*MERGE_READS, *HISTORY_READS})
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,8 @@ _MERGE_INPUTS = (
     "grid_id",
     "party_keys",
 )
+# What the merge reads of stored history.
+HISTORY_INPUTS = (*_MERGE_INPUTS, "group_id")
 _CHUNK = 128
 _CHUNK_PAIRS = _CHUNK * 1024
 _BIGRAM_BITS = 20
@@ -101,7 +103,7 @@ def merge_cases(
         if "group_id" not in history:
             raise ValueError("history cases need their group_id from an earlier merge")
         reachable = reachable_history(history, cases, params)
-        frames.insert(0, reachable[[*_MERGE_INPUTS, "group_id"]].assign(_new=False))
+        frames.insert(0, reachable[list(HISTORY_INPUTS)].assign(_new=False))
     both = pd.concat(frames, ignore_index=True)
     block = _block_keys(both)
     t = both["reported_at"].to_numpy().astype("datetime64[s]").astype(np.int64)

@@ -23,6 +23,8 @@ _EPOCH = np.datetime64("2000-01-01T00:00:00", "s")
 _GRADE_INPUTS = ("reported_at", "risk_grade", "history_grade", "status")
 _ENTITY_INPUTS = (*_GRADE_INPUTS, "grid_id", "district", "street", "community", "party_keys")
 _SPATIAL_INPUTS = (*_GRADE_INPUTS, "lon", "lat")
+# What the party, place and spatial history read of stored history.
+HISTORY_INPUTS = frozenset({*_ENTITY_INPUTS, *_SPATIAL_INPUTS})
 
 
 def _seconds(times) -> np.ndarray:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from features.context import ContextParams, build_context
+from features.context import HISTORY_COLUMNS, ContextParams, build_context
 from features.dedup import earliest_reachable
 from features.domain import HIGH, MEDIUM
 from features.errors import UsageError
@@ -61,26 +61,6 @@ from pipelines.publish import DayOutputs
 from pipelines.store import HistoryStore
 
 HISTORY_DAYS = 400  # the longest history window (365 days) plus slack for late reports and merges
-# The stored columns a night's context reads from the past, in the store's order (features.context:
-# the merge, party, place and spatial history); the others (scores, outcomes, batches) stay on disk.
-CONTEXT_COLUMNS = (
-    "case_id",
-    "reported_at",
-    "description",
-    "channel",
-    "dispute_type",
-    "district",
-    "street",
-    "community",
-    "grid_id",
-    "lon",
-    "lat",
-    "status",
-    "risk_grade",
-    "party_keys",
-    "group_id",
-    "history_grade",
-)
 
 
 def ingest(
@@ -326,13 +306,13 @@ def history_for(
     Descriptions come only where today's merge can compare them (its window before today's
     earliest report), unless all_texts: the history features read none. Before that window the
     cases keep only tonight's parties' keys: party history counts no one else. Only the columns
-    the context reads (CONTEXT_COLUMNS), unless all_texts.
+    the context reads (features.context.HISTORY_COLUMNS), unless all_texts.
     """
     texts_from, keys_of, columns = None, None, None
     if not all_texts and len(today):
         texts_from = earliest_reachable(today, ContextParams().merge)
         keys_of = {k for ks in today["party_keys"] if isinstance(ks, list | tuple) for k in ks}
-        columns = CONTEXT_COLUMNS
+        columns = HISTORY_COLUMNS
     return store.read(
         start=run_date.normalize() - pd.Timedelta(days=HISTORY_DAYS),
         end=run_date.normalize() + pd.Timedelta(days=1),

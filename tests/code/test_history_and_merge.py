@@ -329,8 +329,9 @@ def test_a_nights_context_is_the_same_from_a_history_read_without_the_years_text
     """A night reads descriptions only from the merge window before its earliest report (a late
     report reaches further back), and only the columns its context reads; its merged groups and
     history features are the same as from the whole history."""
-    from pipelines.steps import CONTEXT_COLUMNS, history_for
-    from pipelines.store import HistoryStore
+    from features.context import HISTORY_COLUMNS
+    from pipelines.steps import history_for
+    from pipelines.store import STORED_COLUMNS, HistoryStore
 
     run_date = pd.Timestamp("2025-12-31")
     past = cases_with_context[cases_with_context["reported_at"] < "2025-12-24"]
@@ -347,7 +348,8 @@ def test_a_nights_context_is_the_same_from_a_history_read_without_the_years_text
     assert night["description"].isna().eq(earlier).all()
     assert night["description"].notna().sum() > 0 and len(night) == len(whole)
     # Only the columns the context reads; the same values in them.
-    assert night.columns.tolist() == list(CONTEXT_COLUMNS)
+    assert night.columns.tolist() == [c for c in STORED_COLUMNS if c in HISTORY_COLUMNS]
+    assert set(night.columns) == HISTORY_COLUMNS
     pd.testing.assert_frame_equal(
         night.drop(columns=["description", "party_keys"]),
         whole[night.columns].drop(columns=["description", "party_keys"]),
