@@ -106,9 +106,8 @@ class PublishOptions:
     resolution: int = 8  # of the H3 hexagons
     window_days: int = 28  # of cases the Gi* hot spots count
     trend_weeks: int = 10  # of the emerging hot-spot trend
-    map_cache: Path | None = (
-        None  # where the map keeps font subsets and outlines; None: made each time
-    )
+    # Where the map keeps its font subsets and county outlines; None: made each time.
+    map_cache: Path | None = None
 
     def cells(self) -> H3Cells | PolygonCells:
         """Return the hot-spot cells: the centre's polygons if given, else H3 hexagons."""
