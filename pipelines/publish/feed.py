@@ -11,13 +11,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import h3
 import numpy as np
 import pandas as pd
 
 from features.domain import GRADES, TICKETS
 from features.geo import wgs84_to_gcj02
-from models.hotspots import worth_showing
 
 POINT_DECIMALS = 3  # about 100 m: enough for a map, not enough to find a flat
 
@@ -85,11 +83,9 @@ CELL_PROPERTIES = [
 
 def cell_features(cells: pd.DataFrame, coordinates: str = "wgs84") -> list[dict]:
     """Return a feature per cell worth showing (see feed_document)."""
-    cells = cells[cells["geometry"].notna()]  # hotspot_cells outlines only the cells worth showing
-    hexagon = np.array([isinstance(c, str) and h3.is_valid_cell(c) for c in cells["cell"]], bool)
-    shown = worth_showing(cells, hexagon)
+    # hotspot_cells outlines only the cells worth showing (models.hotspots.worth_showing).
     features = []
-    for row in cells[shown].to_dict("records"):
+    for row in cells[cells["geometry"].notna()].to_dict("records"):
         row["top_type"] = next(iter(row["types"]), None)
         features.append(
             {
