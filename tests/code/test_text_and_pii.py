@@ -236,6 +236,8 @@ _HASHES = [keyed_hash("s", f"tel:1380013800{i}") for i in range(4)]
     [
         [_HASHES[:2], (), np.array(_HASHES[2:], dtype=object), [_HASHES[0]]],  # numbers
         [_HASHES[:2], None, "not a list", float("nan"), (_HASHES[3],)],  # non-lists hold none
+        [_HASHES[:2], {_HASHES[2]}, pd.NA, None],  # Arrow would read a set's items as keys
+        [_HASHES[:2], 1.5, [_HASHES[3]]],  # a number holds none
         [_HASHES[:2], ["p1"], []],  # one key that is not a hash: all stay strings
         [[_HASHES[0].upper()], _HASHES[1:3]],
         [[_HASHES[0], None], _HASHES[1:2]],  # a missing key stays missing
