@@ -111,18 +111,22 @@ def _events(
     return pd.concat([context[[c for c in columns if c in context]], cases], ignore_index=True)
 
 
-def _place_key(frame: pd.DataFrame, level: str) -> np.ndarray:
+def _place_codes(frame: pd.DataFrame, level: str) -> np.ndarray:
+    """Return each row's place as a number, NaN where it has none: its grid, or its community
+    within its street and district (a missing district or street reads as an empty one).
+
+    Numbers, not joined strings: a year's store took 0.3 s to join and turn into a million Python
+    strings for the statistics to factorize again."""
     if level == "grid":
-        key = frame["grid_id"].astype("string")
+        codes = pd.factorize(frame["grid_id"])[0]
     else:
-        key = (
-            frame["district"].astype("string").fillna("")
-            + "|"
-            + frame["street"].astype("string").fillna("")
-            + "|"
-            + frame["community"].astype("string")
-        )
-    return key.to_numpy(dtype=object, na_value=None)
+        codes = np.zeros(len(frame), np.int64)
+        for column in ("district", "street"):
+            part, uniques = pd.factorize(frame[column].fillna(""))
+            codes = pd.factorize(codes * max(len(uniques), 1) + part)[0]
+        community, uniques = pd.factorize(frame["community"])
+        codes = np.where(community >= 0, codes * max(len(uniques), 1) + community, -1)
+    return np.where(codes >= 0, codes, np.nan)
 
 
 def entity_history(
@@ -138,11 +142,12 @@ def entity_history(
     values = _grade_values(events)
     out = pd.DataFrame(index=cases.index)
     for level in ("grid", "community"):
+        places = _place_codes(events, level)  # the cases are the events' last rows
         stats = as_of_stats(
-            _place_key(events, level),
+            places,
             events["reported_at"].to_numpy(),
             values,
-            _place_key(cases, level),
+            places[len(events) - len(cases) :],
             cases["reported_at"].to_numpy(),
             windows,
         )
