@@ -45,6 +45,38 @@ def test_as_of_stats_equal_a_count_query_by_query_whatever_keys_the_queries_ask(
         np.testing.assert_equal(stats["days_since"][i], expected)
 
 
+@pytest.mark.parametrize("dtype", [object, "str"])
+def test_a_place_is_its_community_within_its_street_and_district(dtype):
+    """The same community name in another street is another place; a missing district or street
+    reads as an empty one; a case without a community or grid has no place."""
+    from features.history import _place_codes
+
+    frame = pd.DataFrame(
+        {
+            "district": ["甲区", "甲区", "甲区", None, "", "乙区", "甲区"],
+            "street": ["一街", "一街", "二街", "一街", "一街", "一街", "一街"],
+            "community": [
+                "和平社区",
+                "和平社区",
+                "和平社区",
+                "和平社区",
+                "和平社区",
+                "和平社区",
+                None,
+            ],
+            "grid_id": ["G1", "G1", "G2", None, "G1", "G3", "G1"],
+        },
+        dtype=dtype,
+    )
+    place = _place_codes(frame, "community")
+    same = [[place[i] == place[j] for j in range(7)] for i in range(7)]
+    assert same[0][1] and not same[0][2] and not same[0][5]  # another street, another district
+    assert same[3][4] and not same[0][3]  # a missing district is an empty one
+    assert np.isnan(place[6])
+    grid = _place_codes(frame, "grid")
+    assert grid[0] == grid[1] == grid[4] and grid[2] != grid[0] and np.isnan(grid[3])
+
+
 def test_spatial_counts_equal_a_count_case_by_case(ingested):
     """Each case's ring of H3 cells holds the events of the 30 days before it; cases without a
     location get no count, and events without one count nowhere."""
