@@ -67,6 +67,25 @@ def test_the_same_characters_give_the_same_font_bytes_whenever_it_is_cut():
     assert subset["head"].modified == TTFont(str(source), lazy=True)["head"].modified
 
 
+def test_the_subsets_declared_bounds_hold_every_glyph_it_keeps():
+    """The subset keeps the whole font's bounding box (not measured again): no glyph is outside
+    it, so no browser clips one."""
+    from fontTools.pens.boundsPen import BoundsPen
+
+    subset = TTFont(io.BytesIO(mapview._cut_font("东辽县热点龘㐀『』（）①")))
+    glyphs = subset.getGlyphSet()
+    head, hhea, hmtx = subset["head"], subset["hhea"], subset["hmtx"]
+    for name in subset.getGlyphOrder():
+        pen = BoundsPen(glyphs)
+        glyphs[name].draw(pen)
+        if pen.bounds is None:  # a blank glyph
+            continue
+        x_min, y_min, x_max, y_max = pen.bounds
+        assert head.xMin <= x_min and head.yMin <= y_min, name
+        assert x_max <= head.xMax and y_max <= head.yMax, name
+        assert hmtx[name][0] <= hhea.advanceWidthMax, name
+
+
 def test_the_font_is_found_where_mplfonts_ships_it_without_importing_matplotlib():
     import subprocess
     import sys
