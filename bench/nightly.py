@@ -203,6 +203,7 @@ def province_setup(home: Path) -> tuple[Path, Path, dict]:
     done = folder / "store.json"
     if done.exists():
         facts = json.loads(done.read_text(encoding="utf-8"))
+        _draw_counties(folder / "home")
         return folder / "exports" / city_day.name, folder / "home", facts
     shutil.rmtree(folder, ignore_errors=True)
     day = pd.read_csv(city_day, dtype=str, encoding="gb18030")
@@ -236,7 +237,23 @@ def province_setup(home: Path) -> tuple[Path, Path, dict]:
     pd.concat(nights).to_csv(folder / "exports" / city_day.name, index=False, encoding="utf-8-sig")
     facts = {"store_cases": len(stored) * PROVINCE_COPIES, "single_batch": None}
     done.write_text(json.dumps(facts), encoding="utf-8")
+    _draw_counties(folder / "home")
     return folder / "exports" / city_day.name, folder / "home", facts
+
+
+def _draw_counties(home: Path) -> None:
+    """Keep the county outlines around the store's cases in the data folder, as the province's
+    earlier nights would have (the city's store was filled by a night that published; this one
+    was written directly)."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    from pipelines.publish.boundaries import county_boundaries
+
+    points = ds.dataset(home / "store" / "cases", format="parquet").to_table(columns=["lon", "lat"])
+    lon, lat = pc.min_max(points["lon"]), pc.min_max(points["lat"])
+    bounds = (lon["min"].as_py(), lat["min"].as_py(), lon["max"].as_py(), lat["max"].as_py())
+    county_boundaries(bounds, cache=home / "cache" / "counties")
 
 
 def night(n: int, home: Path, api_url: str | None, model: Path) -> dict:
