@@ -168,13 +168,27 @@ class HistoryStore:
         dataset = ds.dataset(files, schema=_SCHEMA, format="parquet")
         # Excluded while the files are read: filtering the frame after took seconds at 1M rows.
         table = _read_table(dataset, names, start, end, texts_from, exclude_case_ids)
+        # Arrow's allocator keeps the memory each step frees for its own reuse; handed back after
+        # each, the steps' peaks do not pile up (a province's read of 4.9M cases: 3.8 -> 2.x GB).
+        pool = pa.default_memory_pool()
+        pool.release_unused()
         # unique, not count_distinct: the same answer, in a quarter of the time (3 s at 5M rows).
         ids = table["case_id"]
         repeated = ids.null_count > 0 or len(pc.unique(ids)) < table.num_rows
+        del ids
         if not repeated:  # put in time order in Arrow: often the files are already
             order = pc.sort_indices(table, sort_keys=_ORDER).to_numpy()
             if not (order == np.arange(len(order))).all():
-                table = table.take(order)
+                # A column at a time, each old one let go as its new one is made: the whole
+                # table taken at once held two copies of it (1.4 GB more at 4.9M cases).
+                schema, columns = table.schema, table.columns
+                del table
+                for i in range(len(columns)):
+                    columns[i] = columns[i].take(order)
+                    pool.release_unused()
+                table = pa.Table.from_arrays(columns, schema=schema)
+                del columns
+            del order
         # One chunk per column, as pandas' own sort left them: string columns in many chunks
         # (a file's row groups each) slow every later operation on them.
         table = table.combine_chunks()
@@ -192,9 +206,8 @@ class HistoryStore:
         if len(wanted) < len(names):
             frame = frame[wanted]
         del table
-        # Arrow's allocator keeps the read's working memory for reuse: a year's read left ~190 MB
-        # held through the night's context, its peak.
-        pa.default_memory_pool().release_unused()
+        # A year's read left ~190 MB held through the night's context, its peak.
+        pool.release_unused()
         frame = self.masked(frame)
         if repeated:
             return frame.sort_values([key for key, _ in _ORDER], ignore_index=True)

@@ -189,6 +189,35 @@ def test_a_name_listed_after_its_case_was_stored_is_masked_wherever_text_is_read
     assert "周建国" in other["description"].iloc[0]  # another key finds none of this book's names
 
 
+def test_cases_stored_out_of_time_order_are_read_in_time_order_whole(tmp_path):
+    """Files read in name order need not be in time order (a province's cities imported one
+    after another): every column of a case comes back with it, in (time, case id) order."""
+    store = HistoryStore(tmp_path)
+
+    def rows(ids, days, city):
+        frame = pd.concat([_store_rows([i], d) for i, d in zip(ids, days, strict=True)])
+        return frame.assign(
+            description=[f"{city}{i}" for i in ids], party_keys=[[f"k{i}"] for i in ids]
+        )
+
+    store.append(rows(["b2", "b9"], ["2025-12-02", "2025-12-09"], "乙"), "import-a")
+    store.append(
+        rows(["a1", "a5", "a7"], ["2025-12-01", "2025-12-05", "2025-12-07"], "甲"), "import-b"
+    )
+    for texts_from in (None, pd.Timestamp("2025-12-06")):
+        read = store.read(texts_from=texts_from, keys_of={"kb2"} if texts_from else None)
+        assert read["case_id"].tolist() == ["a1", "b2", "a5", "a7", "b9"]
+        assert read["reported_at"].is_monotonic_increasing
+        texts = read.set_index("case_id")["description"]
+        assert texts["a7"] == "甲a7" and texts["b9"] == "乙b9"
+        keys = read.set_index("case_id")["party_keys"].map(list).to_dict()
+        assert keys["a7"] == ["ka7"] and keys["b2"] == ["kb2"]
+        if texts_from is not None:  # earlier cases: no text, and only tonight's parties' keys
+            assert texts[["a1", "b2", "a5"]].isna().all() and keys["a1"] == []
+        else:
+            assert texts["a1"] == "甲a1" and keys["a5"] == ["ka5"]
+
+
 def test_the_store_keeps_the_version_written_last_whatever_the_batches_are_called(tmp_path):
     """Imports and nightly re-scores interleaved: batch names sort neither by time nor by kind."""
     store = HistoryStore(tmp_path)
