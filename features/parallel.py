@@ -13,6 +13,7 @@ import contextlib
 import math
 import multiprocessing
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -148,6 +149,9 @@ def _may_fork() -> bool:
 
 
 def _send_result(call: Callable[[], object], send) -> None:
+    # A fork inherits the parent's signal handlers: Prefect's turned the parent's terminate()
+    # after the result into a TerminationSignal traceback in the night's log.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         outcome = (True, call(), "")
     except BaseException as error:  # the parent raises it again, with this traceback

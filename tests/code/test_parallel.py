@@ -35,6 +35,28 @@ def test_a_forked_call_that_hangs_fails_the_caller_in_time(monkeypatch):
     assert time.perf_counter() - started < 30  # the child was not waited for
 
 
+def test_a_fork_ends_quietly_whatever_the_parents_sigterm_handler(capfd):
+    """Prefect's flow runs raise on SIGTERM; a fork that kept the handler printed a
+    TerminationSignal traceback when it was ended after giving its result."""
+    import signal
+
+    def loud(signum, frame):
+        raise RuntimeError("the parent's SIGTERM handler ran")
+
+    before = signal.signal(signal.SIGTERM, loud)
+    try:
+        here, there = in_forks(
+            [lambda: signal.getsignal(signal.SIGTERM), lambda: signal.getsignal(signal.SIGTERM)],
+            jobs=2,
+        )
+        assert here is loud and there == signal.SIG_DFL
+        with features.parallel.in_background(lambda: 1, "fork") as wait:
+            assert wait() == 1
+        assert "SIGTERM handler ran" not in capfd.readouterr().err
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
 def test_one_plan_for_every_step():
     """Serial when small or on one core, forks in between for steps that can fork, worker
     processes from PROCESSES_MIN_ROWS (or a step's own lower count)."""
