@@ -432,12 +432,12 @@ def main() -> int:
             )
         )
         if r["cases"] >= 900_000:
+            # A batch kept from an earlier run (a night's store filled when it was cached) says
+            # when and at which commit it ran: its check is that code's, not this one's.
+            label = f"{r['cases']:,} in one batch (at {r.get('commit')}, {r.get('measured_on')})"
             checks += [
-                (f"{r['cases']:,} in one batch: {r['seconds']} s <= 600 s", r["seconds"] <= 600),
-                (
-                    f"{r['cases']:,} in one batch: peak {peak(r)} MiB <= 8192 MiB",
-                    peak_mib(r) <= 8192,
-                ),
+                (f"{label}: {r['seconds']} s <= 600 s", r["seconds"] <= 600),
+                (f"{label}: peak {peak(r)} MiB <= 8192 MiB", peak_mib(r) <= 8192),
             ]
     write_results(
         "nightly",
