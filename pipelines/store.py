@@ -169,7 +169,8 @@ class HistoryStore:
         # Excluded while the files are read: filtering the frame after took seconds at 1M rows.
         table = _read_table(dataset, names, start, end, texts_from, exclude_case_ids)
         # Arrow's allocator keeps the memory each step frees for its own reuse; handed back after
-        # each, the steps' peaks do not pile up (a province's read of 4.9M cases: 3.8 -> 2.x GB).
+        # each, the steps' peaks do not pile up (a province's read of 4.9M cases peaked 3.8 GB
+        # above its start, now 2.7).
         pool = pa.default_memory_pool()
         pool.release_unused()
         # unique, not count_distinct: the same answer, in a quarter of the time (3 s at 5M rows).
