@@ -24,8 +24,6 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 
-# A centre's machine has no internet: Prefect's local server must not try to send telemetry.
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 # Prefect's 20-second default for its local server to start is too short on a busy 2-core machine.
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 

@@ -25,7 +25,6 @@ def _quiet_environment(tmp_path_factory):
     # Keep Prefect's and MLflow's state out of the user's home during tests.
     os.environ.setdefault("PREFECT_HOME", str(tmp_path_factory.mktemp("prefect-home")))
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
     # The text model's settings search tries a fixed number of settings rather than filling a
     # time budget: the same choice on a fast or a slow machine, and seconds rather than minutes.
