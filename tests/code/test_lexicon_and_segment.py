@@ -27,6 +27,11 @@ from features.segment import Segmenter, domain_dictionary, token_agreement
         ("欠款无力偿还扬言同归于尽", {"threat"}, set()),
         ("未成年人手持菜刀", {"weapon"}, set()),
         ("无故殴打邻居", {"violence"}, set()),
+        # 无人 says nobody was hurt; 无人在家 and 无人管理 negate nothing
+        ("双方发生推搡，无人受伤", {"violence"}, {"violence"}),
+        ("现场无人员受伤", set(), {"violence"}),
+        ("趁无人在家之机持刀入室", {"weapon"}, set()),
+        ("楼道无人管理，对方扬言报复", {"threat"}, set()),
     ],
 )
 def test_cues_fire_and_negation_cancels_them(text, fires, negated):
