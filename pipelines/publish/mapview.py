@@ -303,14 +303,11 @@ def build_map(
     county outlines made for earlier pages, since a centre's pages use much the same characters
     and counties night after night."""
     features = document["features"]
-    cells = [f for f in features if f["properties"]["layer"] == "cell"]
-    units = [f for f in features if f["properties"]["layer"] == "unit"]
+    cells = [_shown_cell(f) for f in features if f["properties"]["layer"] == "cell"]
+    units = [_with_types_text(f) for f in features if f["properties"]["layer"] == "unit"]
     points = [f for f in features if f["properties"]["layer"] == "case"][:MAX_POINTS]
     places = [f for f in features if f["properties"]["layer"] == "place"]
     features = [f for f in features if f["properties"]["layer"] != "place"]
-    for f in [*cells, *units]:
-        p = f["properties"]
-        p["types_text"] = "、".join(f"{k}{v}" for k, v in list(p["types"].items())[:3]) or "无"
     positions = [xy for f in features for xy in _positions(f["geometry"])]
     lons = [x for x, _ in positions] or [116.4]
     lats = [y for _, y in positions] or [39.9]
@@ -355,6 +352,21 @@ def build_map(
     fmap.get_root().header.add_child(folium.Element(LABEL_CSS))
     fmap.get_root().html.add_child(folium.Element(_legend(title, bool(features))))
     return _embed_cjk_font(_inline_leaflet(fmap), cache and cache / "fonts")
+
+
+def _with_types_text(feature: dict) -> dict:
+    """Return the feature with its three main dispute types written out (types_text)."""
+    p = feature["properties"]
+    text = "、".join(f"{k}{v}" for k, v in list(p["types"].items())[:3]) or "无"
+    return {**feature, "properties": {**p, "types_text": text}}
+
+
+def _shown_cell(feature: dict) -> dict:
+    """Return a cell with only the properties its popup and colour read. The feed keeps the rest
+    (each type's count, the forecast, p-values): in a province's map.html they were 12 of its
+    33 MB of cells, and a page's load time grows with its size."""
+    p = _with_types_text(feature)["properties"]
+    return {**feature, "properties": {k: p[k] for k in _CELL_POPUP if k in p}}
 
 
 def _unit_layer(units: list[dict]) -> folium.FeatureGroup:

@@ -586,6 +586,26 @@ def test_the_maps_layers_get_their_features_after_rendering_and_the_page_is_foli
     assert ids(late) == ids(plain)
 
 
+def test_the_maps_cells_carry_what_they_show_and_the_feed_is_left_as_it_was():
+    """A cell on the map holds what its popup and colour read; the rest (each type's count, the
+    forecast, p-values) stays in the feed, which the page leaves unchanged."""
+    from pipelines.publish.mapview import build_map
+
+    cases = _unit_cases(with_coordinates=True)
+    cells = hotspot_cells(cases, pd.Timestamp("2025-12-31"), H3Cells(8), trend_weeks=4)
+    doc = feed_document(cells, cases.assign(ticket="", grp_size=1), {}, "wgs84", places=cases)
+    before = json.dumps(doc, sort_keys=True)
+    page = build_map(doc)
+    assert json.dumps(doc, sort_keys=True) == before
+    feed_only = {"forecast_rank", "gi_p", "weeks_hot", "risk_weight"}
+    in_feed = {
+        k for f in doc["features"] if f["properties"]["layer"] == "cell" for k in f["properties"]
+    }
+    assert feed_only <= in_feed
+    assert not [k for k in feed_only if f'"{k}"' in page]
+    assert all(f'"{k}"' in page for k in ("label", "hot_class", "trend", "types_text", "gi_z"))
+
+
 def test_a_features_own_text_is_never_read_as_jinja():
     """A case id that reads as Jinja syntax reaches the map as written (through folium's own
     GeoJson layers, `{% if` in a feature broke the page); nothing a centre writes breaks it."""
