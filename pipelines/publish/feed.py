@@ -107,7 +107,11 @@ def case_features(cases: pd.DataFrame, coordinates: str = "wgs84") -> list[dict]
         if "grp_size" in cases
         else 1,
     )
-    points = points.sort_values(["grade", "score", "case_id"], ascending=[True, False, True])
+    # 高 before 中 by the tickets' order, not their characters' ("中" sorts before "高").
+    riskier_first = pd.Categorical(points["grade"].astype(object), categories=list(TICKETS))
+    points = points.assign(rank=riskier_first).sort_values(
+        ["rank", "score", "case_id"], ascending=[True, False, True]
+    )
     lon, lat = points["lon"].to_numpy(float), points["lat"].to_numpy(float)
     if coordinates == "gcj02":
         lon, lat = wgs84_to_gcj02(lon, lat)

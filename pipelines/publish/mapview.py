@@ -36,7 +36,8 @@ CLASS_COLOURS = {
     "不显著": "#bdbdbd",
 }
 GRADE_COLOURS = {HIGH: "#d7191c", MEDIUM: "#fdae61"}
-MAX_POINTS = 5000
+MAX_POINTS = 5000  # case dots on a map: the riskiest, 高 before 中
+POINTS_SHOWN = "图上案件点为风险最高的{:,}起（共{:,}起，其余见清单）"
 
 
 def _asset(name: str) -> str:
@@ -305,7 +306,8 @@ def build_map(
     features = document["features"]
     cells = [_shown_cell(f) for f in features if f["properties"]["layer"] == "cell"]
     units = [_with_types_text(f) for f in features if f["properties"]["layer"] == "unit"]
-    points = [f for f in features if f["properties"]["layer"] == "case"][:MAX_POINTS]
+    located = [f for f in features if f["properties"]["layer"] == "case"]
+    points = located[:MAX_POINTS]  # the feed lists them riskiest first
     places = [f for f in features if f["properties"]["layer"] == "place"]
     features = [f for f in features if f["properties"]["layer"] != "place"]
     positions = [xy for f in features for xy in _positions(f["geometry"])]
@@ -350,7 +352,8 @@ def build_map(
     if features:
         folium.LayerControl(collapsed=False).add_to(fmap)
     fmap.get_root().header.add_child(folium.Element(LABEL_CSS))
-    fmap.get_root().html.add_child(folium.Element(_legend(title, bool(features))))
+    shown = "" if len(points) == len(located) else POINTS_SHOWN.format(len(points), len(located))
+    fmap.get_root().html.add_child(folium.Element(_legend(title, bool(features), shown)))
     return _embed_cjk_font(_inline_leaflet(fmap), cache and cache / "fonts")
 
 
@@ -406,13 +409,15 @@ def _case_layers(points: list[dict]) -> list:
     return layers
 
 
-def _legend(title: str, anything: bool) -> str:
-    """Return the legend box; a map with nothing to locate says so in it."""
+def _legend(title: str, anything: bool, shown: str = "") -> str:
+    """Return the legend box; a map with nothing to locate says so in it, and one that shows only
+    the riskiest of its cases says how many."""
     legend = "".join(
         f'<div><span style="display:inline-block;width:12px;height:12px;background:{c};margin-right:4px"></span>{k}</div>'
         for k, c in CLASS_COLOURS.items()
     )
-    note = "" if anything else f'<div style="max-width:320px;margin-top:6px">{NOTHING_TO_MAP}</div>'
+    said = shown if anything else NOTHING_TO_MAP
+    note = f'<div style="max-width:320px;margin-top:6px">{said}</div>' if said else ""
     return (
         f'<div style="position:fixed;bottom:24px;left:24px;z-index:9999;background:white;padding:8px;'
         f'font:12px FengqiaoCJK,sans-serif;border:1px solid #999"><b>{title}</b>{legend}{note}</div>'

@@ -606,6 +606,35 @@ def test_the_maps_cells_carry_what_they_show_and_the_feed_is_left_as_it_was():
     assert all(f'"{k}"' in page for k in ("label", "hot_class", "trend", "types_text", "gi_z"))
 
 
+def test_the_riskiest_cases_come_first_in_the_feed_and_on_a_map_that_shows_only_some(monkeypatch):
+    """高 before 中, each riskiest first (by their characters 中 sorts before 高: a province's map
+    cut at its first 5,000 dots showed 9,368 中 cases' first 5,000 and none of its 2,743 高)."""
+    from pipelines.publish import mapview
+
+    cases = _unit_cases(with_coordinates=True)
+    rng = np.random.default_rng(0)
+    cases = cases.assign(
+        grade=rng.choice(["中", "高", "低"], len(cases), p=[0.6, 0.2, 0.2]),
+        score=rng.uniform(0, 100, len(cases)).round(1),
+    )
+    cells = hotspot_cells(cases, pd.Timestamp("2025-12-31"), H3Cells(8), trend_weeks=4)
+    doc = feed_document(cells, cases.assign(ticket="", grp_size=1), {}, "wgs84")
+    points = [f["properties"] for f in doc["features"] if f["properties"]["layer"] == "case"]
+    ranks = [(["高", "中"].index(p["grade"]), -p["score"]) for p in points]
+    assert ranks == sorted(ranks) and {p["grade"] for p in points} == {"高", "中"}
+
+    high = sum(p["grade"] == "高" for p in points)
+    monkeypatch.setattr(mapview, "MAX_POINTS", high)
+    page = mapview.build_map(doc)
+    layers = [
+        json.dumps(f"{grade}风险案件") for grade in ("高", "中")
+    ]  # as the layer control has them
+    assert layers[0] in page and layers[1] not in page
+    assert mapview.POINTS_SHOWN.format(high, len(points)) in page
+    monkeypatch.setattr(mapview, "MAX_POINTS", len(points))
+    assert "图上案件点为风险最高的" not in mapview.build_map(doc)
+
+
 def test_a_features_own_text_is_never_read_as_jinja():
     """A case id that reads as Jinja syntax reaches the map as written (through folium's own
     GeoJson layers, `{% if` in a feature broke the page); nothing a centre writes breaks it."""
