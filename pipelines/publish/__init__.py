@@ -183,7 +183,7 @@ def publish_day(day: DayOutputs, out_dir: Path, options: PublishOptions | None =
         outputs.append(write_feed(document, files.feed))
         map_html = build_map(document, options.tiles, cache=options.map_cache)
         outputs.append(write_map(map_html, files.map))
-        returned = return_list(scored)
+        returned = return_list(ticketed)
         outputs.append(write_table_csv(returned, files.return_list))
         day.quarantine.to_csv(files.quarantine, index=False, encoding="utf-8-sig")
         outputs.append(files.quarantine)

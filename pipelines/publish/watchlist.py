@@ -397,8 +397,20 @@ def _write_rows(names: list[str], n_rows: int, rows: Iterator[tuple], path: Path
 
 def return_list(cases: pd.DataFrame, summary_chars: int = 60) -> pd.DataFrame:
     """Return the 七何 return list: one row per incomplete case, with who reported it (the
-    channel, the grid or community, the export it came in), what is missing and what to add."""
+    channel, the grid or community, the export it came in), its ticket, what is missing and what
+    to add.
+
+    Cases handed over with a ticket come first, red before yellow before blue, then those missing
+    most: a hand-over must have its 七何 complete, and in real exports nine records in ten lack
+    an element (of 494 real complaints 90%; 何因 63%, 何种方式/后果 67%): the desk needs an order.
+    """
     incomplete = cases[cases["completeness"] < 1]
+    tickets = pd.Series(_or_none(incomplete, "ticket"), index=incomplete.index, dtype=object)
+    priority = tickets.map({name: rank for rank, name in enumerate(TICKET_NAMES)})
+    incomplete = incomplete.assign(
+        _priority=priority.fillna(len(TICKET_NAMES)).to_numpy(),
+        _ticket=tickets.fillna("").to_numpy(),
+    ).sort_values(["_priority", "completeness", "reported_at", "case_id"], kind="stable")
     unit = [
         "，".join(str(v) for v in (channel, grid, community, source) if isinstance(v, str) and v)
         for channel, grid, community, source in zip(
@@ -420,6 +432,7 @@ def return_list(cases: pd.DataFrame, summary_chars: int = 60) -> pd.DataFrame:
             .dt.strftime("%Y-%m-%d %H:%M")
             .to_numpy(),
             "报送单位": unit,
+            "预警单": incomplete["_ticket"].to_numpy(),
             "缺少要素": missing.to_numpy(),
             "需补充": ["；".join(TO_ADD[e] for e in m.split("、") if e in TO_ADD) for m in missing],
             "案情摘要": summaries(incomplete["description"], summary_chars),

@@ -70,3 +70,22 @@ def test_the_return_list_has_one_row_per_incomplete_case_with_what_to_add():
     assert returned["缺少要素"].tolist() == ["何地", "何诉求"]
     assert returned["需补充"].tolist() == [TO_ADD["何地"], TO_ADD["何诉求"]]
     assert returned["报送单位"].tolist() == ["12345，G2，2025-03-05.csv", "12345，2025-03-05.csv"]
+
+
+def test_the_return_list_puts_hand_overs_first_red_before_yellow_then_the_most_missing():
+    from features.domain import TICKET_NAMES
+
+    red, yellow, _ = TICKET_NAMES
+    two_missing = "昨天晚上，居民王某因漏水与楼下争吵，推搡中受伤。"  # no 何地, no 何诉求
+    texts = [WITHOUT["何地"], WITHOUT["何诉求"], two_missing, FULL, WITHOUT["何诉求"]]
+    cases = _cases(texts)
+    seven = seven_elements(cases)
+    assert seven["missing_elements"].tolist()[2] == "何地、何诉求"
+    cases = cases.assign(
+        completeness=seven["completeness"],
+        missing_elements=seven["missing_elements"],
+        ticket=["", yellow, "", red, red],
+    )
+    returned = return_list(cases)
+    assert returned["案件编号"].tolist() == ["c4", "c1", "c2", "c0"]  # c3 is complete
+    assert returned["预警单"].tolist() == [red, yellow, "", ""]
