@@ -211,6 +211,10 @@ def province_setup(home: Path) -> tuple[Path, Path, dict]:
     stored = HistoryStore(city_home / "store").read(
         start=last.normalize() - pd.DateOffset(months=PROVINCE_MONTHS), end=last.normalize()
     )
+    parties = _stored_parties(city_day.with_name("history.csv"), stored["case_id"])
+    sample = parties.head(5000)
+    if _party_keys(sample, 0) != [list(keys) for keys in stored["party_keys"].head(5000)]:
+        raise SystemExit("the city's party keys could not be made again: ingest has changed")
     store = HistoryStore(folder / "home" / "store")
     nights = []
     for k in range(PROVINCE_COPIES):
@@ -221,6 +225,8 @@ def province_setup(home: Path) -> tuple[Path, Path, dict]:
                 group_id=prefix + stored["group_id"],
                 grid_id=prefix + stored["grid_id"],
                 lon=stored["lon"] + shift,
+                **_own_places(stored, "street", "community", k),
+                party_keys=stored["party_keys"] if k == 0 else _party_keys(parties, k),
             ),
             f"history-{k}",
         )
@@ -229,6 +235,9 @@ def province_setup(home: Path) -> tuple[Path, Path, dict]:
                 案件编号=prefix + day["案件编号"],
                 网格=prefix + day["网格"],
                 经度=(pd.to_numeric(day["经度"], errors="coerce") + shift).round(6).astype(str),
+                **_own_places(day, "街道(乡镇)", "社区(村)", k),
+                联系电话=[_own_phone(phone, k) for phone in day["联系电话"]],
+                身份证号=[_own_id_number(number, k) for number in day["身份证号"]],
             )
         )
     shutil.copytree(city_home / "mlflow", folder / "home" / "mlflow")
@@ -239,6 +248,70 @@ def province_setup(home: Path) -> tuple[Path, Path, dict]:
     done.write_text(json.dumps(facts), encoding="utf-8")
     _draw_counties(folder / "home")
     return folder / "exports" / city_day.name, folder / "home", facts
+
+
+# Each copy of the city is a city of its own: its streets and communities, and its parties. With
+# the city's names and keys in every copy, each dispute and its nine copies were one 同案 group of
+# ten (every case of the night had group_size 6-10) and every party had ten times its history.
+# Copy 0 is the city; copy k renames its streets and communities and changes its parties' phone
+# and ID numbers, in its night's export and in its stored past alike, so that its parties' keys
+# are their own and still find their earlier reports.
+
+
+def _own_places(frame, street: str, community: str, k: int) -> dict:
+    if k == 0:
+        return {}
+    return {c: f"P{k}" + frame[c].fillna("") for c in (street, community)}
+
+
+def _stored_parties(export: Path, case_ids):
+    """Return the raw party fields of the stored cases, from the city's history export, as ingest
+    reads them (names split and normalised, cells stripped), in the order of case_ids."""
+
+    from features.pii import split_parties
+    from features.text import normalise_text
+    from pipelines.ingest.readers import read_table
+
+    columns = {"案件编号": "case_id", "区县": "district", "街道(乡镇)": "street",
+               "社区(村)": "community", "当事人": "parties", "联系电话": "phone",
+               "身份证号": "id_number"}  # fmt: skip
+    raw = read_table(export).frame[list(columns)].rename(columns=columns)
+    raw = raw.drop_duplicates("case_id").set_index("case_id").reindex(case_ids)
+    raw = raw.apply(lambda c: c.str.strip().replace("", None))
+    names = [split_parties(normalise_text(p)) if isinstance(p, str) else [] for p in raw["parties"]]
+    return raw.assign(names=names, district=raw["district"].fillna(""))
+
+
+def _party_keys(parties, k: int) -> list[list[str]]:
+    """Return copy k's party keys, as ingest makes them from copy k's parties and places."""
+    from features.pii import party_keys
+    from pipelines.config import DEMO_SECRET
+
+    prefix = f"P{k}" if k else ""
+    street, community = (prefix + parties[c].fillna("") for c in ("street", "community"))
+    return [
+        party_keys(DEMO_SECRET, names, _own_phone(phone, k), _own_id_number(number, k), f"{d}|{s}|{c}")
+        for names, phone, number, d, s, c in zip(
+            parties["names"], parties["phone"], parties["id_number"], parties["district"],
+            street, community, strict=True,
+        )
+    ]  # fmt: skip
+
+
+def _own_phone(phone, k: int):
+    if k == 0 or not isinstance(phone, str) or len(phone) < 7 or not phone[-4:].isdigit():
+        return phone
+    return phone[:-4] + f"{(int(phone[-4:]) + 1009 * k) % 10000:04d}"
+
+
+def _own_id_number(number, k: int):
+    """Return another valid ID number: the same birth date, another sequence number."""
+    from features.pii import valid_id_number
+
+    if k == 0 or not isinstance(number, str) or not valid_id_number(number):
+        return number
+    body = number[:14] + f"{(int(number[14:17]) + 101 * k) % 1000:03d}"
+    return next(body + check for check in "0123456789X" if valid_id_number(body + check))
 
 
 def _draw_counties(home: Path) -> None:
