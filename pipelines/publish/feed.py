@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.domain import GRADES, TICKETS
+from features.domain import GRADE_RANK, GRADES, TICKETS
 from features.geo import wgs84_to_gcj02
 
 POINT_DECIMALS = 3  # about 100 m: enough for a map, not enough to find a flat
@@ -107,10 +107,10 @@ def case_features(cases: pd.DataFrame, coordinates: str = "wgs84") -> list[dict]
         if "grp_size" in cases
         else 1,
     )
-    # 高 before 中 by the tickets' order, not their characters' ("中" sorts before "高").
-    riskier_first = pd.Categorical(points["grade"].astype(object), categories=list(TICKETS))
-    points = points.assign(rank=riskier_first).sort_values(
-        ["rank", "score", "case_id"], ascending=[True, False, True]
+    # 高 before 中 by the grades' rank, as the watchlist sorts them, not by their characters'
+    # ("中" sorts before "高").
+    points = points.assign(_rank=points["grade"].map(GRADE_RANK)).sort_values(
+        ["_rank", "score", "case_id"], ascending=[False, False, True]
     )
     lon, lat = points["lon"].to_numpy(float), points["lat"].to_numpy(float)
     if coordinates == "gcj02":
