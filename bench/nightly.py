@@ -270,6 +270,7 @@ def _stored_parties(export: Path, case_ids):
 
     from features.pii import split_parties
     from features.text import normalise_text
+    from pipelines.ingest.core import _text  # ingest's own cell cleaning
     from pipelines.ingest.readers import read_table
 
     columns = {"案件编号": "case_id", "区县": "district", "街道(乡镇)": "street",
@@ -277,7 +278,7 @@ def _stored_parties(export: Path, case_ids):
                "身份证号": "id_number"}  # fmt: skip
     raw = read_table(export).frame[list(columns)].rename(columns=columns)
     raw = raw.drop_duplicates("case_id").set_index("case_id").reindex(case_ids)
-    raw = raw.apply(lambda c: c.str.strip().replace("", None))
+    raw = raw.apply(_text)
     names = [split_parties(normalise_text(p)) if isinstance(p, str) else [] for p in raw["parties"]]
     return raw.assign(names=names, district=raw["district"].fillna(""))
 
@@ -287,8 +288,8 @@ def _party_keys(parties, k: int) -> list[list[str]]:
     from features.pii import party_keys
     from pipelines.config import DEMO_SECRET
 
-    prefix = f"P{k}" if k else ""
-    street, community = (prefix + parties[c].fillna("") for c in ("street", "community"))
+    places = parties.assign(**_own_places(parties, "street", "community", k))
+    street, community = (places[c].fillna("") for c in ("street", "community"))
     return [
         party_keys(DEMO_SECRET, names, _own_phone(phone, k), _own_id_number(number, k), f"{d}|{s}|{c}")
         for names, phone, number, d, s, c in zip(
