@@ -199,6 +199,9 @@ _PLACES = tuple("镇村县区市乡湖府街路站局庄屯湾山河桥园楼馆
 # jieba's dictionary tags everyday words as names too (谢谢, 扬言, 康复, 高峰): a word of the
 # dictionary this frequent is taken for the word (common names such as 张建国 are rarer).
 _COMMON_WORD_FREQ = 50
+# Those words, as read from jieba's dictionary by jieba_common_words() and shipped: reading them
+# from the 5 MB dictionary took half a second of every night (a test keeps the two the same).
+COMMON_WORDS_FILE = "resources/common_name_words.txt"
 
 
 @functools.cache
@@ -211,11 +214,16 @@ def _surnames() -> frozenset[str]:
 @functools.cache
 def _common_words() -> frozenset[str]:
     """Return the words jieba's dictionary tags nr (person name) that are everyday words."""
+    text = resources.files("features").joinpath(COMMON_WORDS_FILE).read_text("utf-8")
+    return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
+
+
+def jieba_common_words() -> list[str]:
+    """Return, sorted, the words of jieba's dictionary tagged nr at least _COMMON_WORD_FREQ times."""
     text = resources.files("jieba").joinpath("dict.txt").read_text("utf-8")
-    # Lines are "word freq tag"; one search for the nr lines, not a split of all 350,000 lines
-    # (a third of a second on every night).
+    # Lines are "word freq tag"; one search for the nr lines, not a split of all 350,000 lines.
     tagged = re.findall(r"^(\S+) (\d+) nr$", text, re.MULTILINE)
-    return frozenset(word for word, freq in tagged if int(freq) >= _COMMON_WORD_FREQ)
+    return sorted(word for word, freq in tagged if int(freq) >= _COMMON_WORD_FREQ)
 
 
 # A name stands next to a word that says a person is meant: a role before it (村民王秀英), a

@@ -18,6 +18,8 @@ from features.pii import (
     PHONE_TOKEN,
     NameBook,
     NameIndex,
+    _common_words,
+    jieba_common_words,
     keyed_hash,
     mask_contacts,
     mask_names,
@@ -308,6 +310,14 @@ def test_person_names_no_list_gave_are_found_by_their_place_in_the_sentence():
     assert "扬言" in mask_text("刘建军扬言同归于尽") and "刘建军" not in mask_text(
         "刘建军扬言同归于尽"
     )
+
+
+def test_the_shipped_everyday_words_are_jiebas_own():
+    """The words taken for words, not names, are read from a shipped list; it must be exactly what
+    the installed jieba's dictionary gives, or an upgrade of jieba would change masking unseen."""
+    shipped = _common_words()
+    assert shipped == frozenset(jieba_common_words())
+    assert {"扬言", "谢谢", "高峰"} <= shipped and "张建国" not in shipped
 
 
 def test_the_name_detector_finds_most_demo_names_that_no_list_gave(city):
