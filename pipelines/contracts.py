@@ -106,7 +106,7 @@ class PublishOptions:
     resolution: int = 8  # of the H3 hexagons
     window_days: int = 28  # of cases the Gi* hot spots count
     trend_weeks: int = 10  # of the emerging hot-spot trend
-    # Where the map keeps its font subsets and county outlines; None: made each time.
+    # Where the map keeps its county outlines; None: made each time.
     map_cache: Path | None = None
 
     def cells(self) -> H3Cells | PolygonCells:

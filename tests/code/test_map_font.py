@@ -1,12 +1,11 @@
-"""The map's embedded CJK font: it holds the page's characters, and a page with the same
-characters reuses the subset an earlier page made."""
+"""The map's embedded CJK font: it holds the page's characters and no more, the same characters
+always give the same bytes, and every glyph it keeps lies within its declared bounds."""
 
 import base64
 import io
 import re
 from pathlib import Path
 
-import pytest
 from fontTools.ttLib import TTFont
 
 from pipelines.publish import mapview
@@ -33,36 +32,12 @@ def test_the_font_holds_the_pages_characters_escaped_or_not():
     assert ord("低") not in cmap  # a subset, not the whole font
 
 
-def test_a_page_with_the_same_characters_reuses_the_cached_subset(tmp_path, monkeypatch):
-    cache = tmp_path / "fonts"
-    first = mapview._embed_cjk_font(_page("东辽县热点"), cache)
-    assert len(list(cache.glob("*.otf"))) == 1
-
-    def cut(characters):
-        raise AssertionError("the font was cut again")
-
-    monkeypatch.setattr(mapview, "_cut_font", cut)
-    again = mapview._embed_cjk_font(_page("热点东辽县"), cache)  # the same characters, reordered
-    assert _font_data(again) == _font_data(first)
-    with pytest.raises(AssertionError, match="cut again"):
-        mapview._embed_cjk_font(_page("西安区"), cache)
-
-
-def test_the_cache_keeps_only_the_most_recently_used_subsets(tmp_path, monkeypatch):
-    monkeypatch.setattr(mapview, "FONT_CACHE_FILES", 2)
-    monkeypatch.setattr(mapview, "_cut_font", lambda characters: characters.encode("utf-8"))
-    cache = tmp_path / "fonts"
-    for text in ("东", "西", "南"):
-        mapview._font_subset(text, cache)
-    kept = {p.read_bytes().decode("utf-8") for p in cache.glob("*.otf")}
-    assert kept == {"西", "南"} and not list(cache.glob("*.part"))
-
-
 def test_the_same_characters_give_the_same_font_bytes_whenever_it_is_cut():
     """The subset keeps the font's own date: a page made again tomorrow is the same page."""
     from importlib import resources
 
     source = resources.files("mplfonts").joinpath("fonts", "NotoSansCJKsc-Regular.otf")
+    assert mapview._cut_font("东辽县热点") == mapview._cut_font("东辽县热点")
     subset = TTFont(io.BytesIO(mapview._cut_font("东辽县热点")))
     assert subset["head"].modified == TTFont(str(source), lazy=True)["head"].modified
 
