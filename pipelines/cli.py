@@ -102,6 +102,30 @@ def _run(action, home: str | None):
         raise typer.Exit(code=EXIT_BUG) from None
 
 
+def _by_hand(call):
+    """Return call, run as a flow started by hand: without Prefect's flow-run heartbeats, unless
+    the operator set their frequency.
+
+    Heartbeats (every 180 s) exist for an automation that marks a run crashed when they stop;
+    fengqiao configures none, and a command run by hand is watched by its own exit code and log.
+    Yet each run ends by waiting for the heartbeat thread's one-second sleep: half a second of a
+    small night, on average. Deployments started by `fengqiao serve` keep their heartbeats."""
+
+    def run():
+        from prefect.settings import (
+            PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+            get_current_settings,
+            temporary_settings,
+        )
+
+        if "heartbeat_frequency" in get_current_settings().flows.model_fields_set:
+            return call()
+        with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            return call()
+
+    return run
+
+
 def _log_traceback(error: BaseException, home: str | None) -> Path:
     """Write an unexpected error's traceback under DATA/logs (or the temp folder); return the file."""
     import datetime as dt
@@ -199,7 +223,7 @@ def demo(
     home = _home(home)
     _run(lambda: _check_settings(home), home)
     console.print("[bold]fengqiao demo[/]: generating the city, training, scoring, publishing…")
-    result = _run(lambda: demo_flow(n_cases=cases, seed=seed, home=home), home)
+    result = _run(_by_hand(lambda: demo_flow(n_cases=cases, seed=seed, home=home)), home)
     _print_train(result["train"])
     _print_outputs(result["score"])
 
@@ -240,17 +264,19 @@ def train(
     _run(lambda: _check_input(cases, mapping), home)
     console.print("[bold]fengqiao train[/]: backtesting and training…")
     result = _run(
-        lambda: train_flow(
-            cases=list(cases),
-            mapping=str(mapping) if mapping else None,
-            target=target,
-            model_name=model_name,
-            oracle=str(oracle) if oracle else None,
-            backtest=backtest,
-            into_store=into_store,
-            red_capacity=red_capacity,
-            home=home,
-            dask_address=(dask_address or "local") if executor == "dask" else None,
+        _by_hand(
+            lambda: train_flow(
+                cases=list(cases),
+                mapping=str(mapping) if mapping else None,
+                target=target,
+                model_name=model_name,
+                oracle=str(oracle) if oracle else None,
+                backtest=backtest,
+                into_store=into_store,
+                red_capacity=red_capacity,
+                home=home,
+                dask_address=(dask_address or "local") if executor == "dask" else None,
+            )
         ),
         home,
     )
@@ -315,18 +341,20 @@ def score(
         raise typer.Exit(code=2)
     console.print("[bold]fengqiao score[/]: scoring and publishing…")
     result = _run(
-        lambda: flow_fn(
-            cases=list(cases),
-            mapping=str(mapping) if mapping else None,
-            date=date,
-            out=str(out) if out else None,
-            model_name=model_name,
-            partitions=n,
-            coordinates=coordinates,
-            tiles=tiles,
-            home=home,
-            boundaries=str(boundaries) if boundaries else None,
-            boundary_id=boundary_id,
+        _by_hand(
+            lambda: flow_fn(
+                cases=list(cases),
+                mapping=str(mapping) if mapping else None,
+                date=date,
+                out=str(out) if out else None,
+                model_name=model_name,
+                partitions=n,
+                coordinates=coordinates,
+                tiles=tiles,
+                home=home,
+                boundaries=str(boundaries) if boundaries else None,
+                boundary_id=boundary_id,
+            )
         ),
         home,
     )
@@ -353,15 +381,17 @@ def publish(
     _run(lambda: _check_date(date), home)
     _run(lambda: _check_output(out, home), home)
     folder = _run(
-        lambda: publish_flow(
-            date=date,
-            out=str(out) if out else None,
-            coordinates=coordinates,
-            tiles=tiles,
-            home=home,
-            boundaries=str(boundaries) if boundaries else None,
-            boundary_id=boundary_id,
-            model_name=model_name.partition("@")[0] if model_name else None,
+        _by_hand(
+            lambda: publish_flow(
+                date=date,
+                out=str(out) if out else None,
+                coordinates=coordinates,
+                tiles=tiles,
+                home=home,
+                boundaries=str(boundaries) if boundaries else None,
+                boundary_id=boundary_id,
+                model_name=model_name.partition("@")[0] if model_name else None,
+            )
         ),
         home,
     )
@@ -385,7 +415,9 @@ def report(
     home = _home(home)
     _run(lambda: _check_date(date), home)
     path = _run(
-        lambda: report_flow(date=date, period=period, out=str(out) if out else None, home=home),
+        _by_hand(
+            lambda: report_flow(date=date, period=period, out=str(out) if out else None, home=home)
+        ),
         home,
     )
     print(path)

@@ -85,3 +85,34 @@ def test_a_stop_signal_lost_in_a_callback_is_sent_again():
     # Stopped by the signal sent again, the first interrupt lost, and nothing printed about it.
     assert _RESEND_SECONDS <= time.monotonic() - started < 15
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
+
+
+def _heartbeat_in_publish(monkeypatch, tmp_path) -> list:
+    from prefect.settings import get_current_settings
+
+    seen = []
+    monkeypatch.setattr(
+        pipelines.flows,
+        "publish_flow",
+        lambda **kwargs: seen.append(get_current_settings().flows.heartbeat_frequency) or "out",
+    )
+    args = ["publish", "--date", "2025-12-31", "--home", str(tmp_path / "home")]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    return seen
+
+
+def test_a_flow_run_by_hand_sends_no_heartbeats_unless_the_operator_set_them(monkeypatch, tmp_path):
+    """Prefect's heartbeat thread makes every run wait up to a second at its end; fengqiao sets up
+    no automation that reads heartbeats, so a command turns them off, and an operator's own
+    frequency wins."""
+    from prefect.settings import (
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        get_current_settings,
+        temporary_settings,
+    )
+
+    assert get_current_settings().flows.heartbeat_frequency is not None  # Prefect's default: on
+    assert _heartbeat_in_publish(monkeypatch, tmp_path) == [None]
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 60}):
+        assert _heartbeat_in_publish(monkeypatch, tmp_path) == [60]
+    assert get_current_settings().flows.heartbeat_frequency is not None  # only for the command
