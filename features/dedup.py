@@ -170,7 +170,8 @@ def reachable_history(
     ids = pa.array(history["group_id"].array, from_pandas=True)
     groups = pc.unique(ids.filter(pa.array(candidate)))
     reached = pc.is_in(ids, value_set=groups).to_numpy(zero_copy_only=False)
-    return history[candidate | reached]
+    # Only the columns the merge reads are copied: a province's history holds many more.
+    return history.loc[candidate | reached, [c for c in HISTORY_INPUTS if c in history]]
 
 
 def _block_partitions(block: np.ndarray, n_parts: int) -> list[np.ndarray]:

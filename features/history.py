@@ -102,13 +102,15 @@ def _events(
     since: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
     """Return the context's rows (those reported at `since` or later) followed by the cases, with
-    only the columns the statistics read: the stored history carries dozens more."""
-    if context is not None and since is not None:
-        context = context[context["reported_at"] >= since]
+    only the columns the statistics read: the stored history carries dozens more. The columns
+    are chosen before the rows, so that no other column is copied (filtering a province's whole
+    history first copied its texts and party lists: half a gigabyte)."""
     cases = cases[[c for c in columns if c in cases]]
     if context is None or context.empty:
         return cases
-    return pd.concat([context[[c for c in columns if c in context]], cases], ignore_index=True)
+    read = [c for c in columns if c in context]
+    context = context[read] if since is None else context.loc[context["reported_at"] >= since, read]
+    return cases if context.empty else pd.concat([context, cases], ignore_index=True)
 
 
 def _place_codes(frame: pd.DataFrame, level: str) -> np.ndarray:
