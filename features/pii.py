@@ -213,7 +213,8 @@ def _surnames() -> frozenset[str]:
 
 @functools.cache
 def _common_words() -> frozenset[str]:
-    """Return the words jieba's dictionary tags nr (person name) that are everyday words."""
+    """Return the words jieba's dictionary tags nr (person name) that are everyday words, as
+    shipped in COMMON_WORDS_FILE."""
     text = resources.files("features").joinpath(COMMON_WORDS_FILE).read_text("utf-8")
     return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
 

@@ -155,8 +155,7 @@ def prefect_dir(home: Path) -> Path:
 
 
 def map_cache(settings: Settings) -> Path:
-    """Return where the map keeps its font subsets and county outlines (safe to delete; they are
-    made again)."""
+    """Return where the map keeps its county outlines (safe to delete; they are made again)."""
     return settings.home / CACHE
 
 

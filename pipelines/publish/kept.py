@@ -1,4 +1,4 @@
-"""Files the map keeps between nights (font subsets, county outlines), safe to delete."""
+"""Files the map keeps between nights (county outlines), safe to delete."""
 
 from __future__ import annotations
 
