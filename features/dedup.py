@@ -55,7 +55,7 @@ HISTORY_INPUTS = (*_MERGE_INPUTS, "group_id")
 _CHUNK = 128
 _CHUNK_PAIRS = _CHUNK * 1024
 _BIGRAM_BITS = 20
-_BIGRAM_BATCH = 50000
+_BIGRAM_PAGE = 8192
 
 
 @dataclass(frozen=True)
@@ -188,31 +188,46 @@ def _block_partitions(block: np.ndarray, n_parts: int) -> list[np.ndarray]:
 
 def _match_rows(columns: pd.DataFrame, block, t, wanted, params: MergeParams):
     """Return best earlier match (row positions within `columns`) and score for the wanted rows."""
-    text = _used_columns(char_bigrams(merge_text(columns["description"])))
+    text = _Bigrams(columns["description"])
     parties = _party_matrix(columns["party_keys"])
     return _best_earlier_match(columns, block, t, wanted, text, parties, params)
+
+
+class _Bigrams:
+    """The rows' text vectors (char_bigrams of merge_text), made _BIGRAM_PAGE rows at a time
+    when a chunk first reaches them.
+
+    The chunks move forward through the rows, so a page below the current chunk is dropped: a
+    province's night holds a page or two instead of the vectors of all 300,000 rows it reads
+    (with their copies, most of the merge's 900 MB).
+    """
+
+    def __init__(self, descriptions: pd.Series):
+        self._descriptions = descriptions
+        self._pages: dict[int, sparse.csr_matrix] = {}
+
+    def rows(self, start: int, stop: int) -> sparse.csr_matrix:
+        """Return the vectors of rows start to stop - 1, with only the columns they use."""
+        first, last = start // _BIGRAM_PAGE, (stop - 1) // _BIGRAM_PAGE
+        for page in [p for p in self._pages if p < first]:
+            del self._pages[page]
+        parts = []
+        for page in range(first, last + 1):
+            at = page * _BIGRAM_PAGE
+            if page not in self._pages:
+                texts = self._descriptions.iloc[at : at + _BIGRAM_PAGE]
+                self._pages[page] = char_bigrams(merge_text(texts))
+            parts.append(self._pages[page][max(start - at, 0) : stop - at])
+        return _used_columns(parts[0] if len(parts) == 1 else sparse.vstack(parts, format="csr"))
 
 
 def char_bigrams(texts: list[str]) -> sparse.csr_matrix:
     """Return the l2-normalised counts of each text's character bigrams, none spanning
     whitespace or punctuation (_SEPARATORS).
 
-    Texts are encoded _BIGRAM_BATCH at a time as code-point arrays, so that a million texts take
-    seconds and a few hundred megabytes; each bigram's two code points are hashed into
+    The texts are encoded as one code-point array; each bigram's two code points are hashed into
     2**_BIGRAM_BITS columns.
     """
-    if len(texts) > _BIGRAM_BATCH:
-        return sparse.vstack(
-            [
-                _char_bigrams(texts[i : i + _BIGRAM_BATCH])
-                for i in range(0, len(texts), _BIGRAM_BATCH)
-            ],
-            format="csr",
-        )
-    return _char_bigrams(texts)
-
-
-def _char_bigrams(texts: list[str]) -> sparse.csr_matrix:
     # U+0000 ends each text; it cannot occur inside one (ingest removes control characters).
     joined = "".join(t.replace("\0", "") + "\0" for t in texts)
     points = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
@@ -240,16 +255,16 @@ def _blank_table() -> np.ndarray:
 
 
 def _used_columns(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
-    """Return the matrix without its empty columns (the others keep their order).
+    """Return the matrix without its empty columns (the others keep their order, so that every
+    product sums in the same order and gives the same bits).
 
     A product with the transpose costs time in the number of columns; hashed bigrams leave most
     of their 2**_BIGRAM_BITS columns empty.
     """
-    used = np.bincount(matrix.indices, minlength=matrix.shape[1]) > 0
-    position = np.cumsum(used) - 1
+    used, position = np.unique(matrix.indices, return_inverse=True)
     return sparse.csr_matrix(
-        (matrix.data, position[matrix.indices], matrix.indptr),
-        shape=(matrix.shape[0], int(used.sum())),
+        (matrix.data, position.astype(np.int32), matrix.indptr),
+        shape=(matrix.shape[0], max(len(used), 1)),
     )
 
 
@@ -303,7 +318,8 @@ def _best_earlier_match(frame, block, t, wanted, text, parties, params: MergePar
         if len(scored) == 0:
             continue
         cand = slice(first_candidate, rows[-1] + 1)
-        similarity = (text[rows] @ text[cand].T).toarray()
+        vectors = text.rows(cand.start, cand.stop)
+        similarity = (vectors[rows - first_candidate] @ vectors.T).toarray()
         shared = (parties[rows] @ parties[cand].T).toarray()
         pair_row = np.repeat(np.arange(len(rows)), n_pairs)
         r = rows[pair_row]

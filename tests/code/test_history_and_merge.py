@@ -320,14 +320,21 @@ def _assert_same_features(one, two, rows: int, featuriser) -> None:
     assert one.texts == two.texts and one.tokens == two.tokens
 
 
-def test_text_vectors_built_in_batches_equal_the_whole(ingested, monkeypatch):
+def test_text_vectors_made_a_page_at_a_time_give_the_whole_matrixs_products(ingested, monkeypatch):
+    """The merge's similarities come from pages of vectors, each range without its unused
+    columns: every product is the whole matrix's, to the bit, whatever the page size."""
     import features.dedup
 
-    texts = features.dedup.merge_text(ingested.cases["description"].head(200))
-    whole = features.dedup.char_bigrams(texts)
-    monkeypatch.setattr(features.dedup, "_BIGRAM_BATCH", 7)
-    batched = features.dedup.char_bigrams(texts)
-    assert batched.shape == whole.shape and (batched != whole).nnz == 0
+    descriptions = ingested.cases["description"].head(200)
+    whole = features.dedup.char_bigrams(features.dedup.merge_text(descriptions))
+    monkeypatch.setattr(features.dedup, "_BIGRAM_PAGE", 7)
+    pages = features.dedup._Bigrams(descriptions)
+    for start, stop in [(0, 5), (3, 30), (20, 21), (28, 120), (119, 200)]:
+        part = pages.rows(start, stop)
+        assert part.shape[1] == len(np.unique(whole[start:stop].indices))
+        expected = (whole[start:stop] @ whole[start:stop].T).toarray()
+        assert np.array_equal((part @ part.T).toarray(), expected)
+    assert min(pages._pages) == 119 // 7  # the pages below the last range were dropped
 
 
 @pytest.mark.parametrize("pairs", [128 * 1024, 400])
