@@ -5,10 +5,11 @@ scorer builds exactly the training features: the same dictionary and category co
 features (history, merge groups, spatial intensity) are computed beforehand by
 features.context.build_context and passed in as columns.
 
-It returns three things per case (CaseFeatures): the named features (categories, calendar, the
+It returns four things per case (CaseFeatures): the named features (categories, calendar, the
 risk lexicon's cue counts with negation, text shape, context), the normalised text the text model
-reads, and that text's words. The text model's text has every lexicon cue taken out with the rest
-of its clause (features.lexicon.without_cue_clauses): cues count only through the lexicon.
+reads, that text's words, and the risk-cue clauses taken out of it. The text model's text has every
+lexicon cue taken out with the rest of its clause (features.lexicon.split_cue_clauses): cues count
+through the lexicon, and their clauses through models.clauses, which cannot lower a score.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from features.calendar import calendar_features
 from features.context import context_columns
-from features.lexicon import lexicon_features, load_lexicon, without_cue_clauses
+from features.lexicon import lexicon_features, load_lexicon, split_cue_clauses, without_cue_clauses
 from features.parallel import chunk_rows, in_forks, map_chunks, plan
 from features.pii import ID_TOKEN, NAME_TOKEN, PHONE_TOKEN
 from features.segment import Segmenter
@@ -52,6 +53,9 @@ class CaseFeatures:
     named: sparse.csr_matrix  # columns: CaseFeaturiser.dense_names()
     texts: list[str]  # normalised, cue clauses taken out: what the text model reads
     tokens: list[list[str]]  # the words of those texts
+    clauses: list[
+        str
+    ]  # the risk-cue clauses taken out of them (features.lexicon.split_cue_clauses)
 
     def __len__(self) -> int:
         return self.named.shape[0]
@@ -60,7 +64,10 @@ class CaseFeatures:
         """Return the features of some rows (a boolean mask or positions)."""
         at = np.flatnonzero(which) if np.asarray(which).dtype == bool else np.asarray(which)
         return CaseFeatures(
-            self.named[at], [self.texts[i] for i in at], [self.tokens[i] for i in at]
+            self.named[at],
+            [self.texts[i] for i in at],
+            [self.tokens[i] for i in at],
+            [self.clauses[i] for i in at],
         )
 
 
@@ -144,11 +151,11 @@ class CaseFeaturiser(TransformerMixin, BaseEstimator):
     def _transform(self, cases: pd.DataFrame) -> CaseFeatures:
         """Return cases' features, computed in this process."""
         texts = normalise_texts(cases["description"])
-        model_texts = without_cue_clauses(texts)
+        model_texts, clauses = split_cue_clauses(texts)
         named = sparse.csr_matrix(
             self.dense_features(cases, texts, model_texts).to_numpy(np.float32)
         )
-        return CaseFeatures(named, model_texts, self.segmenter_.tokens(model_texts))
+        return CaseFeatures(named, model_texts, self.segmenter_.tokens(model_texts), clauses)
 
     def dense_features(
         self,
@@ -233,4 +240,5 @@ def _stacked(parts: list[CaseFeatures]) -> CaseFeatures:
         sparse.vstack([p.named for p in parts], format="csr", dtype=np.float32),
         [t for p in parts for t in p.texts],
         [t for p in parts for t in p.tokens],
+        [c for p in parts for c in p.clauses],
     )

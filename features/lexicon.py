@@ -231,7 +231,14 @@ def lexicon_features(texts: Iterable[str]) -> pd.DataFrame:
 
 
 def without_cue_clauses(texts: Iterable[str]) -> list[str]:
-    """Return the texts with every clause that holds a risk cue taken out, together with the mark
+    """Return the texts with every clause that holds a risk cue taken out (see split_cue_clauses)."""
+    return split_cue_clauses(texts)[0]
+
+
+def split_cue_clauses(texts: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Return (the texts without their cue clauses, the risk-cue clauses that were taken out).
+
+    The first: the texts with every clause that holds a risk cue taken out, together with the mark
     that ends it; a negated cue and a mitigation go from the negator or the cue to the clause's
     end ("邻里纠纷，对方扬言要杀了他。" -> "邻里纠纷"; "经查未持刀具。后离开" -> "经查。后离开";
     "经调解达成协议" -> "经调解"). The cut keeps the clause's mark, and marks left side by side
@@ -241,16 +248,21 @@ def without_cue_clauses(texts: Iterable[str]) -> list[str]:
     counts, which know negation and which the boosters may only read in the cue's direction; so
     adding a threat to a report as a clause of its own, or a mitigation anywhere, cannot change the
     text model's view of it, and a denied weapon is never read as a weapon.
+
+    The second: per text, the whole clauses of its risk cues that fire (neither negated nor a
+    mitigation), joined by "，" ("邻里纠纷，对方扬言要杀了他。" -> "对方扬言要杀了他"). They say
+    what the lexicon's counts cannot: who did it, to whom, how. Adding a cue clause to a text only
+    adds to them (models.clauses reads them with weights that cannot lower a score).
     """
     lex = load_lexicon()
     clause = _cue_clause_pattern()
     marks = _marks_pattern()
     starts = {n[0] for n in lex.negators}
     lowering = {t for c in lex.categories if c.direction == "down" for t in c.terms}
-    out = []
+    out, risky = [], []
     for text in texts:
         text = text or ""
-        kept, at = [], 0
+        kept, cut, at = [], [], 0
         for match in clause.finditer(text):
             if match.start() < at:
                 continue
@@ -265,6 +277,7 @@ def without_cue_clauses(texts: Iterable[str]) -> list[str]:
                 # the cue on, so that adding one takes nothing else from the text model.
                 while begin > at and text[begin - 1] not in lex.clause_breaks:
                     begin -= 1
+                cut.append(text[begin : match.end()].rstrip(lex.clause_breaks))
             # The cut keeps a mark, so that no n-gram spans it: "被对方持刀威胁。林某…" must not
             # read "对方林某", whose "方林" is a word no one wrote (and may be a party's name).
             end = match.group(0)[-1]
@@ -274,7 +287,8 @@ def without_cue_clauses(texts: Iterable[str]) -> list[str]:
         # Where a clause went, its neighbours' marks meet: keep one, and none at the ends, so that
         # a text reads the same with or without a cue clause added anywhere.
         out.append(marks.sub(lambda m: m.group(0)[0], text).strip(lex.clause_breaks + " "))
-    return out
+        risky.append("，".join(cut))
+    return out, risky
 
 
 def _negator_start(text: str, cue: int, lex: Lexicon) -> int:

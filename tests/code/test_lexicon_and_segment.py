@@ -398,3 +398,37 @@ def test_the_text_model_reads_nothing_of_a_cue_clause(text, kept):
     from features.lexicon import without_cue_clauses
 
     assert without_cue_clauses([text]) == [kept]
+
+
+@pytest.mark.parametrize(
+    ("text", "clauses"),
+    [
+        (
+            "与邻居因琐事发生纠纷，当事人甲拿着一把菜刀，扬言要杀了他。",
+            "当事人甲拿着一把菜刀，扬言要杀了他",
+        ),
+        ("据邻居说，其丈夫酒后闹事，已劝离", "其丈夫酒后闹事"),
+        ("工资拖欠三个月，未发生肢体冲突", ""),  # a denied cue says nothing of a risk
+        ("经调解达成协议，双方离开", ""),  # a mitigation lowers risk: not a risk clause
+        ("被丈夫殴打，未发生肢体冲突，邻居报警", "被丈夫殴打"),
+    ],
+)
+def test_the_clauses_taken_out_are_the_risk_cues_that_fire(text, clauses):
+    """What the text model does not read of a cue's clause is what the cue-clause model reads: the
+    whole clause of every risk cue that fires, and nothing of a negated cue or a mitigation."""
+    from features.lexicon import split_cue_clauses, without_cue_clauses
+
+    kept, cut = split_cue_clauses([text])
+    assert cut == [clauses]
+    assert kept == without_cue_clauses([text])
+
+
+def test_adding_a_cue_clause_only_adds_to_the_clauses_taken_out():
+    from features.lexicon import split_cue_clauses
+
+    base = ["邻里纠纷，当事人甲情绪激动，已调解", "工资拖欠三个月，未发生肢体冲突", "琐事纠纷"]
+    added = [f"{t}，对方扬言要同归于尽" for t in base]
+    before, after = split_cue_clauses(base), split_cue_clauses(added)
+    assert after[0] == before[0]  # the text model's view does not change
+    for old, new in zip(before[1], after[1], strict=True):
+        assert new.startswith(old) and new.endswith("对方扬言要同归于尽")
