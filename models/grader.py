@@ -6,6 +6,9 @@
 - The boosters (models/boosters.py) add what the text cannot know: the risk lexicon's cues with
   negation, amounts and headcounts, history of the parties and the place, channels, 同案, the
   calendar. For risk they are ordinal and monotone in the cues.
+- For risk grades the clauses the text model does not read (a risk cue's whole clause) are read
+  by the cue-clause model (models/clauses.py), whose n-gram weights cannot be negative; the boosters
+  read its scores too, monotone, so an added cue clause still never lowers a grade.
 - For risk grades the text model's candidate adds the lexicon's cues to its scores with
   monotone weights (models/cues.py), since it never reads a cue's clause: a grader without the
   boosters still sees a threat.
@@ -37,6 +40,7 @@ from features.featuriser import CaseFeatures, CaseFeaturiser
 from models import drift
 from models.boosters import BoosterParams, Boosters
 from models.calibration import Calibrator  # noqa: F401 (pickled graders look for it here)
+from models.clauses import ClauseModel
 from models.cues import CueWeights
 from models.drift import DRIFT_FEATURES
 from models.reasons import Explainer, quotable_words
@@ -74,6 +78,8 @@ class GraderConfig:
     text_folds: int = 5
     text_search_rows: int = 20_000
     text_model_rows: int | None = 200_000  # the text model learns from at most this many cases
+    clause_model: bool = True  # risk grades: the cue-clause model (models/clauses.py)
+    clause_C: float = 0.1
     # the boosters
     num_leaves: int = 31
     learning_rate: float = 0.1
@@ -148,7 +154,8 @@ class RiskGrader:
         ).fit(labelled)
         features = self.featuriser_.transform(labelled)
         text = self._fit_text_model(features, y)
-        X = self._booster_matrix(features.named, text)
+        clause = self._fit_clause_model(features, y)
+        X = self._booster_matrix(features.named, text, clause)
 
         cross_fit = len(y) < cfg.cross_fit_max_rows
         folds = None
@@ -189,6 +196,7 @@ class RiskGrader:
             "rounds": self.boosters_.rounds() if self.use_boosters_ else {},
             "class_counts": {c: int((y == i).sum()) for i, c in enumerate(self.classes_)},
             "stack": self.selection_,
+            "clause_model": self.clause_model_.summary() if self.clause_model_ else None,
         }
         proba = self._calibrated_from(candidates, validation)
         self.reference_ = self._reference(labelled[validation], X[validation], proba)
@@ -204,10 +212,7 @@ class RiskGrader:
         """Fit the text model on (up to text_model_rows of) the cases; return every case's text
         scores: out-of-fold where it learned, the fitted model's elsewhere."""
         cfg = self.config
-        learn = np.arange(len(y))
-        if cfg.text_model_rows is not None and len(y) > cfg.text_model_rows:
-            rng = np.random.default_rng(cfg.seed)
-            learn = np.sort(rng.choice(len(y), cfg.text_model_rows, replace=False))
+        learn = self._learning_rows(len(y))
         part = features.rows(learn)
         self.text_model_ = TextModel(
             ordinal=self.ordinal_,
@@ -226,6 +231,36 @@ class RiskGrader:
         text[learn] = self.text_model_.oof_
         return text
 
+    def _learning_rows(self, n: int) -> np.ndarray:
+        """Return the rows the text and cue-clause models learn from: all, or text_model_rows of
+        them drawn at random (the same draw for both)."""
+        cfg = self.config
+        if cfg.text_model_rows is None or n <= cfg.text_model_rows:
+            return np.arange(n)
+        rng = np.random.default_rng(cfg.seed)
+        return np.sort(rng.choice(n, cfg.text_model_rows, replace=False))
+
+    def _fit_clause_model(self, features: CaseFeatures, y: np.ndarray) -> np.ndarray | None:
+        """Fit the cue-clause model (risk grades only) on the cases the text model learns from;
+        return every case's clause scores: out-of-fold where it learned, else the fitted model's."""
+        self.clause_model_ = None
+        if not (self.ordinal_ and self.config.clause_model):
+            return None
+        cfg = self.config
+        learn = self._learning_rows(len(y))
+        self.clause_model_ = ClauseModel(
+            C=cfg.clause_C, ngram_range=cfg.char_ngrams, folds=cfg.text_folds, seed=cfg.seed
+        ).fit([features.clauses[i] for i in learn], y[learn])
+        if len(learn) == len(y):
+            return self.clause_model_.oof_
+        clause = self.clause_model_.scores(features.clauses)
+        clause[learn] = self.clause_model_.oof_
+        return clause
+
+    def _clause_scores(self, features: CaseFeatures) -> np.ndarray | None:
+        model = getattr(self, "clause_model_", None)  # None: a grader from before the clauses
+        return None if model is None else model.scores(features.clauses)
+
     def _new_boosters(self) -> Boosters:
         names = self.feature_names_
         monotone = {}
@@ -239,7 +274,8 @@ class RiskGrader:
             )
             for score in ORDINAL_SCORES:
                 own = f"text_model:{score}"  # each booster rises with its own text score
-                monotone[score] = [1 if n == own else cues.get(n, 0) for n in names]
+                rising = {own, *self._clause_names}
+                monotone[score] = [1 if n in rising else cues.get(n, 0) for n in names]
         return Boosters(
             self.config.booster_params(),
             self.ordinal_,
@@ -314,16 +350,26 @@ class RiskGrader:
         }
         return drift.reference(cases, dense, self.score(proba))
 
-    def _booster_matrix(self, named: sparse.csr_matrix, text: np.ndarray) -> sparse.csr_matrix:
-        """Return what the boosters read: the named features and the text model's scores."""
+    def _booster_matrix(
+        self, named: sparse.csr_matrix, text: np.ndarray, clause: np.ndarray | None = None
+    ) -> sparse.csr_matrix:
+        """Return what the boosters read: the named features, the text model's scores and the
+        cue-clause model's (if any)."""
+        scores = text if clause is None else np.hstack([text, clause])
         return sparse.hstack(
-            [named, sparse.csr_matrix(text.astype(np.float32))], format="csr", dtype=np.float32
+            [named, sparse.csr_matrix(scores.astype(np.float32))], format="csr", dtype=np.float32
         )
 
     @property
+    def _clause_names(self) -> list[str]:
+        model = getattr(self, "clause_model_", None)
+        return [] if model is None else list(model.names)
+
+    @property
     def feature_names_(self) -> list[str]:
-        """Return the boosters' feature names: the featuriser's, then the text model's scores."""
-        return [*self.featuriser_.feature_names_, *self.text_model_.names]
+        """Return the boosters' feature names: the featuriser's, the text model's scores, then
+        the cue-clause model's."""
+        return [*self.featuriser_.feature_names_, *self.text_model_.names, *self._clause_names]
 
     # ---- scoring --------------------------------------------------------------------------
     def _score_chunk(
@@ -332,7 +378,7 @@ class RiskGrader:
         """Return a chunk's calibrated probabilities, its features and the boosters' matrix."""
         features = self.featuriser_.transform(cases)
         text = self.text_model_.scores(features.texts, features.tokens)
-        X = self._booster_matrix(features.named, text)
+        X = self._booster_matrix(features.named, text, self._clause_scores(features))
         if self.use_boosters_:
             raw = self.boosters_.raw(X)
         else:
@@ -411,6 +457,7 @@ class RiskGrader:
             len(self.classes_),
             self.boosters_ if self.use_boosters_ else None,
             getattr(self, "cue_weights_", None),  # None: a grader from before cue weights
+            self._clause_names,
         ).fit()
 
     def __setstate__(self, state: dict) -> None:

@@ -99,6 +99,8 @@ def phrase(
             return None
         term = term_of(category)
         return f"描述含{lex.label(category)}({term})" if term else f"描述含{lex.label(category)}"
+    if name.startswith("clause_model:"):  # a cue's clause: its cue says it, as lex_<category>
+        return None
     if name.startswith("text_model:"):  # the words the text model read, as it weighed them
         word = term_of(name)
         return word_phrase(word) if word else None
@@ -322,9 +324,11 @@ class Explainer:
         n_classes: int,
         boosters=None,
         cue_weights=None,
+        clause_names: list[str] = (),
     ):
         self.featuriser = featuriser
         self.text_names = list(text_names)
+        self.clause_names = list(clause_names)
         self.quotable = quotable
         self.ordinal = ordinal
         self.n_classes = n_classes
@@ -341,7 +345,12 @@ class Explainer:
 
     @property
     def feature_names(self) -> list[str]:
-        return [*self.featuriser.feature_names_, *self.text_names]
+        # an explainer pickled before the cue-clause model has no clause_names
+        return [
+            *self.featuriser.feature_names_,
+            *self.text_names,
+            *getattr(self, "clause_names", []),
+        ]
 
     def _score_of(self, grade: np.ndarray) -> np.ndarray:
         """Return, per case, which text score explains its grade (column of the word weights)."""

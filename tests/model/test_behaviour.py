@@ -234,13 +234,15 @@ def test_any_label_column_can_be_the_target(cases_with_context):
     assert normalise_text("糾紛") == "纠纷"
 
 
-def test_boosters_read_named_features_and_text_scores(stacked_grader, cases_with_context):
+def test_boosters_read_named_features_text_and_clause_scores(stacked_grader, cases_with_context):
     grader = stacked_grader
     names = grader.feature_names_
     assert names == [
         *grader.featuriser_.dense_names(),
         "text_model:high",
         "text_model:at_least_medium",
+        "clause_model:high",
+        "clause_model:at_least_medium",
     ]
     X = grader._score_chunk(_sample(cases_with_context))[2]
     assert X.shape[1] == len(names) == grader.boosters_.boosters_["high"].num_feature()
