@@ -53,9 +53,8 @@ class CaseFeatures:
     named: sparse.csr_matrix  # columns: CaseFeaturiser.dense_names()
     texts: list[str]  # normalised, cue clauses taken out: what the text model reads
     tokens: list[list[str]]  # the words of those texts
-    clauses: list[
-        str
-    ]  # the risk-cue clauses taken out of them (features.lexicon.split_cue_clauses)
+    # the risk-cue clauses taken out of those texts (features.lexicon.split_cue_clauses)
+    clauses: list[str]
 
     def __len__(self) -> int:
         return self.named.shape[0]

@@ -225,11 +225,12 @@ class RiskGrader:
             search_rows=cfg.text_search_rows,
             seed=cfg.seed,
         ).fit(part.texts, part.tokens, y[learn])
-        if len(learn) == len(y):
-            return self.text_model_.oof_
-        text = self.text_model_.scores(features.texts, features.tokens)
-        text[learn] = self.text_model_.oof_
-        return text
+        return _out_of_fold_where_learnt(
+            self.text_model_.oof_,
+            learn,
+            len(y),
+            lambda: self.text_model_.scores(features.texts, features.tokens),
+        )
 
     def _learning_rows(self, n: int) -> np.ndarray:
         """Return the rows the text and cue-clause models learn from: all, or text_model_rows of
@@ -241,21 +242,23 @@ class RiskGrader:
         return np.sort(rng.choice(n, cfg.text_model_rows, replace=False))
 
     def _fit_clause_model(self, features: CaseFeatures, y: np.ndarray) -> np.ndarray | None:
-        """Fit the cue-clause model (risk grades only) on the cases the text model learns from;
-        return every case's clause scores: out-of-fold where it learned, else the fitted model's."""
-        self.clause_model_ = None
-        if not (self.ordinal_ and self.config.clause_model):
-            return None
+        """Fit the cue-clause model (risk grades only, and only for the boosters, which read it)
+        on the cases the text model learns from; return every case's clause scores: out-of-fold
+        where it learned, else the fitted model's."""
         cfg = self.config
+        self.clause_model_ = None
+        if not (self.ordinal_ and cfg.clause_model and cfg.stack != "text"):
+            return None
         learn = self._learning_rows(len(y))
         self.clause_model_ = ClauseModel(
             C=cfg.clause_C, ngram_range=cfg.char_ngrams, folds=cfg.text_folds, seed=cfg.seed
         ).fit([features.clauses[i] for i in learn], y[learn])
-        if len(learn) == len(y):
-            return self.clause_model_.oof_
-        clause = self.clause_model_.scores(features.clauses)
-        clause[learn] = self.clause_model_.oof_
-        return clause
+        return _out_of_fold_where_learnt(
+            self.clause_model_.oof_,
+            learn,
+            len(y),
+            lambda: self.clause_model_.scores(features.clauses),
+        )
 
     def _clause_scores(self, features: CaseFeatures) -> np.ndarray | None:
         model = getattr(self, "clause_model_", None)  # None: a grader from before the clauses
@@ -508,6 +511,16 @@ class RiskGrader:
         """Return the columns scoring needs, counts as floats (a signature's integers cannot be missing)."""
         frame = cases[self.input_columns].reset_index(drop=True)
         return frame.astype({c: float for c in frame.select_dtypes("integer").columns})
+
+
+def _out_of_fold_where_learnt(oof: np.ndarray, learn: np.ndarray, n: int, score_all) -> np.ndarray:
+    """Return n cases' scores: a model's out-of-fold ones for the rows it learnt from, score_all()'s
+    (the model fitted on them) for the rest."""
+    if len(learn) == n:
+        return oof
+    scores = score_all()
+    scores[learn] = oof
+    return scores
 
 
 def _lgb_name(name: str) -> str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -324,7 +324,7 @@ class Explainer:
         n_classes: int,
         boosters=None,
         cue_weights=None,
-        clause_names: list[str] = (),
+        clause_names: Sequence[str] = (),
     ):
         self.featuriser = featuriser
         self.text_names = list(text_names)
