@@ -3,7 +3,9 @@
     python bench/grader.py [--cases 45000] [--seed 20251231]
 
 Checks the grader's bars per fold: beats the keyword checklist and TF-IDF + LR on macro-F1 and
-log-loss, log-loss within 10% of the oracle's, expected calibration error at most 0.03.
+log-loss, log-loss within 10% of the oracle's, expected calibration error at most 0.03; and over
+all folds, its red and yellow tickets catch at least the share of later escalations that each
+baseline's riskiest cases catch when it tickets as many.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import ingest_demo, machine, peak_rss_mib, report_checks, write_results
 from features.context import build_context
 from models.backtest import run_backtest
-from models.grader import GraderConfig
+from models.grader import GraderConfig, RiskGrader
+from models.metrics import caught_by_riskiest, observed_outcomes
 from pipelines.demo_city import DemoConfig, generate_demo_city
 
 
@@ -61,6 +66,17 @@ def main() -> int:
             ),
             (f"{fold}: ECE = {g['ece']:.3f} <= 0.03", g["ece"] <= 0.03),
         ]
+    at_same_workload = equal_workload(result, cases)
+    print(at_same_workload.to_markdown(index=False, floatfmt=".3f"))
+    for row in at_same_workload.itertuples():
+        if row.model in ("tfidf_lr", "keyword_checklist"):
+            checks.append(
+                (
+                    f"escalations caught {row.grader:.3f} >= {row.model}'s {row.caught:.3f}"
+                    f" with as many tickets ({row.tickets:,})",
+                    row.grader >= row.caught,
+                )
+            )
     records = report_checks(checks)
     print(f"backtest wall time {seconds}s, peak RSS {peak_rss_mib():.0f} MiB")
     write_results(
@@ -70,10 +86,40 @@ def main() -> int:
             "seed": args.seed,
             "seconds": seconds,
             "table": result.table.drop(columns=["confusion"]).to_dict("records"),
+            "escalations_at_same_workload": at_same_workload.to_dict("records"),
             "checks": records,
         },
     )
     return 0 if all(ok for _, ok in checks) else 1
+
+
+def equal_workload(result, cases) -> pd.DataFrame:
+    """Return, over every fold's test cases whose outcome counts, the share of escalations each
+    model's riskiest cases catch when it tickets as many cases as the grader's red and yellow
+    tickets."""
+    outcomes = cases.loc[
+        observed_outcomes(cases["escalated"], cases["reported_at"]), ["case_id", "escalated"]
+    ]
+    predictions = result.predictions.merge(outcomes, on="case_id")
+    proba = predictions[[f"p_{c}" for c in result.classes]].to_numpy()
+    predictions = predictions.assign(
+        risk=RiskGrader.risk_score(proba), escalated=predictions["escalated"].astype(bool)
+    )
+    graded = predictions[predictions["model"] == "lightgbm"]
+    tickets = int((graded["predicted"] >= 1).sum())
+    grader = float(
+        graded.loc[graded["predicted"] >= 1, "escalated"].sum() / graded["escalated"].sum()
+    )
+    rows = [
+        {
+            "model": model,
+            "tickets": tickets,
+            "caught": caught_by_riskiest(part["escalated"], part["risk"], tickets),
+            "grader": grader,
+        }
+        for model, part in predictions.groupby("model", sort=False)
+    ]
+    return pd.DataFrame(rows)
 
 
 if __name__ == "__main__":

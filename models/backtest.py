@@ -23,7 +23,7 @@ from features.progress import progress_bar
 from features.text import normalise_texts
 from models.baselines import KeywordChecklist, TfidfLogistic, checklist_points
 from models.grader import GraderConfig, RiskGrader
-from models.metrics import grade_metrics, outcome_metrics
+from models.metrics import grade_metrics, observed_outcomes, outcome_metrics
 from models.thresholds import (
     apply_thresholds,
     choose_thresholds,
@@ -41,6 +41,7 @@ GRADE_METRICS = ("macro_f1", "high_recall", "high_precision", "auc_ovr", "log_lo
 TABLE_METRICS = [
     *GRADE_METRICS,
     "escalation_caught",
+    "ticketed_share",
     "escalation_lift",
     "escalation_auc",
 ]
@@ -175,6 +176,11 @@ def run_backtest(
     y = values.map({c: i for i, c in enumerate(classes)}).to_numpy()
     folds = folds or plan_folds(labelled["reported_at"], y)
     masks = {fold.name: _fold_masks(labelled, fold, y) for fold in folds}
+    observed = (
+        observed_outcomes(labelled["escalated"], labelled["reported_at"])
+        if "escalated" in labelled
+        else np.zeros(len(labelled), bool)
+    )
     runs, seconds = _fold_runs(
         labelled, y, classes, masks, config, oracle, baselines, progress, dask_client
     )
@@ -187,7 +193,7 @@ def run_backtest(
                     "fold": fold.name,
                     "model": model,
                     **grade_metrics(y[test], proba, predicted, classes),
-                    **_outcomes(labelled[test], proba, predicted, classes, config),
+                    **_outcomes(labelled[test], observed[test], proba, predicted, classes, config),
                 }
             )
             predictions.append(
@@ -203,7 +209,7 @@ def run_backtest(
                 )
             )
     pooled = pd.concat(predictions, ignore_index=True)
-    table = pd.DataFrame(rows + _overall_rows(pooled, labelled, classes, config))
+    table = pd.DataFrame(rows + _overall_rows(pooled, labelled, observed, classes, config))
     return BacktestResult(
         table=table, predictions=pooled, folds=folds, classes=classes, seconds=seconds
     )
@@ -250,28 +256,36 @@ def _fold_runs(
     return runs, seconds
 
 
-def _overall_rows(pooled: pd.DataFrame, labelled: pd.DataFrame, classes, config) -> list[dict]:
+def _overall_rows(
+    pooled: pd.DataFrame, labelled: pd.DataFrame, observed: np.ndarray, classes, config
+) -> list[dict]:
     """Return each model's metrics over every fold's test cases pooled."""
     rows = []
+    row_of = pd.Series(np.arange(len(labelled)), index=labelled["case_id"])
     for model, part in pooled.groupby("model", sort=False):
         proba = part[[f"p_{c}" for c in classes]].to_numpy()
-        tested = labelled.set_index("case_id").loc[part["case_id"]].reset_index()
+        at = row_of.loc[part["case_id"]].to_numpy()
+        tested = labelled.iloc[at].reset_index(drop=True)
         rows.append(
             {
                 "fold": "overall",
                 "model": model,
                 **grade_metrics(part["y"].to_numpy(), proba, part["predicted"].to_numpy(), classes),
-                **_outcomes(tested, proba, part["predicted"].to_numpy(), classes, config),
+                **_outcomes(
+                    tested, observed[at], proba, part["predicted"].to_numpy(), classes, config
+                ),
             }
         )
     return rows
 
 
-def _outcomes(tested: pd.DataFrame, proba, predicted, classes, config: GraderConfig) -> dict:
-    """Return the escalation metrics of a risk grading where the outcome is known, else {}."""
+def _outcomes(
+    tested: pd.DataFrame, known: np.ndarray, proba, predicted, classes, config: GraderConfig
+) -> dict:
+    """Return the escalation metrics of a risk grading over the cases whose outcome counts
+    (models.metrics.observed_outcomes), else {}."""
     if not is_ordinal(classes) or "escalated" not in tested:
         return {}
-    known = tested["escalated"].notna().to_numpy()
     if not known.any():
         return {}
     return outcome_metrics(

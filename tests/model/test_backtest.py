@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -17,6 +18,7 @@ import models.backtest
 from features.parallel import Plan, in_background
 from models.backtest import run_backtest
 from models.grader import GraderConfig, RiskGrader
+from models.metrics import caught_by_riskiest, observed_outcomes, outcome_metrics
 
 pytestmark = pytest.mark.xdist_group("model")
 
@@ -81,3 +83,38 @@ def test_the_models_package_sets_the_openmp_spin_count_before_lightgbm_loads(giv
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     )
     assert out.stdout.split() == [expected, "True"]
+
+
+def test_outcome_metrics_count_the_escalations_the_tickets_caught_and_the_workload():
+    escalated = np.array([1, 1, 0, 0, 0, 0, 1, 0], bool)
+    risk = np.array([0.9, 0.2, 0.8, 0.1, 0.1, 0.1, 0.7, 0.3])
+    ticketed = risk >= 0.5
+    days = np.repeat(np.array(["2026-01-01", "2026-01-02"], "datetime64[D]"), 4)
+    out = outcome_metrics(escalated, risk, ticketed, days, capacity=1)
+    assert out["escalation_caught"] == pytest.approx(2 / 3)
+    assert out["ticketed_share"] == pytest.approx(3 / 8)
+    # Each day's riskiest case: 0.9 (escalated) and 0.7 (escalated); the base rate is 3/8.
+    assert out["escalation_lift"] == pytest.approx(1 / (3 / 8))
+    assert outcome_metrics(np.zeros(8, bool), risk, ticketed, days) == {}
+
+
+def test_caught_by_riskiest_compares_gradings_at_the_same_number_of_tickets():
+    escalated = np.array([0, 1, 0, 1, 0], bool)
+    risk = np.array([0.9, 0.8, 0.7, 0.1, 0.6])
+    assert caught_by_riskiest(escalated, risk, 1) == 0.0
+    assert caught_by_riskiest(escalated, risk, 2) == 0.5
+    assert caught_by_riskiest(escalated, risk, 5) == 1.0
+
+
+def test_outcomes_past_the_export_s_follow_up_horizon_are_not_counted():
+    # 否 is recorded only once a case's follow-up is over: in the last days only escalations
+    # are known, and counting them would credit any grading.
+    days = pd.date_range("2026-01-01", periods=6).repeat(4)
+    escalated = pd.Series(
+        [False, False, True, None] * 4 + [True, None, None, None] * 2, dtype="boolean"
+    )
+    observed = observed_outcomes(escalated, pd.Series(days))
+    assert observed.tolist() == [True, True, True, False] * 4 + [False] * 8
+    assert not observed_outcomes(
+        pd.Series([None, None], dtype="boolean"), pd.Series(days[:2])
+    ).any()
