@@ -334,7 +334,8 @@ class RiskGrader:
         )
         self.use_boosters_ = choice.name == "stack"
         if not self.use_boosters_:
-            self.boosters_ = None
+            # Only the boosters read the cue-clause model: a night would score it for nothing.
+            self.boosters_ = self.clause_model_ = None
         self.calibrator_ = choice.calibrator
         self.thresholds_ = choice.thresholds
         self.selection_ = choice.selection

@@ -49,3 +49,23 @@ def test_no_cue_clauses_at_all_gives_one_score_for_every_case():
     model = ClauseModel().fit(["", "", "", "", "", ""], np.array([0, 1, 2, 0, 1, 2]))
     scores = model.scores(["", "扬言"])
     assert scores.shape == (2, 2) and np.allclose(scores[0], scores[1])
+
+
+def test_a_grader_that_keeps_its_text_model_keeps_no_cue_clause_model(
+    cases_with_context, stacked_grader, monkeypatch
+):
+    # Only the boosters read the clause scores: a grader without them must not score clauses.
+    import models.validation
+    from models.clauses import NAMES
+    from models.grader import GraderConfig, RiskGrader
+
+    assert stacked_grader.clause_model_ is not None
+    assert set(NAMES) <= set(stacked_grader.feature_names_)
+    monkeypatch.setattr(models.validation, "stack_is_better", lambda *args: False)
+    train = cases_with_context[cases_with_context["reported_at"] < "2025-12-01"]
+    grader = RiskGrader(GraderConfig(text_candidates=1, text_budget_seconds=600)).fit(train)
+    assert not grader.use_boosters_ and grader.clause_model_ is None
+    assert grader.training_["clause_model"] is None
+    assert not set(NAMES) & set(grader.feature_names_)
+    scored = grader.predict(cases_with_context[cases_with_context["reported_at"] >= "2025-12-01"])
+    assert len(scored) and scored["reasons"].notna().all()
