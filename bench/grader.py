@@ -97,19 +97,17 @@ def equal_workload(result, cases) -> pd.DataFrame:
     """Return, over every fold's test cases whose outcome counts, the share of escalations each
     model's riskiest cases catch when it tickets as many cases as the grader's red and yellow
     tickets."""
-    outcomes = cases.loc[
-        observed_outcomes(cases["escalated"], cases["reported_at"]), ["case_id", "escalated"]
-    ]
+    # The cases the backtest counts outcomes of: the labelled ones (models.backtest.run_backtest).
+    labelled = cases[cases["risk_grade"].notna()]
+    observed = observed_outcomes(labelled["escalated"], labelled["reported_at"])
+    outcomes = labelled.loc[observed, ["case_id", "escalated"]]
     predictions = result.predictions.merge(outcomes, on="case_id")
     proba = predictions[[f"p_{c}" for c in result.classes]].to_numpy()
     predictions = predictions.assign(
         risk=RiskGrader.risk_score(proba), escalated=predictions["escalated"].astype(bool)
     )
-    graded = predictions[predictions["model"] == "lightgbm"]
-    tickets = int((graded["predicted"] >= 1).sum())
-    grader = float(
-        graded.loc[graded["predicted"] >= 1, "escalated"].sum() / graded["escalated"].sum()
-    )
+    tickets = int((predictions.loc[predictions["model"] == "lightgbm", "predicted"] >= 1).sum())
+    grader = result.metric("lightgbm", "escalation_caught")
     rows = [
         {
             "model": model,
