@@ -3,8 +3,11 @@ message and the traceback in a log file), and shows a traceback for neither."""
 
 from __future__ import annotations
 
+import gc
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +15,7 @@ from typer.testing import CliRunner
 
 import pipelines.flows
 from features.errors import UsageError
-from pipelines.cli import _RESEND_SECONDS, EXIT_BUG, EXIT_USAGE, app
+from pipelines.cli import _RESEND_SECONDS, EXIT_BUG, EXIT_USAGE, _heavy_imports, app
 
 
 def _publish(monkeypatch, tmp_path, error: Exception):
@@ -116,3 +119,32 @@ def test_a_flow_run_by_hand_sends_no_heartbeats_unless_the_operator_set_them(mon
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 60}):
         assert _heartbeat_in_publish(monkeypatch, tmp_path) == [60]
     assert get_current_settings().flows.heartbeat_frequency is not None  # only for the command
+
+
+def test_the_commands_own_process_freezes_its_imports_and_keeps_the_collector_on():
+    """The console script imports without the cyclic garbage collector and freezes what it
+    imported; a process that only calls the app (a test, a notebook) keeps its collector as it was."""
+    from importlib.metadata import entry_points
+
+    (script,) = entry_points(group="console_scripts", name="fengqiao")
+    assert script.value == "pipelines.cli:main"
+    own = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import gc, pipelines.cli as cli\n"
+            "cli._OWN_PROCESS = True\n"
+            "with cli._heavy_imports():\n"
+            "    off = not gc.isenabled()\n"
+            "    import email.parser\n"
+            "print(off, gc.isenabled(), gc.get_freeze_count() > 0)\n",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert own.stdout.split() == ["True", "True", "True"]
+    frozen = gc.get_freeze_count()
+    with _heavy_imports():
+        assert gc.isenabled()
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
